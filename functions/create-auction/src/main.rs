@@ -1,0 +1,11 @@
+//! POST /auctions: a seller creates an auction.
+use auction::{handlers::http_api, telemetry, wiring};
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init_lambda();
+    let app = wiring::lambda_app().await?;
+    let app = &app;
+    run(service_fn(move |req: Request| async move { Ok::<_, Error>(http_api::create_auction(app, req).await) })).await
+}

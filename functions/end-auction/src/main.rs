@@ -1,0 +1,11 @@
+//! POST /auctions/{id}/end: the seller or an admin ends an auction now.
+use auction::{handlers::http_api, telemetry, wiring};
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init_lambda();
+    let app = wiring::lambda_app().await?;
+    let app = &app;
+    run(service_fn(move |req: Request| async move { Ok::<_, Error>(http_api::end_auction(app, req).await) })).await
+}

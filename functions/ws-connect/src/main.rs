@@ -1,0 +1,15 @@
+//! WebSocket $connect: authenticate the viewer and store the connection.
+use auction::{handlers::websocket, telemetry, wiring};
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init_lambda();
+    let app = wiring::lambda_app().await?;
+    let app = &app;
+    run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+        Ok::<_, Error>(websocket::connect(app, event.payload).await)
+    }))
+    .await
+}

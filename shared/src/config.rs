@@ -1,0 +1,153 @@
+//! One typed configuration, read once per cold start from the environment. Secrets never print.
+
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing required environment variable {0}")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Which store adapter to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// `STORE=dynamodb` (the default): `TABLE_NAME`, optional `DYNAMODB_ENDPOINT` (moto_server, DynamoDB Local).
+    DynamoDb { table: String, endpoint: Option<String> },
+    /// `STORE=sqlite`: the embedded store at `SQLITE_PATH`.
+    Sqlite { path: PathBuf },
+}
+
+/// Behaviour knobs shared by the handlers.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Posts in flight at once during a fan-out (`FANOUT_CONCURRENCY`).
+    pub fanout_concurrency: usize,
+    /// Attempts per connection for retryable failures (429, 5xx, timeout) (`FANOUT_MAX_ATTEMPTS`).
+    pub fanout_max_attempts: u32,
+    /// First retry backoff; doubles with full jitter (`FANOUT_BACKOFF_MS`).
+    pub fanout_backoff: Duration,
+    /// Hard ceiling on one Management API call (`FANOUT_CALL_TIMEOUT_MS`).
+    pub call_timeout: Duration,
+    /// Connection records expire this long after connecting: API Gateway's 2 h limit plus a margin.
+    pub connection_ttl_secs: i64,
+    /// Bids returned by GET /auctions/{id}.
+    pub recent_bids: usize,
+    /// Close runs send `auction.status` to viewers of at most this many active auctions per run.
+    pub status_broadcast_auctions: usize,
+    /// How many due auctions one close run handles at most.
+    pub close_batch: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            fanout_concurrency: 128,
+            fanout_max_attempts: 4,
+            fanout_backoff: Duration::from_millis(25),
+            call_timeout: Duration::from_millis(1_000),
+            connection_ttl_secs: 2 * 3600 + 600,
+            recent_bids: 20,
+            status_broadcast_auctions: 50,
+            close_batch: 25,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub jwt_secret: SecretString,
+    pub store: StoreConfig,
+    /// `WS_MANAGEMENT_ENDPOINT`: the WebSocket API's callback URL (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+    pub ws_management_endpoint: Option<String>,
+    pub settings: Settings,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Testable core of [`Config::from_env`].
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let jwt_secret = get("JWT_SECRET").ok_or(ConfigError::Missing("JWT_SECRET"))?;
+        if jwt_secret.len() < crate::auth::MIN_SECRET_LEN {
+            return Err(ConfigError::Invalid { name: "JWT_SECRET", reason: "must be at least 32 bytes".into() });
+        }
+        let store = match get("STORE").as_deref().unwrap_or("dynamodb") {
+            "dynamodb" => StoreConfig::DynamoDb {
+                table: get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
+                endpoint: get("DYNAMODB_ENDPOINT"),
+            },
+            "sqlite" => StoreConfig::Sqlite {
+                path: get("SQLITE_PATH").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".local-data/auction.db")),
+            },
+            other => return Err(ConfigError::Invalid { name: "STORE", reason: format!("unknown store {other:?}") }),
+        };
+        let d = Settings::default();
+        let settings = Settings {
+            fanout_concurrency: parse(&get, "FANOUT_CONCURRENCY", d.fanout_concurrency, 1..=10_000)?,
+            fanout_max_attempts: parse(&get, "FANOUT_MAX_ATTEMPTS", d.fanout_max_attempts, 1..=10)?,
+            fanout_backoff: Duration::from_millis(parse(&get, "FANOUT_BACKOFF_MS", 25, 1..=10_000)?),
+            call_timeout: Duration::from_millis(parse(&get, "FANOUT_CALL_TIMEOUT_MS", 1_000, 10..=30_000)?),
+            connection_ttl_secs: parse(&get, "CONNECTION_TTL_SECONDS", d.connection_ttl_secs, 60..=86_400)?,
+            recent_bids: parse(&get, "RECENT_BIDS", d.recent_bids, 1..=100)?,
+            status_broadcast_auctions: parse(&get, "STATUS_BROADCAST_AUCTIONS", d.status_broadcast_auctions, 0..=1_000)?,
+            close_batch: parse(&get, "CLOSE_BATCH", d.close_batch, 1..=1_000)?,
+        };
+        Ok(Self {
+            jwt_secret: SecretString::from(jwt_secret),
+            store,
+            ws_management_endpoint: get("WS_MANAGEMENT_ENDPOINT"),
+            settings,
+        })
+    }
+}
+
+fn parse<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(raw) = get(name) else { return Ok(default) };
+    match raw.trim().parse::<T>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected a number from {} to {}", range.start(), range.end()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn requires_secret_and_table() {
+        assert!(matches!(cfg(&[]), Err(ConfigError::Missing("JWT_SECRET"))));
+        assert!(matches!(cfg(&[("JWT_SECRET", "short")]), Err(ConfigError::Invalid { .. })));
+        let s = "x".repeat(32);
+        assert!(matches!(cfg(&[("JWT_SECRET", &s)]), Err(ConfigError::Missing("TABLE_NAME"))));
+        let c = cfg(&[("JWT_SECRET", &s), ("TABLE_NAME", "t"), ("FANOUT_CONCURRENCY", "16")]).unwrap();
+        assert_eq!(c.store, StoreConfig::DynamoDb { table: "t".into(), endpoint: None });
+        assert_eq!(c.settings.fanout_concurrency, 16);
+        assert!(matches!(cfg(&[("JWT_SECRET", &s), ("TABLE_NAME", "t"), ("FANOUT_CONCURRENCY", "0")]), Err(_)));
+        // The secret never prints.
+        assert!(!format!("{c:?}").contains(&s));
+    }
+}

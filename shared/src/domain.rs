@@ -1,0 +1,518 @@
+//! Domain types and rules. Everything here is pure: no I/O, no clock, no AWS.
+//!
+//! Input is parsed once into validated newtypes (`AuctionId`, `Money`, …) so that the rest of the code
+//! can never see a malformed id or a negative price.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Money in integer minor units (cents). Always strictly positive when it is a price or a bid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Money(i64);
+
+/// The largest amount accepted anywhere: 10^15 cents (ten trillion units). Far past any real auction, and far
+/// enough from `i64::MAX` that `amount + minIncrement` can never overflow.
+pub const MAX_MONEY: i64 = 1_000_000_000_000_000;
+
+impl Money {
+    pub fn new(cents: i64) -> Result<Self, DomainError> {
+        if cents <= 0 {
+            return Err(DomainError::invalid("amount", "must be a positive integer number of cents"));
+        }
+        if cents > MAX_MONEY {
+            return Err(DomainError::invalid("amount", "is larger than the largest accepted amount"));
+        }
+        Ok(Self(cents))
+    }
+    pub const fn cents(self) -> i64 {
+        self.0
+    }
+    /// `self + other`, which cannot overflow because both are at most `MAX_MONEY`.
+    pub fn plus(self, other: Money) -> i64 {
+        self.0 + other.0
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Epoch milliseconds.
+pub type Millis = i64;
+
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, DomainError> {
+                validate_id(raw, $what).map(|()| Self(raw.to_owned()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(raw: String) -> Result<Self, DomainError> {
+                validate_id(&raw, $what).map(|()| Self(raw))
+            }
+        }
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An auction id: server-generated ULID, but accepted from paths only after validation.
+    AuctionId,
+    "auctionId"
+);
+id_type!(
+    /// A user id: the `sub` claim of a verified token.
+    UserId,
+    "userId"
+);
+id_type!(
+    /// An API Gateway connection id (base64-ish, e.g. `L0SM9cOFvHcCIhw=`).
+    ConnectionId,
+    "connectionId"
+);
+id_type!(
+    /// A client-chosen `Idempotency-Key`.
+    IdempotencyKey,
+    "Idempotency-Key"
+);
+
+pub const MAX_ID_LEN: usize = 128;
+
+/// Ids become parts of storage keys (`AUCTION#<id>`), so only a conservative alphabet is accepted: no `#`,
+/// no whitespace, no control characters, bounded length. No user input can forge another key.
+fn validate_id(raw: &str, what: &'static str) -> Result<(), DomainError> {
+    if raw.is_empty() {
+        return Err(DomainError::invalid(what, "must not be empty"));
+    }
+    if raw.len() > MAX_ID_LEN {
+        return Err(DomainError::invalid(what, "is too long (at most 128 characters)"));
+    }
+    let ok = raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+' | b'/' | b':'));
+    if !ok {
+        return Err(DomainError::invalid(
+            what,
+            "may contain only letters, digits and - _ . = + / :",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Bidder,
+    Seller,
+    Admin,
+}
+
+/// Who is calling: the verified claims of a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub name: String,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn can_sell(&self) -> bool {
+        matches!(self.role, Role::Seller | Role::Admin)
+    }
+    pub fn can_end(&self, auction: &Auction) -> bool {
+        self.role == Role::Admin || (self.role == Role::Seller && self.user_id == auction.seller_id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuctionStatus {
+    Active,
+    Ended,
+}
+
+/// The auction item: the single source of truth for price, count, sequence and winner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Auction {
+    pub auction_id: AuctionId,
+    pub seller_id: UserId,
+    pub seller_name: String,
+    pub title: String,
+    pub description: String,
+    pub starting_price: Money,
+    pub min_increment: Money,
+    /// The price to beat: the starting price until the first bid, then the highest accepted bid.
+    pub current_price: Money,
+    /// The smallest amount the next bid may have (`startingPrice`, then `currentPrice + minIncrement`).
+    pub minimum_bid: Money,
+    pub bid_count: u64,
+    /// Per-auction sequence number: bumped by every accepted bid and by the close.
+    pub seq: u64,
+    pub status: AuctionStatus,
+    pub created_at: Millis,
+    pub ends_at: Millis,
+    pub ended_at: Option<Millis>,
+    pub high_bid: Option<Bid>,
+    /// True once `auction.ended` was announced and every viewer revoked (the close is complete).
+    pub finalized: bool,
+}
+
+impl Auction {
+    pub fn status_event(&self) -> AuctionStatusEvent {
+        AuctionStatusEvent {
+            current_price: self.current_price.cents(),
+            bid_count: self.bid_count,
+            ends_at: self.ends_at,
+        }
+    }
+    pub fn ended_event(&self) -> AuctionEndedEvent {
+        match &self.high_bid {
+            Some(bid) => AuctionEndedEvent {
+                winner_id: Some(bid.bidder_id.clone()),
+                winner_name: Some(bid.bidder_name.clone()),
+                final_price: Some(bid.amount.cents()),
+            },
+            None => AuctionEndedEvent { winner_id: None, winner_name: None, final_price: None },
+        }
+    }
+    /// Accepting bids right now?
+    pub fn is_open(&self, now: Millis) -> bool {
+        self.status == AuctionStatus::Active && now < self.ends_at
+    }
+}
+
+/// An accepted bid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bid {
+    pub bid_id: String,
+    pub auction_id: AuctionId,
+    pub bidder_id: UserId,
+    pub bidder_name: String,
+    pub amount: Money,
+    pub placed_at: Millis,
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+impl Bid {
+    pub fn placed_event(&self) -> BidPlacedEvent {
+        BidPlacedEvent {
+            bid_id: self.bid_id.clone(),
+            amount: self.amount.cents(),
+            bidder_name: self.bidder_name.clone(),
+            placed_at: self.placed_at,
+        }
+    }
+    /// The public view of a bid: never the bidder's id.
+    pub fn public(&self) -> PublicBid {
+        PublicBid {
+            bid_id: self.bid_id.clone(),
+            amount: self.amount.cents(),
+            bidder_name: self.bidder_name.clone(),
+            placed_at: self.placed_at,
+            seq: self.seq,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicBid {
+    pub bid_id: String,
+    pub amount: i64,
+    pub bidder_name: String,
+    pub placed_at: Millis,
+    pub seq: u64,
+}
+
+/// What the store is asked to do for a bid; all fields validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BidRequest {
+    pub auction_id: AuctionId,
+    pub bidder_id: UserId,
+    pub bidder_name: String,
+    pub amount: Money,
+    pub now: Millis,
+    pub bid_id: String,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// The result of an accepted (or replayed) bid: the bid and the auction right after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedBid {
+    pub bid: Bid,
+    pub auction: Auction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BidOutcome {
+    Accepted(PlacedBid),
+    /// Same bidder, same Idempotency-Key, same amount: the original result, nothing written.
+    Replayed(PlacedBid),
+    Rejected(BidRejection),
+}
+
+/// Why the conditional write refused a bid, decided from the item the failed write returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BidRejection {
+    AuctionNotFound,
+    /// Ended, or past `endsAt` and waiting for the closer.
+    NotActive { auction: Box<Auction> },
+    TooLow { current_price: Money, minimum_bid: Money },
+    OwnAuction,
+    /// The Idempotency-Key was used before by this bidder for a different request.
+    IdempotencyKeyReused,
+}
+
+impl BidRejection {
+    /// Classify a refused bid against the auction state the failed conditional write returned.
+    /// The order matters and mirrors the write's condition: existence, seller, liveness, price.
+    pub fn classify(auction: Option<&Auction>, req: &BidRequest) -> BidRejection {
+        let Some(a) = auction else { return BidRejection::AuctionNotFound };
+        if a.seller_id == req.bidder_id {
+            BidRejection::OwnAuction
+        } else if !a.is_open(req.now) {
+            BidRejection::NotActive { auction: Box::new(a.clone()) }
+        } else {
+            BidRejection::TooLow { current_price: a.current_price, minimum_bid: a.minimum_bid }
+        }
+    }
+}
+
+/// Apply an accepted bid to the auction: the pure twin of the conditional write, used by the embedded store
+/// and to compute the new state from the old item returned by DynamoDB.
+pub fn apply_bid(before: &Auction, req: &BidRequest) -> PlacedBid {
+    let seq = before.seq + 1;
+    let bid = Bid {
+        bid_id: req.bid_id.clone(),
+        auction_id: req.auction_id.clone(),
+        bidder_id: req.bidder_id.clone(),
+        bidder_name: req.bidder_name.clone(),
+        amount: req.amount,
+        placed_at: req.now,
+        seq,
+        idempotency_key: req.idempotency_key.clone(),
+    };
+    let mut auction = before.clone();
+    auction.current_price = req.amount;
+    auction.minimum_bid = Money(req.amount.plus(before.min_increment));
+    auction.bid_count += 1;
+    auction.seq = seq;
+    auction.high_bid = Some(bid.clone());
+    PlacedBid { bid, auction }
+}
+
+/// The condition every accepted bid satisfies, evaluated in memory (the embedded store runs it inside a
+/// write transaction; DynamoDB runs the same rule as a ConditionExpression).
+pub fn bid_allowed(a: &Auction, req: &BidRequest) -> bool {
+    a.is_open(req.now) && a.seller_id != req.bidder_id && req.amount >= a.minimum_bid
+}
+
+/// Move an auction to `ended`: the pure twin of the close's conditional write.
+pub fn apply_close(before: &Auction, now: Millis) -> Auction {
+    let mut a = before.clone();
+    a.status = AuctionStatus::Ended;
+    a.ended_at = Some(now);
+    a.seq += 1;
+    a
+}
+
+/// May this auction be closed at `now`? `force` is the seller's or an admin's early end.
+pub fn close_allowed(a: &Auction, now: Millis, force: bool) -> bool {
+    a.status == AuctionStatus::Active && (force || a.ends_at <= now)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseOutcome {
+    /// This call moved the auction active → ended.
+    Closed(Auction),
+    /// Already ended by someone else; `finalized` on the auction tells whether the announcement is done.
+    AlreadyEnded(Auction),
+    /// Active and not yet due (only without `force`).
+    NotDue(Auction),
+    NotFound,
+}
+
+/// A viewer's WebSocket connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub connection_id: ConnectionId,
+    pub auction_id: AuctionId,
+    pub user_id: UserId,
+    pub connected_at: Millis,
+    /// Epoch *seconds*, the unit DynamoDB TTL reads.
+    pub expires_at: i64,
+}
+
+// ---- the three seed events; names and fields are fixed ----
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BidPlacedEvent {
+    pub bid_id: String,
+    pub amount: i64,
+    pub bidder_name: String,
+    pub placed_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionStatusEvent {
+    pub current_price: i64,
+    pub bid_count: u64,
+    pub ends_at: Millis,
+}
+
+/// With no bids, all three fields are `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionEndedEvent {
+    pub winner_id: Option<UserId>,
+    pub winner_name: Option<String>,
+    pub final_price: Option<i64>,
+}
+
+// ---- creating an auction ----
+
+pub const MAX_TITLE_LEN: usize = 200;
+pub const MAX_DESCRIPTION_LEN: usize = 4_000;
+pub const MAX_NAME_LEN: usize = 64;
+pub const MIN_DURATION_MS: i64 = 10_000;
+pub const MAX_DURATION_MS: i64 = 30 * 24 * 3_600_000;
+pub const DEFAULT_MIN_INCREMENT: i64 = 100;
+
+/// Build a new auction from validated parts.
+pub fn new_auction(
+    auction_id: AuctionId,
+    seller: &Principal,
+    draft: AuctionDraft,
+    now: Millis,
+) -> Auction {
+    Auction {
+        auction_id,
+        seller_id: seller.user_id.clone(),
+        seller_name: seller.name.clone(),
+        title: draft.title,
+        description: draft.description,
+        starting_price: draft.starting_price,
+        min_increment: draft.min_increment,
+        current_price: draft.starting_price,
+        minimum_bid: draft.starting_price,
+        bid_count: 0,
+        seq: 0,
+        status: AuctionStatus::Active,
+        created_at: now,
+        ends_at: draft.ends_at,
+        ended_at: None,
+        high_bid: None,
+        finalized: false,
+    }
+}
+
+/// A validated create-auction request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuctionDraft {
+    pub title: String,
+    pub description: String,
+    pub starting_price: Money,
+    pub min_increment: Money,
+    pub ends_at: Millis,
+}
+
+/// Text fields: trimmed, non-empty where required, bounded, no control characters.
+pub fn validate_text(
+    field: &'static str,
+    raw: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, DomainError> {
+    let s = raw.trim();
+    if required && s.is_empty() {
+        return Err(DomainError::invalid(field, "must not be empty"));
+    }
+    if s.chars().count() > max {
+        return Err(DomainError::Invalid {
+            field,
+            reason: format!("is too long (at most {max} characters)"),
+        });
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(DomainError::invalid(field, "must not contain control characters"));
+    }
+    Ok(s.to_owned())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{field} {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl DomainError {
+    pub fn invalid(field: &'static str, reason: &str) -> Self {
+        DomainError::Invalid { field, reason: reason.to_owned() }
+    }
+    pub fn field(&self) -> &'static str {
+        match self {
+            DomainError::Invalid { field, .. } => field,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_refuse_separators_and_long_input() {
+        assert!(AuctionId::parse("01HZX3K8Q9").is_ok());
+        for bad in ["", "a#b", "a b", "a\nb", "AUCTION#x", "ü", "a%23b"] {
+            assert!(AuctionId::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(AuctionId::parse(&"a".repeat(1024)).is_err());
+        assert!(AuctionId::parse(&"a".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn money_is_positive_and_bounded() {
+        assert!(Money::new(0).is_err());
+        assert!(Money::new(-1).is_err());
+        assert!(Money::new(MAX_MONEY + 1).is_err());
+        assert_eq!(Money::new(1).unwrap().cents(), 1);
+    }
+
+    #[test]
+    fn ended_event_has_nulls_without_bids() {
+        let e = AuctionEndedEvent { winner_id: None, winner_name: None, final_price: None };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"winnerId": null, "winnerName": null, "finalPrice": null})
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! Cold-start wiring for the Lambda functions: configuration, AWS clients and TLS connections, built once.
+//!
+//! Every function's `main.rs` is `telemetry::init_lambda(); let app = wiring::lambda_app().await?;` and a
+//! `run(service_fn(...))` around one handler.
+
+use crate::auth::TokenVerifier;
+use crate::broadcast::apigw::ApiGatewayBroadcaster;
+use crate::config::{Config, StoreConfig};
+use crate::domain::ConnectionId;
+use crate::handlers::App;
+use crate::ports::{Broadcaster, PushError, SystemClock};
+use crate::store::dynamodb::DynamoStore;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::sync::Arc;
+
+/// The app every Lambda function runs: DynamoDB, and the Management API when `WS_MANAGEMENT_ENDPOINT` is set.
+pub type LambdaApp = App<DynamoStore, Option<ApiGatewayBroadcaster>>;
+
+/// A function without a Management API endpoint (it never posts) gets `None`; a call then fails loudly.
+#[async_trait]
+impl<B: Broadcaster> Broadcaster for Option<B> {
+    async fn post(&self, id: &ConnectionId, payload: &[u8]) -> Result<(), PushError> {
+        match self {
+            Some(b) => b.post(id, payload).await,
+            None => Err(PushError::Other("WS_MANAGEMENT_ENDPOINT is not configured".into())),
+        }
+    }
+    async fn disconnect(&self, id: &ConnectionId) -> Result<(), PushError> {
+        match self {
+            Some(b) => b.disconnect(id).await,
+            None => Err(PushError::Other("WS_MANAGEMENT_ENDPOINT is not configured".into())),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Secret(#[from] crate::auth::WeakSecret),
+    #[error("Lambda functions use the DynamoDB store (STORE=dynamodb)")]
+    NotDynamo,
+}
+
+/// Build the app from the environment and open the TLS connections now, during init, so the first
+/// request does not pay for the handshakes.
+pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
+    let config = Config::from_env()?;
+    let StoreConfig::DynamoDb { table, endpoint } = config.store else { return Err(WiringError::NotDynamo) };
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let mut ddb = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    if let Some(endpoint) = endpoint {
+        ddb = ddb.endpoint_url(endpoint);
+    }
+    let client = aws_sdk_dynamodb::Client::from_conf(ddb.build());
+    let broadcaster = config
+        .ws_management_endpoint
+        .as_deref()
+        .map(|e| ApiGatewayBroadcaster::new(&sdk, e, config.settings.call_timeout));
+    let warm_ddb = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("WARMUP".into()))
+        .key("sk", AttributeValue::S("WARMUP".into()))
+        .send();
+    let warm_ws = async {
+        if let Some(b) = &broadcaster {
+            b.warm_up().await;
+        }
+    };
+    let (ddb_result, ()) = tokio::join!(warm_ddb, warm_ws);
+    if let Err(e) = ddb_result {
+        tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "DynamoDB warm-up failed");
+    }
+    let verifier = TokenVerifier::new(&config.jwt_secret)?;
+    Ok(App::new(DynamoStore::new(client, table), broadcaster, verifier, Arc::new(SystemClock), config.settings))
+}
