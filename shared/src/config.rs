@@ -59,7 +59,8 @@ impl Default for Settings {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub jwt_secret: SecretString,
+    /// `JWT_SECRET`; absent in functions that never verify a token.
+    pub jwt_secret: Option<SecretString>,
     pub store: StoreConfig,
     /// `WS_MANAGEMENT_ENDPOINT`: the WebSocket API's callback URL (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
     pub ws_management_endpoint: Option<String>,
@@ -74,8 +75,9 @@ impl Config {
     /// Testable core of [`Config::from_env`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let jwt_secret = get("JWT_SECRET").ok_or(ConfigError::Missing("JWT_SECRET"))?;
-        if jwt_secret.len() < crate::auth::MIN_SECRET_LEN {
+        // Only functions that verify tokens get the secret (least privilege); the others run without it.
+        let jwt_secret = get("JWT_SECRET");
+        if jwt_secret.as_ref().is_some_and(|s| s.len() < crate::auth::MIN_SECRET_LEN) {
             return Err(ConfigError::Invalid { name: "JWT_SECRET", reason: "must be at least 32 bytes".into() });
         }
         let store = match get("STORE").as_deref().unwrap_or("dynamodb") {
@@ -100,7 +102,7 @@ impl Config {
             close_batch: parse(&get, "CLOSE_BATCH", d.close_batch, 1..=1_000)?,
         };
         Ok(Self {
-            jwt_secret: SecretString::from(jwt_secret),
+            jwt_secret: jwt_secret.map(SecretString::from),
             store,
             ws_management_endpoint: get("WS_MANAGEMENT_ENDPOINT"),
             settings,
@@ -139,7 +141,7 @@ mod tests {
 
     #[test]
     fn requires_secret_and_table() {
-        assert!(matches!(cfg(&[]), Err(ConfigError::Missing("JWT_SECRET"))));
+        assert!(matches!(cfg(&[]), Err(ConfigError::Missing("TABLE_NAME"))));
         assert!(matches!(cfg(&[("JWT_SECRET", "short")]), Err(ConfigError::Invalid { .. })));
         let s = "x".repeat(32);
         assert!(matches!(cfg(&[("JWT_SECRET", &s)]), Err(ConfigError::Missing("TABLE_NAME"))));

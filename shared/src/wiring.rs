@@ -74,6 +74,6 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
     if let Err(e) = ddb_result {
         tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "DynamoDB warm-up failed");
     }
-    let verifier = TokenVerifier::new(&config.jwt_secret)?;
+    let verifier = TokenVerifier::from_config(config.jwt_secret.as_ref())?;
     Ok(App::new(DynamoStore::new(client, table), broadcaster, verifier, Arc::new(SystemClock), config.settings))
 }
