@@ -6,7 +6,7 @@
 use crate::config::Settings;
 use crate::domain::Connection;
 use crate::ports::{Broadcaster, ConnectionStore, PushError};
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use std::time::Duration;
 
@@ -45,11 +45,23 @@ where
     S: ConnectionStore + ?Sized,
     B: Broadcaster + ?Sized,
 {
-    let outcomes: Vec<Delivery> = stream::iter(connections)
-        .map(|conn| post_one(store, broadcaster, conn, payload, settings))
-        .buffer_unordered(settings.fanout_concurrency.max(1))
-        .collect()
-        .await;
+    // A window of at most `fanout_concurrency` posts in flight. Written without closures so the future stays
+    // `Send` for any caller lifetime (closures here trip rustc's higher-ranked lifetime inference under
+    // `tokio::spawn`), and memory stays bounded by the window, not by the number of viewers.
+    let limit = settings.fanout_concurrency.max(1);
+    let mut pending = connections.iter();
+    let mut in_flight = FuturesUnordered::new();
+    let mut outcomes = Vec::with_capacity(connections.len());
+    loop {
+        while in_flight.len() < limit {
+            let Some(conn) = pending.next() else { break };
+            in_flight.push(post_one(store, broadcaster, conn, payload, settings));
+        }
+        match in_flight.next().await {
+            Some(o) => outcomes.push(o),
+            None => break,
+        }
+    }
     let mut report = FanoutReport { targets: connections.len(), ..Default::default() };
     for o in outcomes {
         match o {
@@ -123,38 +135,53 @@ where
     S: ConnectionStore + ?Sized,
     B: Broadcaster + ?Sized,
 {
-    let outcomes: Vec<bool> = stream::iter(connections)
-        .map(|conn| async move {
-            let mut attempt = 0u32;
-            let closed = loop {
-                attempt += 1;
-                let r = match tokio::time::timeout(settings.call_timeout, broadcaster.disconnect(&conn.connection_id)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(PushError::Transient("timed out".into())),
-                };
-                match r {
-                    Ok(()) | Err(PushError::Gone) => break true,
-                    Err(e) if e.is_retryable() && attempt < settings.fanout_max_attempts => {
-                        tokio::time::sleep(backoff(settings.fanout_backoff, attempt)).await;
-                    }
-                    Err(e) => {
-                        tracing::warn!(connection_id = %conn.connection_id, error = %e, "could not disconnect viewer");
-                        break false;
-                    }
-                }
-            };
-            // The record goes either way: the auction is over, nothing will be sent to it again, and a
-            // socket we failed to close dies at API Gateway's idle or 2 h limit.
-            if let Err(e) = store.remove_connection(&conn.connection_id).await {
-                tracing::warn!(connection_id = %conn.connection_id, error = %e, "could not remove connection record");
-            }
-            closed
-        })
-        .buffer_unordered(settings.fanout_concurrency.max(1))
-        .collect()
-        .await;
+    let limit = settings.fanout_concurrency.max(1);
+    let mut pending = connections.iter();
+    let mut in_flight = FuturesUnordered::new();
+    let mut outcomes = Vec::with_capacity(connections.len());
+    loop {
+        while in_flight.len() < limit {
+            let Some(conn) = pending.next() else { break };
+            in_flight.push(revoke_one(store, broadcaster, conn, settings));
+        }
+        match in_flight.next().await {
+            Some(o) => outcomes.push(o),
+            None => break,
+        }
+    }
     let delivered = outcomes.iter().filter(|ok| **ok).count();
     FanoutReport { targets: connections.len(), delivered, failed: connections.len() - delivered, ..Default::default() }
+}
+
+async fn revoke_one<S, B>(store: &S, broadcaster: &B, conn: &Connection, settings: &Settings) -> bool
+where
+    S: ConnectionStore + ?Sized,
+    B: Broadcaster + ?Sized,
+{
+    let mut attempt = 0u32;
+    let closed = loop {
+        attempt += 1;
+        let r = match tokio::time::timeout(settings.call_timeout, broadcaster.disconnect(&conn.connection_id)).await {
+            Ok(r) => r,
+            Err(_) => Err(PushError::Transient("timed out".into())),
+        };
+        match r {
+            Ok(()) | Err(PushError::Gone) => break true,
+            Err(e) if e.is_retryable() && attempt < settings.fanout_max_attempts => {
+                tokio::time::sleep(backoff(settings.fanout_backoff, attempt)).await;
+            }
+            Err(e) => {
+                tracing::warn!(connection_id = %conn.connection_id, error = %e, "could not disconnect viewer");
+                break false;
+            }
+        }
+    };
+    // The record goes either way: the auction is over, nothing will be sent to it again, and a socket we
+    // failed to close dies at API Gateway's idle or 2 h limit.
+    if let Err(e) = store.remove_connection(&conn.connection_id).await {
+        tracing::warn!(connection_id = %conn.connection_id, error = %e, "could not remove connection record");
+    }
+    closed
 }
 
 #[cfg(test)]

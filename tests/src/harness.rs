@@ -1,0 +1,236 @@
+//! `TestApp`: the real handlers over a real store, an in-memory broadcaster and a manual clock. Requests are
+//! built from the sample events in `events/`, so every test runs through the shapes API Gateway sends.
+
+use auction::auth::TokenIssuer;
+use auction::broadcast::memory::MemoryBroadcaster;
+use auction::config::Settings;
+use auction::domain::{AuctionId, ConnectionId, Role};
+use auction::frames::Frame;
+use auction::handlers::{close, http_api, websocket, App};
+use auction::ports::{AuctionStore, ConnectionStore, ManualClock};
+use auction::store::sqlite::SqliteStore;
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+/// 2026-01-01T00:00:00Z: tests run on a manual clock that starts here.
+pub const T0: i64 = 1_767_225_600_000;
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// A sample event from `events/`, parsed.
+pub fn sample_event(name: &str) -> Value {
+    let path = events_dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+/// An HTTP API response, decoded.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: http::HeaderMap,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+fn reply(resp: lambda_http::Response<lambda_http::Body>) -> Reply {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes: Vec<u8> = match resp.into_body() {
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply { status, body, headers }
+}
+
+/// How to build one HTTP request from a sample event.
+#[derive(Debug, Clone, Default)]
+pub struct Req<'a> {
+    pub token: Option<&'a str>,
+    pub auction_id: Option<&'a str>,
+    /// `None` keeps no body at all.
+    pub body: Option<String>,
+    pub idempotency_key: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub query: Option<(&'a str, &'a str)>,
+}
+
+/// Fill a v2 HTTP API sample event with this request's token, path id, body and headers.
+pub fn http_event(sample: &str, r: &Req<'_>) -> lambda_http::Request {
+    let mut e = sample_event(sample);
+    let headers = e["headers"].as_object_mut().expect("headers");
+    headers.remove("authorization");
+    headers.remove("idempotency-key");
+    headers.remove("content-length");
+    if let Some(t) = r.token {
+        headers.insert("authorization".into(), json!(format!("Bearer {t}")));
+    }
+    if let Some(k) = r.idempotency_key {
+        headers.insert("idempotency-key".into(), json!(k));
+    }
+    if let Some(id) = r.auction_id {
+        let raw_path = e["rawPath"].as_str().unwrap_or("").replace("01JD5Z8Q4W3N6R2T9V7X0Y1ABC", id);
+        e["pathParameters"]["id"] = json!(id);
+        e["rawPath"] = json!(raw_path.clone());
+        e["requestContext"]["http"]["path"] = json!(raw_path);
+    }
+    if let Some(m) = r.method {
+        e["requestContext"]["http"]["method"] = json!(m);
+    }
+    if let Some((k, v)) = r.query {
+        e["rawQueryString"] = json!(format!("{k}={v}"));
+        e["queryStringParameters"] = json!({ k: v });
+    }
+    match &r.body {
+        Some(b) => e["body"] = json!(b),
+        None => {
+            e.as_object_mut().expect("event").remove("body");
+        }
+    }
+    lambda_http::request::from_str(&e.to_string()).expect("a valid API Gateway v2 event")
+}
+
+/// A WebSocket sample event for `connection_id`, with `auctionId`/`token` for `$connect` and a body for
+/// `$default`.
+pub fn ws_event(sample: &str, connection_id: &str, query: Option<(&str, &str)>, body: Option<&str>) -> ApiGatewayWebsocketProxyRequest {
+    let mut e = sample_event(sample);
+    e["requestContext"]["connectionId"] = json!(connection_id);
+    if let Some((auction_id, token)) = query {
+        e["queryStringParameters"] = json!({ "auctionId": auction_id, "token": token });
+        e["multiValueQueryStringParameters"] = json!({ "auctionId": [auction_id], "token": [token] });
+    }
+    if let Some(b) = body {
+        e["body"] = json!(b);
+    }
+    serde_json::from_value(e).expect("a valid API Gateway WebSocket event")
+}
+
+pub struct TestApp<S> {
+    pub app: App<S, Arc<MemoryBroadcaster>>,
+    pub broadcaster: Arc<MemoryBroadcaster>,
+    pub clock: Arc<ManualClock>,
+    issuer: TokenIssuer,
+}
+
+impl TestApp<SqliteStore> {
+    /// A fresh app on a fresh in-memory embedded store.
+    pub fn sqlite() -> Self {
+        Self::with_store(SqliteStore::in_memory().expect("in-memory store"))
+    }
+}
+
+impl<S: AuctionStore + ConnectionStore + Clone + 'static> TestApp<S> {
+    pub fn with_store(store: S) -> Self {
+        Self::with_store_and_settings(store, Settings::default())
+    }
+
+    pub fn with_store_and_settings(store: S, settings: Settings) -> Self {
+        let secret = SecretString::from(SECRET);
+        let broadcaster = Arc::new(MemoryBroadcaster::new());
+        let clock = Arc::new(ManualClock::new(T0));
+        let verifier = auction::auth::TokenVerifier::new(&secret).expect("secret");
+        let app = App::new(store, broadcaster.clone(), verifier, clock.clone(), settings);
+        Self { app, broadcaster, clock, issuer: TokenIssuer::new(&secret).expect("secret") }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.app.store
+    }
+
+    /// A valid token (the JWT library checks `exp` against the real clock, so it is minted from it).
+    pub fn token(&self, sub: &str, name: &str, role: Role) -> String {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+        self.issuer.mint_for(sub, name, role, now, 3600)
+    }
+
+    pub fn seller(&self) -> String {
+        self.token("seller-1", "Sam Seller", Role::Seller)
+    }
+    pub fn bidder(&self, n: u32) -> String {
+        self.token(&format!("bidder-{n}"), &format!("Bidder {n}"), Role::Bidder)
+    }
+
+    pub async fn create(&self, token: &str, body: Value) -> Reply {
+        let req = http_event("create-auction.json", &Req { token: Some(token), body: Some(body.to_string()), ..Default::default() });
+        reply(http_api::create_auction(&self.app, req).await)
+    }
+
+    /// Create an auction that starts at 100.00 with a 1.00 increment and ends in five minutes.
+    pub async fn auction(&self) -> String {
+        let r = self
+            .create(&self.seller(), json!({"title": "Vintage Leica M3", "startingPrice": 10_000, "minIncrement": 100, "durationSeconds": 300}))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body["auction"]["auctionId"].as_str().expect("auctionId").to_owned()
+    }
+
+    pub async fn bid_raw(&self, token: Option<&str>, auction_id: &str, body: Option<String>, key: Option<&str>) -> Reply {
+        let req = http_event(
+            "place-bid.json",
+            &Req { token, auction_id: Some(auction_id), body, idempotency_key: key, ..Default::default() },
+        );
+        reply(http_api::place_bid(&self.app, req).await)
+    }
+
+    pub async fn bid(&self, token: &str, auction_id: &str, amount: i64) -> Reply {
+        self.bid_raw(Some(token), auction_id, Some(json!({ "amount": amount }).to_string()), None).await
+    }
+
+    pub async fn get(&self, auction_id: &str) -> Reply {
+        let req = http_event("get-auction.json", &Req { auction_id: Some(auction_id), ..Default::default() });
+        reply(http_api::get_auction(&self.app, req).await)
+    }
+
+    pub async fn list(&self) -> Reply {
+        reply(http_api::get_auction(&self.app, http_event("list-auctions.json", &Req::default())).await)
+    }
+
+    pub async fn end(&self, token: &str, auction_id: &str) -> Reply {
+        let req = http_event("end-auction.json", &Req { token: Some(token), auction_id: Some(auction_id), ..Default::default() });
+        reply(http_api::end_auction(&self.app, req).await)
+    }
+
+    /// `$connect` a viewer; returns the status API Gateway would answer the handshake with.
+    pub async fn connect(&self, connection_id: &str, auction_id: &str, token: &str) -> i64 {
+        let e = ws_event("ws-connect.json", connection_id, Some((auction_id, token)), None);
+        websocket::connect(&self.app, e).await.status_code
+    }
+
+    pub async fn disconnect(&self, connection_id: &str) -> i64 {
+        websocket::disconnect(&self.app, ws_event("ws-disconnect.json", connection_id, None, None)).await.status_code
+    }
+
+    pub async fn send(&self, connection_id: &str, body: &str) -> i64 {
+        websocket::default(&self.app, ws_event("ws-default.json", connection_id, None, Some(body))).await.status_code
+    }
+
+    pub async fn close_run(&self) -> close::CloseRunReport {
+        close::run(&self.app).await.expect("close run")
+    }
+
+    /// Frames a viewer received.
+    pub fn frames(&self, connection_id: &str) -> Vec<Frame> {
+        self.broadcaster.frames(&ConnectionId::parse(connection_id).expect("connection id"))
+    }
+
+    pub async fn auction_state(&self, auction_id: &str) -> auction::domain::Auction {
+        self.store()
+            .get_auction(&AuctionId::parse(auction_id).expect("id"))
+            .await
+            .expect("store")
+            .expect("auction exists")
+    }
+}

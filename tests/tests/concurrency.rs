@@ -1,0 +1,58 @@
+//! 200 concurrent bids through the real bid handler (HTTP event → handler → store), checking the
+//! auction's invariants from the outside. The store-level twin runs in the conformance suite.
+
+use auction_tests::harness::TestApp;
+use rand::Rng;
+use serde_json::json;
+use std::sync::Arc;
+
+pub async fn two_hundred_concurrent_bids<S>(t: Arc<TestApp<S>>)
+where
+    S: auction::ports::AuctionStore + auction::ports::ConnectionStore + Clone + 'static,
+{
+    let id = t.auction().await;
+    assert_eq!(t.connect("viewer=", &id, &t.bidder(99)).await, 200);
+    let tokens: Vec<String> = (0..20).map(|n| t.bidder(n)).collect();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let t = t.clone();
+        let id = id.clone();
+        let token = tokens[i % tokens.len()].clone();
+        let amount = rand::rng().random_range(10_000..=40_000i64);
+        tasks.push(tokio::spawn(async move {
+            let r = t.bid_raw(Some(&token), &id, Some(json!({ "amount": amount }).to_string()), None).await;
+            (amount, r)
+        }));
+    }
+    let mut accepted = Vec::new();
+    for task in tasks {
+        let (amount, r) = task.await.unwrap();
+        match r.status {
+            201 => accepted.push((r.body["seq"].as_u64().unwrap(), amount)),
+            409 => assert_eq!(r.code(), "bid_too_low", "{}", r.body),
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    }
+    accepted.sort();
+    assert!(!accepted.is_empty());
+    let seqs: Vec<u64> = accepted.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=accepted.len() as u64).collect::<Vec<_>>(), "seq has no gaps or repeats");
+    assert!(accepted.windows(2).all(|w| w[1].1 >= w[0].1 + 100), "strictly increasing by the increment in seq order");
+    let a = t.auction_state(&id).await;
+    assert_eq!(a.current_price.cents(), accepted.last().unwrap().1, "final price = highest accepted");
+    assert_eq!(a.bid_count, accepted.len() as u64);
+    // The viewer saw every accepted bid once, in seq order.
+    let seen: Vec<u64> = t.frames("viewer=").iter().map(|f| f.seq).collect();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(sorted, seqs, "every accepted bid reached the viewer exactly once");
+    // Nothing is accepted after endsAt.
+    t.clock.set(a.ends_at);
+    let late = t.bid(&tokens[0], &id, 10_000_000).await;
+    assert_eq!((late.status, late.code()), (409, "auction_not_active"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_bids_on_the_embedded_store() {
+    two_hundred_concurrent_bids(Arc::new(TestApp::sqlite())).await;
+}
