@@ -1,0 +1,1323 @@
+//! THE conformance suite: every store adapter (SQLite, DynamoDB) runs these same cases, so the handlers can
+//! rely on one set of semantics whatever the backend.
+//!
+//! Each case is a `pub async fn case<S>(store: S)` that panics on a violation. [`store_conformance_tests!`]
+//! expands to one `#[tokio::test]` per case, given an expression that evaluates to a future of a fresh store:
+//!
+//! ```ignore
+//! mod in_memory {
+//!     auction::store_conformance_tests!(async { auction::store::sqlite::SqliteStore::in_memory().unwrap() });
+//! }
+//! ```
+//!
+//! The calling crate needs `tokio` with the `macros` and `rt-multi-thread` features.
+//!
+//! Rules the cases follow, so they also hold on a shared, persistent table (DynamoDB Local, a test stage):
+//! - every auction, user and connection id is fresh (ULID), so cases never see each other's items;
+//! - time is never read from the clock: every `now` is a fixed value passed explicitly;
+//! - queries that see the whole table (`list_active`, `due_auctions`) use their own time window and only
+//!   assert about the case's own ids (plus ordering of the whole answer), and the case ends the auctions it
+//!   made visible there (close + `mark_finalized`) so later runs are not polluted.
+
+use crate::domain::{
+    self, Auction, AuctionDraft, AuctionId, AuctionStatus, Bid, BidOutcome, BidRejection,
+    BidRequest, CloseOutcome, Connection, ConnectionId, IdempotencyKey, Millis, Money, PlacedBid,
+    Principal, Role, UserId,
+};
+use crate::ports::{AuctionStore, ConnectionStore, StoreError};
+use std::collections::HashSet;
+
+/// The fixed "now" of the suite (2023-11-14T22:13:20Z).
+pub const NOW: Millis = 1_700_000_000_000;
+/// When the suite's ordinary auctions end: one hour after [`NOW`].
+pub const ENDS_AT: Millis = NOW + HOUR;
+const HOUR: Millis = 3_600_000;
+
+// ---------------------------------------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------------------------------------
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::generate())
+}
+
+fn user(prefix: &str) -> UserId {
+    UserId::parse(&unique(prefix)).expect("generated user ids are valid")
+}
+
+fn auction_id() -> AuctionId {
+    AuctionId::parse(&ulid::Ulid::generate().to_string()).expect("ULIDs are valid auction ids")
+}
+
+fn money(cents: i64) -> Money {
+    Money::new(cents).expect("test amounts are valid")
+}
+
+fn seller() -> Principal {
+    Principal {
+        user_id: user("seller"),
+        name: "Sam Seller".to_owned(),
+        role: Role::Seller,
+    }
+}
+
+fn new_auction(starting: i64, increment: i64, created_at: Millis, ends_at: Millis) -> Auction {
+    let draft = AuctionDraft {
+        title: "Brass lamp".to_owned(),
+        description: "A 1920s brass lamp.".to_owned(),
+        starting_price: money(starting),
+        min_increment: money(increment),
+        ends_at,
+    };
+    domain::new_auction(auction_id(), &seller(), draft, created_at)
+}
+
+/// GIVEN helper: a stored auction created at `created_at`.
+async fn given_auction<S: AuctionStore>(
+    store: &S,
+    starting: i64,
+    increment: i64,
+    created_at: Millis,
+    ends_at: Millis,
+) -> Auction {
+    let a = new_auction(starting, increment, created_at, ends_at);
+    store.create_auction(&a).await.expect("create_auction");
+    a
+}
+
+fn bid_req(
+    a: &Auction,
+    bidder: &UserId,
+    amount: i64,
+    now: Millis,
+    key: Option<&str>,
+) -> BidRequest {
+    BidRequest {
+        auction_id: a.auction_id.clone(),
+        bidder_id: bidder.clone(),
+        bidder_name: format!("Name of {bidder}"),
+        amount: money(amount),
+        now,
+        bid_id: ulid::Ulid::generate().to_string(),
+        idempotency_key: key.map(|k| IdempotencyKey::parse(k).expect("test keys are valid")),
+    }
+}
+
+async fn place<S: AuctionStore>(store: &S, req: &BidRequest) -> BidOutcome {
+    store.place_bid(req).await.expect("place_bid")
+}
+
+#[track_caller]
+fn accepted(outcome: BidOutcome) -> PlacedBid {
+    match outcome {
+        BidOutcome::Accepted(p) => p,
+        other => panic!("expected Accepted, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn rejected(outcome: BidOutcome) -> BidRejection {
+    match outcome {
+        BidOutcome::Rejected(r) => r,
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn assert_not_active(outcome: BidOutcome, expected_state: &Auction) {
+    match rejected(outcome) {
+        BidRejection::NotActive { auction } => {
+            assert_eq!(*auction, *expected_state, "NotActive carries the state")
+        }
+        other => panic!("expected NotActive, got {other:?}"),
+    }
+}
+
+async fn get<S: AuctionStore>(store: &S, id: &AuctionId) -> Auction {
+    store
+        .get_auction(id)
+        .await
+        .expect("get_auction")
+        .expect("auction exists")
+}
+
+async fn bids<S: AuctionStore>(store: &S, id: &AuctionId) -> Vec<Bid> {
+    store.recent_bids(id, 1_000).await.expect("recent_bids")
+}
+
+/// THEN helper: the auction and its bid history are exactly as given.
+async fn assert_state<S: AuctionStore>(
+    store: &S,
+    expected: &Auction,
+    expected_bids_newest_first: &[Bid],
+) {
+    assert_eq!(
+        get(store, &expected.auction_id).await,
+        *expected,
+        "auction item changed"
+    );
+    assert_eq!(
+        bids(store, &expected.auction_id).await,
+        expected_bids_newest_first,
+        "bid history changed"
+    );
+}
+
+async fn close<S: AuctionStore>(
+    store: &S,
+    id: &AuctionId,
+    now: Millis,
+    force: bool,
+) -> CloseOutcome {
+    store
+        .close_auction(id, now, force)
+        .await
+        .expect("close_auction")
+}
+
+/// Clean-up on shared tables: end the auction and finalize it so it leaves `list_active`/`due_auctions`.
+async fn finish<S: AuctionStore>(store: &S, id: &AuctionId, now: Millis) {
+    close(store, id, now, true).await;
+    store.mark_finalized(id).await.expect("mark_finalized");
+}
+
+/// Place a bid, retrying while the backend throttles (a throttled request committed nothing).
+async fn place_retrying<S: AuctionStore>(store: &S, req: &BidRequest) -> BidOutcome {
+    let mut attempt = 0u32;
+    loop {
+        match store.place_bid(req).await {
+            Err(StoreError::Throttled) if attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+            other => return other.expect("place_bid"),
+        }
+    }
+}
+
+fn connection(auction: &AuctionId, connected_at: Millis) -> Connection {
+    Connection {
+        connection_id: ConnectionId::parse(&format!("c{}=", ulid::Ulid::generate()))
+            .expect("generated connection ids are valid"),
+        auction_id: auction.clone(),
+        user_id: user("viewer"),
+        connected_at,
+        expires_at: connected_at / 1000 + 7_200,
+    }
+}
+
+fn sorted(mut conns: Vec<Connection>) -> Vec<Connection> {
+    conns.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+    conns
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// create / get
+// ---------------------------------------------------------------------------------------------------------
+
+pub async fn create_then_get_round_trips_every_field<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an auction with non-default values in every field
+    let mut a = new_auction(12_345, 250, NOW, ENDS_AT + 17);
+    a.title = "Lampe en laiton — «1920»".to_owned();
+    a.description = "Line one\nLine two\twith a tab, ünïcödé and \"quotes\"".to_owned();
+    a.seller_name = "Zoë O'Neil".to_owned();
+
+    // WHEN it is created and read back
+    store.create_auction(&a).await.expect("create_auction");
+    let read = store.get_auction(&a.auction_id).await.expect("get_auction");
+
+    // THEN every field is equal
+    assert_eq!(read, Some(a.clone()));
+
+    // AND after a bid, the auction (with its high bid, key included) and the bid round-trip too
+    let bidder = user("bidder");
+    let mut req = bid_req(&a, &bidder, 12_345, NOW + 5, Some("key-1"));
+    req.bidder_name = "Ünïcode Bidder".to_owned();
+    let placed = accepted(place(&store, &req).await);
+    assert_eq!(placed.bid.bid_id, req.bid_id);
+    assert_eq!(placed.bid.placed_at, NOW + 5);
+    assert_eq!(placed.bid.idempotency_key, req.idempotency_key);
+    assert_eq!(placed.auction.high_bid.as_ref(), Some(&placed.bid));
+    assert_state(&store, &placed.auction, std::slice::from_ref(&placed.bid)).await;
+}
+
+pub async fn create_duplicate_is_already_exists<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN a stored auction
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+
+    // WHEN another auction with the same id is created
+    let mut other = new_auction(5_000, 500, NOW + 1, ENDS_AT + 1);
+    other.auction_id = a.auction_id.clone();
+    other.title = "Impostor".to_owned();
+    let result = store.create_auction(&other).await;
+
+    // THEN it is refused as AlreadyExists and the original is untouched
+    assert!(
+        matches!(result, Err(StoreError::AlreadyExists)),
+        "got {result:?}"
+    );
+    assert_state(&store, &a, &[]).await;
+}
+
+pub async fn get_unknown_is_none<S: AuctionStore + ConnectionStore + Clone + 'static>(store: S) {
+    // GIVEN an id nobody created
+    let id = auction_id();
+
+    // WHEN it is read THEN there is nothing, and no bids
+    assert_eq!(store.get_auction(&id).await.expect("get_auction"), None);
+    assert_eq!(bids(&store, &id).await, vec![]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// bid rules
+// ---------------------------------------------------------------------------------------------------------
+
+pub async fn first_bid_at_starting_price_is_accepted<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an auction starting at 1000 with increment 100
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let bidder = user("bidder");
+
+    // WHEN the first bid equals the starting price
+    let placed = accepted(place(&store, &bid_req(&a, &bidder, 1_000, NOW + 1, None)).await);
+
+    // THEN it is accepted as seq 1 and the auction moves to price 1000, minimum 1100
+    assert_eq!(placed.bid.seq, 1);
+    assert_eq!(placed.bid.amount, money(1_000));
+    assert_eq!(placed.bid.bidder_id, bidder);
+    assert_eq!(placed.auction.current_price, money(1_000));
+    assert_eq!(placed.auction.minimum_bid, money(1_100));
+    assert_eq!(placed.auction.bid_count, 1);
+    assert_eq!(placed.auction.seq, 1);
+    assert_eq!(
+        placed.auction,
+        domain::apply_bid(&a, &bid_req_like(&placed.bid)).auction
+    );
+    assert_state(&store, &placed.auction, std::slice::from_ref(&placed.bid)).await;
+}
+
+fn bid_req_like(b: &Bid) -> BidRequest {
+    BidRequest {
+        auction_id: b.auction_id.clone(),
+        bidder_id: b.bidder_id.clone(),
+        bidder_name: b.bidder_name.clone(),
+        amount: b.amount,
+        now: b.placed_at,
+        bid_id: b.bid_id.clone(),
+        idempotency_key: b.idempotency_key.clone(),
+    }
+}
+
+pub async fn first_bid_below_starting_price_is_too_low<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an auction starting at 1000
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+
+    // WHEN the first bid is one cent below the starting price
+    let outcome = place(&store, &bid_req(&a, &user("bidder"), 999, NOW + 1, None)).await;
+
+    // THEN it is TooLow with the starting price as both price and minimum, and nothing changed
+    assert_eq!(
+        rejected(outcome),
+        BidRejection::TooLow {
+            current_price: money(1_000),
+            minimum_bid: money(1_000)
+        }
+    );
+    assert_state(&store, &a, &[]).await;
+}
+
+pub async fn next_bid_needs_current_price_plus_min_increment<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an auction at price 1000 after one bid, increment 100
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let first = accepted(place(&store, &bid_req(&a, &user("bidder"), 1_000, NOW + 1, None)).await);
+
+    // WHEN the next bid is 1099 (one cent short)
+    let outcome = place(&store, &bid_req(&a, &user("bidder"), 1_099, NOW + 2, None)).await;
+
+    // THEN it is TooLow{1000, 1100} and nothing changed
+    assert_eq!(
+        rejected(outcome),
+        BidRejection::TooLow {
+            current_price: money(1_000),
+            minimum_bid: money(1_100)
+        }
+    );
+    assert_state(&store, &first.auction, std::slice::from_ref(&first.bid)).await;
+
+    // WHEN the next bid is exactly 1100 THEN it is accepted as seq 2
+    let second = accepted(place(&store, &bid_req(&a, &user("bidder"), 1_100, NOW + 3, None)).await);
+    assert_eq!(second.bid.seq, 2);
+    assert_eq!(second.auction.current_price, money(1_100));
+    assert_eq!(second.auction.minimum_bid, money(1_200));
+    assert_state(
+        &store,
+        &second.auction,
+        &[second.bid.clone(), first.bid.clone()],
+    )
+    .await;
+
+    // AND a bid equal to the current price is TooLow
+    let outcome = place(&store, &bid_req(&a, &user("bidder"), 1_100, NOW + 4, None)).await;
+    assert_eq!(
+        rejected(outcome),
+        BidRejection::TooLow {
+            current_price: money(1_100),
+            minimum_bid: money(1_200)
+        }
+    );
+}
+
+pub async fn unknown_auction_is_not_found_and_nothing_is_created<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an id nobody created
+    let ghost = new_auction(1_000, 100, NOW, ENDS_AT);
+
+    // WHEN it is bid on, closed (with and without force) and finalized
+    let outcome = place(
+        &store,
+        &bid_req(&ghost, &user("bidder"), 5_000, NOW + 1, Some("k")),
+    )
+    .await;
+    let closed = close(&store, &ghost.auction_id, ENDS_AT, false).await;
+    let forced = close(&store, &ghost.auction_id, NOW + 1, true).await;
+    store
+        .mark_finalized(&ghost.auction_id)
+        .await
+        .expect("mark_finalized of an unknown auction is a no-op");
+
+    // THEN the bid is AuctionNotFound, the closes NotFound, and no item or bid was created
+    assert_eq!(rejected(outcome), BidRejection::AuctionNotFound);
+    assert_eq!(closed, CloseOutcome::NotFound);
+    assert_eq!(forced, CloseOutcome::NotFound);
+    assert_eq!(
+        store
+            .get_auction(&ghost.auction_id)
+            .await
+            .expect("get_auction"),
+        None
+    );
+    assert_eq!(bids(&store, &ghost.auction_id).await, vec![]);
+}
+
+pub async fn seller_cannot_bid_on_own_auction<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an auction
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+
+    // WHEN its seller bids a valid amount
+    let outcome = place(&store, &bid_req(&a, &a.seller_id, 5_000, NOW + 1, None)).await;
+
+    // THEN it is OwnAuction and nothing changed
+    assert_eq!(rejected(outcome), BidRejection::OwnAuction);
+    assert_state(&store, &a, &[]).await;
+}
+
+pub async fn bid_at_or_after_ends_at_is_not_active<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an active auction ending at ENDS_AT
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let bidder = user("bidder");
+
+    // WHEN a bid arrives one millisecond before the end THEN it is accepted
+    let last = accepted(place(&store, &bid_req(&a, &bidder, 1_000, ENDS_AT - 1, None)).await);
+
+    // WHEN bids arrive exactly at the end and after it (not yet closed)
+    let at_end = place(&store, &bid_req(&a, &bidder, 2_000, ENDS_AT, None)).await;
+    let after = place(&store, &bid_req(&a, &bidder, 2_000, ENDS_AT + 60_000, None)).await;
+
+    // THEN both are NotActive, carrying the unchanged state, and nothing was written
+    assert_not_active(at_end, &last.auction);
+    assert_not_active(after, &last.auction);
+    assert_eq!(last.auction.status, AuctionStatus::Active);
+    assert_state(&store, &last.auction, std::slice::from_ref(&last.bid)).await;
+}
+
+pub async fn bid_on_closed_auction_is_not_active<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an auction ended early by its seller, well before ENDS_AT
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let CloseOutcome::Closed(closed) = close(&store, &a.auction_id, NOW + 10, true).await else {
+        panic!("forced close of an active auction must close it")
+    };
+
+    // WHEN a valid bid arrives before ENDS_AT
+    let outcome = place(&store, &bid_req(&a, &user("bidder"), 5_000, NOW + 20, None)).await;
+
+    // THEN it is NotActive with the ended state, and nothing was written
+    assert_not_active(outcome, &closed);
+    assert_state(&store, &closed, &[]).await;
+    store
+        .mark_finalized(&a.auction_id)
+        .await
+        .expect("mark_finalized");
+}
+
+pub async fn refused_bids_change_nothing<S: AuctionStore + ConnectionStore + Clone + 'static>(
+    store: S,
+) {
+    // GIVEN an auction with one keyed bid at 1000 (increment 100)
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let bidder = user("bidder");
+    let first = accepted(place(&store, &bid_req(&a, &bidder, 1_000, NOW + 1, Some("key-a"))).await);
+    let history = vec![first.bid.clone()];
+
+    // WHEN every kind of refused bid is tried
+    let refusals = [
+        place(&store, &bid_req(&a, &user("bidder"), 1_050, NOW + 2, None)).await, // too low
+        place(&store, &bid_req(&a, &a.seller_id, 9_000, NOW + 3, None)).await,    // own auction
+        place(&store, &bid_req(&a, &user("bidder"), 9_000, ENDS_AT, None)).await, // at the end
+        place(&store, &bid_req(&a, &bidder, 9_000, NOW + 4, Some("key-a"))).await, // key reused
+    ];
+
+    // THEN each is a rejection of the expected kind, and the auction and its history are unchanged
+    assert!(
+        matches!(
+            refusals[0],
+            BidOutcome::Rejected(BidRejection::TooLow { .. })
+        ),
+        "{:?}",
+        refusals[0]
+    );
+    assert_eq!(refusals[1], BidOutcome::Rejected(BidRejection::OwnAuction));
+    assert!(
+        matches!(
+            refusals[2],
+            BidOutcome::Rejected(BidRejection::NotActive { .. })
+        ),
+        "{:?}",
+        refusals[2]
+    );
+    assert_eq!(
+        refusals[3],
+        BidOutcome::Rejected(BidRejection::IdempotencyKeyReused)
+    );
+    assert_state(&store, &first.auction, &history).await;
+
+    // AND after a close, a bid on the closed auction changes nothing either
+    let CloseOutcome::Closed(closed) = close(&store, &a.auction_id, ENDS_AT, false).await else {
+        panic!("due auction must close")
+    };
+    let late = place(&store, &bid_req(&a, &user("bidder"), 9_000, NOW + 5, None)).await;
+    assert_not_active(late, &closed);
+    assert_state(&store, &closed, &history).await;
+    store
+        .mark_finalized(&a.auction_id)
+        .await
+        .expect("mark_finalized");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// idempotency
+// ---------------------------------------------------------------------------------------------------------
+
+pub async fn same_key_and_amount_is_replayed<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an accepted bid with an Idempotency-Key
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let bidder = user("bidder");
+    let original =
+        accepted(place(&store, &bid_req(&a, &bidder, 1_000, NOW + 1, Some("key-1"))).await);
+
+    // WHEN the same bidder retries with the same key and amount (a new request: new bid id, later time)
+    let retry = place(&store, &bid_req(&a, &bidder, 1_000, NOW + 2, Some("key-1"))).await;
+
+    // THEN it is Replayed with the identical bid (same bid id, seq) and state, and nothing was written
+    assert_eq!(retry, BidOutcome::Replayed(original.clone()));
+    assert_eq!(get(&store, &a.auction_id).await.bid_count, 1);
+    assert_state(
+        &store,
+        &original.auction,
+        std::slice::from_ref(&original.bid),
+    )
+    .await;
+}
+
+pub async fn replay_returns_the_original_result_after_later_bids_and_the_close<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN a keyed bid at 1000, then a higher bid at 2000 by someone else
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    let original = accepted(
+        place(
+            &store,
+            &bid_req(&a, &alice, 1_000, NOW + 1, Some("retry-me")),
+        )
+        .await,
+    );
+    let outbid = accepted(place(&store, &bid_req(&a, &bob, 2_000, NOW + 2, None)).await);
+
+    // WHEN alice's request is retried (it would now be too low as a new bid)
+    let retry = place(
+        &store,
+        &bid_req(&a, &alice, 1_000, NOW + 3, Some("retry-me")),
+    )
+    .await;
+
+    // THEN it is the original result: the state right after her bid, not the current one
+    assert_eq!(retry, BidOutcome::Replayed(original.clone()));
+    assert_state(
+        &store,
+        &outbid.auction,
+        &[outbid.bid.clone(), original.bid.clone()],
+    )
+    .await;
+
+    // AND the same holds once the auction has ended
+    let CloseOutcome::Closed(closed) = close(&store, &a.auction_id, ENDS_AT, false).await else {
+        panic!("due auction must close")
+    };
+    let retry = place(
+        &store,
+        &bid_req(&a, &alice, 1_000, ENDS_AT + 1, Some("retry-me")),
+    )
+    .await;
+    assert_eq!(retry, BidOutcome::Replayed(original.clone()));
+    assert_state(&store, &closed, &[outbid.bid.clone(), original.bid.clone()]).await;
+    store
+        .mark_finalized(&a.auction_id)
+        .await
+        .expect("mark_finalized");
+}
+
+pub async fn same_key_different_amount_is_key_reused<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an accepted keyed bid at 1000
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let bidder = user("bidder");
+    let original =
+        accepted(place(&store, &bid_req(&a, &bidder, 1_000, NOW + 1, Some("key-1"))).await);
+
+    // WHEN the same bidder sends the same key with a different (otherwise valid) amount
+    let outcome = place(&store, &bid_req(&a, &bidder, 1_500, NOW + 2, Some("key-1"))).await;
+
+    // THEN it is IdempotencyKeyReused and nothing was written
+    assert_eq!(rejected(outcome), BidRejection::IdempotencyKeyReused);
+    assert_state(
+        &store,
+        &original.auction,
+        std::slice::from_ref(&original.bid),
+    )
+    .await;
+
+    // AND the original request still replays
+    let retry = place(&store, &bid_req(&a, &bidder, 1_000, NOW + 3, Some("key-1"))).await;
+    assert_eq!(retry, BidOutcome::Replayed(original));
+}
+
+pub async fn idempotency_key_is_scoped_to_the_bidder<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN alice's accepted bid with key "shared-key"
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    let hers = accepted(
+        place(
+            &store,
+            &bid_req(&a, &alice, 1_000, NOW + 1, Some("shared-key")),
+        )
+        .await,
+    );
+
+    // WHEN bob uses the same key for his own bid
+    let his = accepted(
+        place(
+            &store,
+            &bid_req(&a, &bob, 1_100, NOW + 2, Some("shared-key")),
+        )
+        .await,
+    );
+
+    // THEN his bid is a new, accepted bid (seq 2), and each key still replays its own bidder's result
+    assert_eq!(his.bid.seq, 2);
+    assert_eq!(his.bid.bidder_id, bob);
+    assert_eq!(
+        place(
+            &store,
+            &bid_req(&a, &alice, 1_000, NOW + 3, Some("shared-key"))
+        )
+        .await,
+        BidOutcome::Replayed(hers.clone())
+    );
+    assert_eq!(
+        place(
+            &store,
+            &bid_req(&a, &bob, 1_100, NOW + 3, Some("shared-key"))
+        )
+        .await,
+        BidOutcome::Replayed(his.clone())
+    );
+    assert_state(&store, &his.auction, &[his.bid.clone(), hers.bid.clone()]).await;
+
+    // AND a bid without a key is never deduplicated
+    let plain = accepted(place(&store, &bid_req(&a, &alice, 1_200, NOW + 4, None)).await);
+    assert_eq!(plain.bid.seq, 3);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ordering
+// ---------------------------------------------------------------------------------------------------------
+
+pub async fn bids_get_consecutive_seqs_and_recent_bids_is_newest_first<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an auction (start 1000, increment 100) and two bidders
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let bidders = [user("alice"), user("bob")];
+
+    // WHEN five increasing bids are placed, alternating bidders
+    let mut placed = Vec::new();
+    for (i, amount) in [1_000, 1_100, 1_250, 1_400, 2_000].into_iter().enumerate() {
+        let req = bid_req(
+            &a,
+            &bidders[i % 2],
+            amount,
+            NOW + 10 * (i as Millis + 1),
+            None,
+        );
+        placed.push(accepted(place(&store, &req).await));
+    }
+
+    // THEN seqs are 1..=5 and each result is the state right after that bid
+    for (i, p) in placed.iter().enumerate() {
+        assert_eq!(p.bid.seq, i as u64 + 1);
+        assert_eq!(p.auction.seq, p.bid.seq);
+        assert_eq!(p.auction.bid_count, i as u64 + 1);
+        assert_eq!(p.auction.current_price, p.bid.amount);
+        assert_eq!(p.auction.high_bid.as_ref(), Some(&p.bid));
+    }
+    // AND recent_bids is newest first, honours its limit, and the high bid is the last accepted one
+    let newest_first: Vec<Bid> = placed.iter().rev().map(|p| p.bid.clone()).collect();
+    assert_eq!(bids(&store, &a.auction_id).await, newest_first);
+    assert_eq!(
+        store
+            .recent_bids(&a.auction_id, 2)
+            .await
+            .expect("recent_bids"),
+        newest_first[..2].to_vec()
+    );
+    let now = get(&store, &a.auction_id).await;
+    assert_eq!(now.high_bid.as_ref(), Some(&newest_first[0]));
+    assert_eq!(
+        (now.current_price, now.minimum_bid, now.bid_count),
+        (money(2_000), money(2_100), 5)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// close
+// ---------------------------------------------------------------------------------------------------------
+
+pub async fn concurrent_closes_close_exactly_once<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN a due auction with bids by two bidders, the highest 1500 by bob
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    accepted(place(&store, &bid_req(&a, &alice, 1_000, NOW + 1, None)).await);
+    let winning = accepted(place(&store, &bid_req(&a, &bob, 1_500, NOW + 2, None)).await);
+
+    // WHEN eight closers race at exactly ENDS_AT
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let id = a.auction_id.clone();
+            tokio::spawn(async move { store.close_auction(&id, ENDS_AT, false).await })
+        })
+        .collect();
+    let mut closed = Vec::new();
+    let mut already = Vec::new();
+    for t in tasks {
+        match t.await.expect("closer task").expect("close_auction") {
+            CloseOutcome::Closed(x) => closed.push(x),
+            CloseOutcome::AlreadyEnded(x) => already.push(x),
+            other => panic!("unexpected close outcome {other:?}"),
+        }
+    }
+
+    // THEN exactly one closed it; the others saw it already ended
+    assert_eq!(closed.len(), 1, "exactly one Closed");
+    assert_eq!(already.len(), 7);
+    let ended = &closed[0];
+    assert_eq!(*ended, domain::apply_close(&winning.auction, ENDS_AT));
+    assert_eq!(ended.status, AuctionStatus::Ended);
+    assert_eq!(ended.ended_at, Some(ENDS_AT));
+    assert_eq!(ended.seq, 3, "the close bumps seq once");
+    assert!(!ended.finalized);
+    for x in &already {
+        assert_eq!(x, ended, "AlreadyEnded carries the ended state");
+    }
+    // AND the winner is the highest bid
+    assert_eq!(ended.high_bid.as_ref(), Some(&winning.bid));
+    assert_eq!(ended.ended_event().winner_id, Some(bob));
+    assert_eq!(ended.ended_event().final_price, Some(1_500));
+    assert_eq!(get(&store, &a.auction_id).await, *ended);
+
+    // AND a later close (even forced) is AlreadyEnded and changes nothing
+    assert_eq!(
+        close(&store, &a.auction_id, ENDS_AT + 5, true).await,
+        CloseOutcome::AlreadyEnded(ended.clone())
+    );
+    assert_eq!(get(&store, &a.auction_id).await, *ended);
+    store
+        .mark_finalized(&a.auction_id)
+        .await
+        .expect("mark_finalized");
+}
+
+pub async fn close_without_bids_has_no_winner<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN a due auction nobody bid on
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+
+    // WHEN it is closed after ENDS_AT
+    let outcome = close(&store, &a.auction_id, ENDS_AT + 1_000, false).await;
+
+    // THEN it is Closed with no high bid: winner, name and price are all null
+    let CloseOutcome::Closed(ended) = outcome else {
+        panic!("expected Closed, got {outcome:?}")
+    };
+    assert_eq!(ended.high_bid, None);
+    assert_eq!(ended.bid_count, 0);
+    assert_eq!(ended.current_price, money(1_000));
+    assert_eq!(ended.ended_at, Some(ENDS_AT + 1_000));
+    assert_eq!(
+        ended.ended_event(),
+        domain::AuctionEndedEvent {
+            winner_id: None,
+            winner_name: None,
+            final_price: None
+        }
+    );
+    assert_state(&store, &ended, &[]).await;
+    store
+        .mark_finalized(&a.auction_id)
+        .await
+        .expect("mark_finalized");
+}
+
+pub async fn close_before_ends_at_needs_force<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an active auction with one bid, not yet due
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let placed = accepted(place(&store, &bid_req(&a, &user("bidder"), 1_000, NOW + 1, None)).await);
+
+    // WHEN it is closed one millisecond before ENDS_AT without force
+    let outcome = close(&store, &a.auction_id, ENDS_AT - 1, false).await;
+
+    // THEN it is NotDue with the unchanged state, and still active
+    assert_eq!(outcome, CloseOutcome::NotDue(placed.auction.clone()));
+    assert_state(&store, &placed.auction, std::slice::from_ref(&placed.bid)).await;
+
+    // WHEN it is closed early with force THEN it ends now, keeping its endsAt and winner
+    let outcome = close(&store, &a.auction_id, NOW + 100, true).await;
+    let CloseOutcome::Closed(ended) = outcome else {
+        panic!("expected Closed, got {outcome:?}")
+    };
+    assert_eq!(ended, domain::apply_close(&placed.auction, NOW + 100));
+    assert_eq!(
+        (ended.status, ended.ended_at, ended.ends_at),
+        (AuctionStatus::Ended, Some(NOW + 100), ENDS_AT)
+    );
+    assert_eq!(ended.high_bid.as_ref(), Some(&placed.bid));
+    assert_state(&store, &ended, std::slice::from_ref(&placed.bid)).await;
+
+    // AND a non-forced close before ENDS_AT now says AlreadyEnded, not NotDue
+    assert_eq!(
+        close(&store, &a.auction_id, NOW + 200, false).await,
+        CloseOutcome::AlreadyEnded(ended)
+    );
+    store
+        .mark_finalized(&a.auction_id)
+        .await
+        .expect("mark_finalized");
+}
+
+pub async fn due_auctions_lists_until_finalized<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN, in a time window no other case uses, auctions ending at E-500 (early), E (due) and E+1000 (later)
+    let e: Millis = NOW - 10 * HOUR;
+    let created = e - HOUR;
+    let early = given_auction(&store, 1_000, 100, created, e - 500).await;
+    let due = given_auction(&store, 1_000, 100, created, e).await;
+    let later = given_auction(&store, 1_000, 100, created, e + 1_000).await;
+    let ours = |ids: Vec<AuctionId>| -> Vec<AuctionId> {
+        ids.into_iter()
+            .filter(|id| [&early, &due, &later].iter().any(|a| a.auction_id == *id))
+            .collect()
+    };
+    let due_at = |now: Millis| {
+        let store = store.clone();
+        async move { store.due_auctions(now, 1_000).await.expect("due_auctions") }
+    };
+
+    // WHEN the closer asks just before E THEN only the early one is due
+    assert_eq!(ours(due_at(e - 1).await), vec![early.auction_id.clone()]);
+
+    // WHEN it asks at E THEN both due ones are listed, soonest first, the later one not
+    let listed = due_at(e).await;
+    assert_eq!(
+        ours(listed.clone()),
+        vec![early.auction_id.clone(), due.auction_id.clone()]
+    );
+    assert!(listed.len() <= 1_000);
+
+    // AND mark_finalized on an auction that has not ended yet changes nothing
+    store
+        .mark_finalized(&due.auction_id)
+        .await
+        .expect("mark_finalized");
+    assert_eq!(get(&store, &due.auction_id).await, due);
+
+    // WHEN it is closed THEN it stays due (ended, not finalized) until finalized
+    let CloseOutcome::Closed(ended) = close(&store, &due.auction_id, e, false).await else {
+        panic!("due auction must close")
+    };
+    assert!(ours(due_at(e).await).contains(&due.auction_id));
+    assert!(ours(due_at(e + 1).await).contains(&due.auction_id));
+
+    // WHEN it is finalized THEN it leaves due_auctions for good, and finalized is stored
+    store
+        .mark_finalized(&due.auction_id)
+        .await
+        .expect("mark_finalized");
+    assert_eq!(ours(due_at(e).await), vec![early.auction_id.clone()]);
+    assert_eq!(
+        ours(due_at(e + 2_000).await),
+        vec![early.auction_id.clone(), later.auction_id.clone()]
+    );
+    let finalized = get(&store, &due.auction_id).await;
+    assert_eq!(
+        finalized,
+        Auction {
+            finalized: true,
+            ..ended
+        }
+    );
+
+    // AND finalizing twice is harmless
+    store
+        .mark_finalized(&due.auction_id)
+        .await
+        .expect("mark_finalized twice");
+    assert_eq!(get(&store, &due.auction_id).await, finalized);
+
+    // clean-up: the other two leave the index too
+    finish(&store, &early.auction_id, e).await;
+    finish(&store, &later.auction_id, e).await;
+    assert_eq!(ours(due_at(e + 2_000).await), vec![]);
+}
+
+pub async fn list_active_is_soonest_first_and_omits_ended<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN, in a window far after the other cases' auctions, two active auctions and one ended early
+    let l: Millis = NOW + 100 * HOUR;
+    let second = given_auction(&store, 1_000, 100, NOW, l + 1_000).await;
+    let first = given_auction(&store, 1_000, 100, NOW, l).await;
+    let ended = given_auction(&store, 1_000, 100, NOW, l + 500).await;
+    let CloseOutcome::Closed(_) = close(&store, &ended.auction_id, NOW + 1, true).await else {
+        panic!("forced close must close")
+    };
+    let ids = [&first, &second, &ended].map(|a| a.auction_id.clone());
+    let ours = |list: &[Auction]| -> Vec<AuctionId> {
+        list.iter()
+            .map(|a| a.auction_id.clone())
+            .filter(|id| ids.contains(id))
+            .collect()
+    };
+
+    // WHEN active auctions are listed just before L
+    let listed = store.list_active(l - 1, 1_000).await.expect("list_active");
+
+    // THEN both active ones are there, soonest first, with their full state; the ended one is absent
+    assert_eq!(
+        ours(&listed),
+        vec![first.auction_id.clone(), second.auction_id.clone()]
+    );
+    assert!(listed.contains(&first) && listed.contains(&second));
+    assert!(listed
+        .iter()
+        .all(|a| a.status == AuctionStatus::Active && a.ends_at > l - 1));
+    assert!(
+        listed.windows(2).all(|w| w[0].ends_at <= w[1].ends_at),
+        "sorted by endsAt"
+    );
+
+    // AND at L the first one (ends_at == now) is no longer listed
+    let listed = store.list_active(l, 1_000).await.expect("list_active");
+    assert_eq!(ours(&listed), vec![second.auction_id.clone()]);
+
+    // AND the limit is honoured
+    assert!(
+        store
+            .list_active(l - 1, 1)
+            .await
+            .expect("list_active")
+            .len()
+            <= 1
+    );
+    assert_eq!(
+        store.list_active(l - 1, 0).await.expect("list_active"),
+        vec![]
+    );
+
+    // clean-up
+    store
+        .mark_finalized(&ended.auction_id)
+        .await
+        .expect("mark_finalized");
+    finish(&store, &first.auction_id, NOW + 2).await;
+    finish(&store, &second.auction_id, NOW + 2).await;
+    assert_eq!(
+        ours(&store.list_active(l - 1, 1_000).await.expect("list_active")),
+        vec![]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// connections
+// ---------------------------------------------------------------------------------------------------------
+
+pub async fn connections_round_trip<S: AuctionStore + ConnectionStore + Clone + 'static>(store: S) {
+    // GIVEN two connections to auction A and one to auction B
+    let (a, b) = (auction_id(), auction_id());
+    let (c1, c2, c3) = (
+        connection(&a, NOW),
+        connection(&a, NOW + 1),
+        connection(&b, NOW + 2),
+    );
+    for c in [&c1, &c2, &c3] {
+        store.add_connection(c).await.expect("add_connection");
+    }
+
+    // WHEN they are read back THEN every field round-trips (expires_at, the TTL, included)
+    assert_eq!(
+        store.get_connection(&c1.connection_id).await.expect("get"),
+        Some(c1.clone())
+    );
+    assert_eq!(c1.expires_at, NOW / 1000 + 7_200);
+    // AND each auction lists exactly its own connections
+    let of_a = store
+        .connections_for_auction(&a)
+        .await
+        .expect("connections_for_auction");
+    assert_eq!(sorted(of_a), sorted(vec![c1.clone(), c2.clone()]));
+    let of_b = store
+        .connections_for_auction(&b)
+        .await
+        .expect("connections_for_auction");
+    assert_eq!(of_b, vec![c3.clone()]);
+
+    // WHEN c1 is added again with a refreshed TTL THEN it is replaced, not duplicated
+    let c1b = Connection {
+        expires_at: c1.expires_at + 60,
+        ..c1.clone()
+    };
+    store
+        .add_connection(&c1b)
+        .await
+        .expect("add_connection again");
+    assert_eq!(
+        store.get_connection(&c1.connection_id).await.expect("get"),
+        Some(c1b.clone())
+    );
+    let of_a = store
+        .connections_for_auction(&a)
+        .await
+        .expect("connections_for_auction");
+    assert_eq!(sorted(of_a), sorted(vec![c1b.clone(), c2.clone()]));
+
+    // WHEN c1 is removed THEN the removal returns it, and it is gone from get and the list
+    assert_eq!(
+        store
+            .remove_connection(&c1.connection_id)
+            .await
+            .expect("remove"),
+        Some(c1b)
+    );
+    assert_eq!(
+        store.get_connection(&c1.connection_id).await.expect("get"),
+        None
+    );
+    assert_eq!(
+        store.connections_for_auction(&a).await.expect("list"),
+        vec![c2.clone()]
+    );
+
+    // AND removing it again is Ok(None)
+    assert_eq!(
+        store
+            .remove_connection(&c1.connection_id)
+            .await
+            .expect("remove twice"),
+        None
+    );
+
+    // AND unknown ids are None / empty
+    let unknown = connection(&auction_id(), NOW);
+    assert_eq!(
+        store
+            .get_connection(&unknown.connection_id)
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .connections_for_auction(&unknown.auction_id)
+            .await
+            .expect("list"),
+        vec![]
+    );
+
+    // clean-up
+    assert_eq!(
+        store
+            .remove_connection(&c2.connection_id)
+            .await
+            .expect("remove"),
+        Some(c2)
+    );
+    assert_eq!(
+        store
+            .remove_connection(&c3.connection_id)
+            .await
+            .expect("remove"),
+        Some(c3)
+    );
+    assert_eq!(
+        store.connections_for_auction(&b).await.expect("list"),
+        vec![]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// concurrency
+// ---------------------------------------------------------------------------------------------------------
+
+/// (bidder index, amount) for `n` bids, reproducible from `seed`.
+fn random_bids(seed: u64, n: usize, bidders: usize) -> Vec<(usize, i64)> {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| (rng.random_range(0..bidders), rng.random_range(100..=20_000)))
+        .collect()
+}
+
+pub async fn concurrent_bids_keep_the_invariants<
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+>(
+    store: S,
+) {
+    // GIVEN an auction starting at 100 with increment 1, five bidders and 200 random amounts in 100..=20000
+    let a = given_auction(&store, 100, 1, NOW, ENDS_AT).await;
+    let bidders: Vec<UserId> = (0..5).map(|_| user("bidder")).collect();
+    let seed: u64 = rand::random();
+    let plan = random_bids(seed, 200, bidders.len());
+    let ctx = format!("seed {seed}");
+
+    // WHEN all 200 are placed at once, from spawned tasks on clones of the store
+    let tasks: Vec<_> = plan
+        .iter()
+        .enumerate()
+        .map(|(i, &(b, amount))| {
+            let store = store.clone();
+            let req = bid_req(&a, &bidders[b], amount, NOW + 1 + i as Millis, None);
+            tokio::spawn(async move {
+                let outcome = place_retrying(&store, &req).await;
+                (req, outcome)
+            })
+        })
+        .collect();
+    let mut accepted_bids = Vec::new();
+    for t in tasks {
+        let (req, outcome) = t.await.expect("bidder task");
+        match outcome {
+            BidOutcome::Accepted(p) => {
+                // each result is the state right after that bid
+                assert_eq!(p.bid.bid_id, req.bid_id, "{ctx}");
+                assert_eq!(
+                    (p.auction.seq, p.auction.current_price),
+                    (p.bid.seq, req.amount),
+                    "{ctx}"
+                );
+                accepted_bids.push(p.bid);
+            }
+            BidOutcome::Rejected(BidRejection::TooLow {
+                current_price,
+                minimum_bid,
+            }) => {
+                assert!(
+                    req.amount < minimum_bid,
+                    "{ctx}: refused {} though minimum was {minimum_bid}",
+                    req.amount
+                );
+                assert!(current_price >= req.amount, "{ctx}");
+            }
+            other => panic!("{ctx}: only Accepted or TooLow are possible here, got {other:?}"),
+        }
+    }
+
+    // THEN accepted bids have seqs 1..=n without gaps, and amounts strictly increase with seq
+    accepted_bids.sort_by_key(|b| b.seq);
+    let n = accepted_bids.len();
+    assert!(n >= 1, "{ctx}: at least the first bid is accepted");
+    let seqs: Vec<u64> = accepted_bids.iter().map(|b| b.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=n as u64).collect::<Vec<_>>(),
+        "{ctx}: seqs without gaps"
+    );
+    assert!(
+        accepted_bids.windows(2).all(|w| w[0].amount < w[1].amount),
+        "{ctx}: amounts strictly increase"
+    );
+    // AND exactly one accepted bid per price level
+    let levels: HashSet<Money> = accepted_bids.iter().map(|b| b.amount).collect();
+    assert_eq!(levels.len(), n, "{ctx}: one accepted bid per amount");
+    // AND the highest amount sent was accepted, and the auction agrees with the history
+    let max_sent = plan
+        .iter()
+        .map(|&(_, amount)| amount)
+        .max()
+        .unwrap_or_default();
+    let last = accepted_bids.last().cloned();
+    let state = get(&store, &a.auction_id).await;
+    assert_eq!(
+        state.current_price,
+        money(max_sent),
+        "{ctx}: final price is the highest bid sent"
+    );
+    assert_eq!(state.minimum_bid, money(max_sent + 1), "{ctx}");
+    assert_eq!((state.bid_count, state.seq), (n as u64, n as u64), "{ctx}");
+    assert_eq!(
+        state.high_bid, last,
+        "{ctx}: the high bid is the last accepted one"
+    );
+    // AND recent_bids is exactly the accepted set, newest first
+    let newest_first: Vec<Bid> = accepted_bids.iter().rev().cloned().collect();
+    assert_eq!(bids(&store, &a.auction_id).await, newest_first, "{ctx}");
+
+    // WHEN the clock passes ends_at and 50 more (higher) bids race in
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            let req = bid_req(
+                &a,
+                &bidders[i % bidders.len()],
+                max_sent + 1 + i as i64,
+                ENDS_AT + i as Millis,
+                None,
+            );
+            tokio::spawn(async move { place_retrying(&store, &req).await })
+        })
+        .collect();
+
+    // THEN none is accepted and nothing changed
+    for t in tasks {
+        assert_not_active(t.await.expect("bidder task"), &state);
+    }
+    assert_state(&store, &state, &newest_first).await;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the test generator
+// ---------------------------------------------------------------------------------------------------------
+
+/// Expands to one `#[tokio::test]` per conformance case. `$make` is an expression evaluating to a future of
+/// a fresh store (it is evaluated once per case); invoke it inside a module to run the suite twice in a crate.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(@cases $make;
+            create_then_get_round_trips_every_field,
+            create_duplicate_is_already_exists,
+            get_unknown_is_none,
+            first_bid_at_starting_price_is_accepted,
+            first_bid_below_starting_price_is_too_low,
+            next_bid_needs_current_price_plus_min_increment,
+            unknown_auction_is_not_found_and_nothing_is_created,
+            seller_cannot_bid_on_own_auction,
+            bid_at_or_after_ends_at_is_not_active,
+            bid_on_closed_auction_is_not_active,
+            refused_bids_change_nothing,
+            same_key_and_amount_is_replayed,
+            replay_returns_the_original_result_after_later_bids_and_the_close,
+            same_key_different_amount_is_key_reused,
+            idempotency_key_is_scoped_to_the_bidder,
+            bids_get_consecutive_seqs_and_recent_bids_is_newest_first,
+            concurrent_closes_close_exactly_once,
+            close_without_bids_has_no_winner,
+            close_before_ends_at_needs_force,
+            due_auctions_lists_until_finalized,
+            list_active_is_soonest_first_and_omits_ended,
+            connections_round_trip,
+            concurrent_bids_keep_the_invariants,
+        );
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::store::conformance::$case($make.await).await
+            }
+        )+
+    };
+}

@@ -1,0 +1,903 @@
+//! The embedded, durable store: one SQLite file, the same atomic semantics as the DynamoDB design.
+//!
+//! Every state change is ONE write transaction started with `BEGIN IMMEDIATE` (the write lock is taken
+//! before anything is read), and the decision inside it is made by the same pure rules the DynamoDB
+//! adapter expresses as condition expressions: [`domain::bid_allowed`] / [`domain::apply_bid`] /
+//! [`BidRejection::classify`] for bids, [`domain::close_allowed`] / [`domain::apply_close`] for the close.
+//!
+//! # Durability
+//!
+//! [`SqliteStore::open`] sets `journal_mode=WAL` and `synchronous=FULL`: a transaction is fsynced to the WAL
+//! before `COMMIT` returns, so a bid reported as accepted survives a process or machine crash.
+//! `busy_timeout` makes a writer from another process wait for the lock instead of failing at once; if the
+//! wait still times out, the store answers [`StoreError::Throttled`] (retryable).
+//!
+//! # Concurrency
+//!
+//! One connection behind a `std::sync::Mutex`, used only inside `tokio::task::spawn_blocking` (the mutex is
+//! never held across an `.await`). Within a process that makes every operation serial, which is exactly
+//! the single-writer model SQLite has anyway; reads are short and indexed. The store is `Clone` (an `Arc`).
+//!
+//! # Schema (`PRAGMA user_version = 1`, created idempotently on every open)
+//!
+//! ```sql
+//! -- The auction item: `data` is the JSON of `domain::Auction`, the single source of truth. `status`,
+//! -- `ends_at` and `finalized` are copies of its fields, rewritten with it, for the indexed queries.
+//! CREATE TABLE auctions (
+//!     auction_id TEXT PRIMARY KEY NOT NULL,
+//!     status     TEXT NOT NULL CHECK (status IN ('active', 'ended')),
+//!     ends_at    INTEGER NOT NULL,
+//!     finalized  INTEGER NOT NULL CHECK (finalized IN (0, 1)),
+//!     data       TEXT NOT NULL
+//! );
+//! CREATE INDEX auctions_by_status_ends_at ON auctions (status, ends_at);
+//!
+//! -- Accepted bids: `data` is the JSON of `domain::Bid`; `seq` is the auction's sequence number.
+//! CREATE TABLE bids (
+//!     auction_id TEXT NOT NULL,
+//!     seq        INTEGER NOT NULL,
+//!     data       TEXT NOT NULL,
+//!     PRIMARY KEY (auction_id, seq)
+//! );
+//!
+//! -- One row per accepted bid that carried an Idempotency-Key. `seq` points at the bid; `auction_after`
+//! -- is the JSON of the auction right after that bid, so a replay returns exactly the original result.
+//! CREATE TABLE idempotency (
+//!     auction_id    TEXT NOT NULL,
+//!     bidder_id     TEXT NOT NULL,
+//!     idem_key      TEXT NOT NULL,
+//!     seq           INTEGER NOT NULL,
+//!     auction_after TEXT NOT NULL,
+//!     PRIMARY KEY (auction_id, bidder_id, idem_key)
+//! );
+//!
+//! -- Viewer connections; `expires_at` is epoch seconds (the DynamoDB TTL attribute).
+//! CREATE TABLE connections (
+//!     connection_id TEXT PRIMARY KEY NOT NULL,
+//!     auction_id    TEXT NOT NULL,
+//!     user_id       TEXT NOT NULL,
+//!     connected_at  INTEGER NOT NULL,
+//!     expires_at    INTEGER NOT NULL
+//! );
+//! CREATE INDEX connections_by_auction ON connections (auction_id);
+//! ```
+//!
+//! `mark_finalized` only ever sets `finalized` on an ended auction (unknown or active: a no-op).
+//! Nothing expires connections here (there is no TTL sweeper); like DynamoDB before its sweeper runs,
+//! expired rows stay listed until removed.
+
+use crate::domain::{
+    self, Auction, AuctionId, AuctionStatus, Bid, BidOutcome, BidRejection, BidRequest,
+    CloseOutcome, Connection, ConnectionId, Millis, PlacedBid, UserId,
+};
+use crate::ports::{AuctionStore, ConnectionStore, StoreError, StoreResult};
+use async_trait::async_trait;
+use rusqlite::{params, ErrorCode, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a write waits for another process's write lock before answering `Throttled`.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS auctions (
+    auction_id TEXT PRIMARY KEY NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('active', 'ended')),
+    ends_at    INTEGER NOT NULL,
+    finalized  INTEGER NOT NULL CHECK (finalized IN (0, 1)),
+    data       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS auctions_by_status_ends_at ON auctions (status, ends_at);
+CREATE TABLE IF NOT EXISTS bids (
+    auction_id TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    PRIMARY KEY (auction_id, seq)
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    auction_id    TEXT NOT NULL,
+    bidder_id     TEXT NOT NULL,
+    idem_key      TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    auction_after TEXT NOT NULL,
+    PRIMARY KEY (auction_id, bidder_id, idem_key)
+);
+CREATE TABLE IF NOT EXISTS connections (
+    connection_id TEXT PRIMARY KEY NOT NULL,
+    auction_id    TEXT NOT NULL,
+    user_id       TEXT NOT NULL,
+    connected_at  INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS connections_by_auction ON connections (auction_id);
+";
+
+/// The embedded store. Cheap to clone: every clone shares the one connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Open (or create) the database file at `path`, creating its parent directory, in WAL mode with
+    /// `synchronous=FULL`, and create the schema if it is missing.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_with_busy_timeout(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// [`open`](Self::open) with an explicit wait for other processes' write locks.
+    pub fn open_with_busy_timeout(path: &Path, busy_timeout: Duration) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+        let conn = rusqlite::Connection::open(path).map_err(map_err)?;
+        conn.busy_timeout(busy_timeout).map_err(map_err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(map_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "{}: could not switch to WAL mode (journal_mode is {mode})",
+                path.display()
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(map_err)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database, for tests. Nothing survives the last clone.
+    pub fn in_memory() -> StoreResult<Self> {
+        let conn = rusqlite::Connection::open_in_memory().map_err(map_err)?;
+        Self::init(conn)
+    }
+
+    fn init(mut conn: rusqlite::Connection) -> StoreResult<Self> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(map_err)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Unavailable(format!(
+                "database schema version {version} is newer than this build understands ({SCHEMA_VERSION})"
+            )));
+        }
+        tx.execute_batch(SCHEMA).map_err(map_err)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Run `f` on the connection on the blocking thread pool.
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = match conn.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => {
+                    // A panic while the lock was held: any open transaction was rolled back when its
+                    // `Transaction` was dropped during unwinding; make sure of it, then carry on.
+                    let guard = poisoned.into_inner();
+                    if !guard.is_autocommit() {
+                        guard.execute_batch("ROLLBACK").map_err(|e| {
+                            StoreError::Other(format!(
+                                "sqlite connection poisoned and rollback failed: {e}"
+                            ))
+                        })?;
+                    }
+                    conn.clear_poison();
+                    guard
+                }
+            };
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("sqlite task failed: {e}")))?
+    }
+}
+
+/// SQLite errors → store errors: lock contention is retryable, I/O is unavailability, undecodable rows
+/// are corruption.
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Throttled,
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        Some(
+            ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::ReadOnly
+            | ErrorCode::PermissionDenied
+            | ErrorCode::OutOfMemory
+            | ErrorCode::FileLockingProtocolFailed,
+        ) => StoreError::Unavailable(e.to_string()),
+        _ => match e {
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Other(e.to_string()),
+        },
+    }
+}
+
+fn is_primary_key_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+fn to_json<T: serde::Serialize>(what: &str, value: &T) -> StoreResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Other(format!("cannot encode {what}: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, key: &str, data: &str) -> StoreResult<T> {
+    serde_json::from_str(data).map_err(|e| StoreError::Corrupt(format!("{what} {key}: {e}")))
+}
+
+fn to_i64(what: &str, n: u64) -> StoreResult<i64> {
+    i64::try_from(n)
+        .map_err(|_| StoreError::Other(format!("{what} {n} does not fit in an INTEGER")))
+}
+
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+fn status_str(status: AuctionStatus) -> &'static str {
+    match status {
+        AuctionStatus::Active => "active",
+        AuctionStatus::Ended => "ended",
+    }
+}
+
+fn load_auction(conn: &rusqlite::Connection, id: &AuctionId) -> StoreResult<Option<Auction>> {
+    let data: Option<String> = conn
+        .prepare_cached("SELECT data FROM auctions WHERE auction_id = ?1")
+        .and_then(|mut st| st.query_row(params![id.as_str()], |r| r.get(0)).optional())
+        .map_err(map_err)?;
+    data.map(|d| from_json("auction", id.as_str(), &d))
+        .transpose()
+}
+
+/// Rewrite an existing auction row (data and its indexed copies). Errors if the row vanished.
+fn update_auction(conn: &rusqlite::Connection, a: &Auction) -> StoreResult<()> {
+    let data = to_json("auction", a)?;
+    let n = conn
+        .prepare_cached(
+            "UPDATE auctions SET status = ?2, ends_at = ?3, finalized = ?4, data = ?5 WHERE auction_id = ?1",
+        )
+        .and_then(|mut st| {
+            st.execute(params![a.auction_id.as_str(), status_str(a.status), a.ends_at, a.finalized, data])
+        })
+        .map_err(map_err)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Other(format!(
+            "auction {} vanished inside a write transaction",
+            a.auction_id
+        )))
+    }
+}
+
+fn load_bid(conn: &rusqlite::Connection, id: &AuctionId, seq: i64) -> StoreResult<Option<Bid>> {
+    let data: Option<String> = conn
+        .prepare_cached("SELECT data FROM bids WHERE auction_id = ?1 AND seq = ?2")
+        .and_then(|mut st| {
+            st.query_row(params![id.as_str(), seq], |r| r.get(0))
+                .optional()
+        })
+        .map_err(map_err)?;
+    data.map(|d| from_json("bid", &format!("{id}#{seq}"), &d))
+        .transpose()
+}
+
+fn row_to_connection(
+    connection_id: String,
+    auction_id: String,
+    user_id: String,
+    connected_at: i64,
+    expires_at: i64,
+) -> StoreResult<Connection> {
+    let corrupt =
+        |e: domain::DomainError| StoreError::Corrupt(format!("connection {connection_id}: {e}"));
+    Ok(Connection {
+        connection_id: ConnectionId::parse(&connection_id).map_err(corrupt)?,
+        auction_id: AuctionId::parse(&auction_id).map_err(corrupt)?,
+        user_id: UserId::parse(&user_id).map_err(corrupt)?,
+        connected_at,
+        expires_at,
+    })
+}
+
+type ConnectionRow = (String, String, String, i64, i64);
+
+fn connection_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+/// The bid transaction. Runs entirely inside one `BEGIN IMMEDIATE` transaction.
+fn place_bid_tx(conn: &mut rusqlite::Connection, req: &BidRequest) -> StoreResult<BidOutcome> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+
+    // 1. A retried request: answer with the original result, write nothing.
+    if let Some(key) = &req.idempotency_key {
+        let seen: Option<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT seq, auction_after FROM idempotency
+                 WHERE auction_id = ?1 AND bidder_id = ?2 AND idem_key = ?3",
+            )
+            .and_then(|mut st| {
+                st.query_row(
+                    params![
+                        req.auction_id.as_str(),
+                        req.bidder_id.as_str(),
+                        key.as_str()
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+            })
+            .map_err(map_err)?;
+        if let Some((seq, auction_after)) = seen {
+            let bid = load_bid(&tx, &req.auction_id, seq)?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "idempotency key {key} of auction {} points at missing bid #{seq}",
+                    req.auction_id
+                ))
+            })?;
+            if bid.amount != req.amount {
+                return Ok(BidOutcome::Rejected(BidRejection::IdempotencyKeyReused));
+            }
+            let auction: Auction =
+                from_json("auction snapshot", req.auction_id.as_str(), &auction_after)?;
+            return Ok(BidOutcome::Replayed(PlacedBid { bid, auction }));
+        }
+    }
+
+    // 2. The conditional write.
+    // Refused: nothing is written (dropping `tx` rolls back), the reason comes from the state it saw.
+    let before = match load_auction(&tx, &req.auction_id)? {
+        Some(a) if domain::bid_allowed(&a, req) => a,
+        other => {
+            return Ok(BidOutcome::Rejected(BidRejection::classify(
+                other.as_ref(),
+                req,
+            )))
+        }
+    };
+    let placed = domain::apply_bid(&before, req);
+    update_auction(&tx, &placed.auction)?;
+    let seq = to_i64("seq", placed.bid.seq)?;
+    let bid_json = to_json("bid", &placed.bid)?;
+    tx.prepare_cached("INSERT INTO bids (auction_id, seq, data) VALUES (?1, ?2, ?3)")
+        .and_then(|mut st| st.execute(params![req.auction_id.as_str(), seq, bid_json]))
+        .map_err(map_err)?;
+    if let Some(key) = &req.idempotency_key {
+        let snapshot = to_json("auction", &placed.auction)?;
+        tx.prepare_cached(
+            "INSERT INTO idempotency (auction_id, bidder_id, idem_key, seq, auction_after)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                req.auction_id.as_str(),
+                req.bidder_id.as_str(),
+                key.as_str(),
+                seq,
+                snapshot
+            ])
+        })
+        .map_err(map_err)?;
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(BidOutcome::Accepted(placed))
+}
+
+/// The close transaction: active → ended exactly once.
+fn close_tx(
+    conn: &mut rusqlite::Connection,
+    id: &AuctionId,
+    now: Millis,
+    force: bool,
+) -> StoreResult<CloseOutcome> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    let Some(before) = load_auction(&tx, id)? else {
+        return Ok(CloseOutcome::NotFound);
+    };
+    if domain::close_allowed(&before, now, force) {
+        let after = domain::apply_close(&before, now);
+        update_auction(&tx, &after)?;
+        tx.commit().map_err(map_err)?;
+        Ok(CloseOutcome::Closed(after))
+    } else if before.status == AuctionStatus::Ended {
+        Ok(CloseOutcome::AlreadyEnded(before))
+    } else {
+        Ok(CloseOutcome::NotDue(before))
+    }
+}
+
+fn query_auction_data(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<(String, String)>> {
+    let mut st = conn.prepare_cached(sql).map_err(map_err)?;
+    let rows = st
+        .query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(map_err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+}
+
+#[async_trait]
+impl AuctionStore for SqliteStore {
+    async fn create_auction(&self, auction: &Auction) -> StoreResult<()> {
+        let a = auction.clone();
+        let data = to_json("auction", &a)?;
+        self.run(move |conn| {
+            let res = conn
+                .prepare_cached(
+                    "INSERT INTO auctions (auction_id, status, ends_at, finalized, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![a.auction_id.as_str(), status_str(a.status), a.ends_at, a.finalized, data])
+                });
+            match res {
+                Ok(_) => Ok(()),
+                Err(e) if is_primary_key_violation(&e) => Err(StoreError::AlreadyExists),
+                Err(e) => Err(map_err(e)),
+            }
+        })
+        .await
+    }
+
+    async fn get_auction(&self, id: &AuctionId) -> StoreResult<Option<Auction>> {
+        let id = id.clone();
+        self.run(move |conn| load_auction(conn, &id)).await
+    }
+
+    async fn list_active(&self, now: Millis, limit: usize) -> StoreResult<Vec<Auction>> {
+        self.run(move |conn| {
+            let rows = query_auction_data(
+                conn,
+                "SELECT auction_id, data FROM auctions WHERE status = 'active' AND ends_at > ?1
+                 ORDER BY ends_at, auction_id LIMIT ?2",
+                params![now, limit_param(limit)],
+            )?;
+            rows.iter()
+                .map(|(id, data)| from_json("auction", id, data))
+                .collect()
+        })
+        .await
+    }
+
+    async fn recent_bids(&self, id: &AuctionId, limit: usize) -> StoreResult<Vec<Bid>> {
+        let id = id.clone();
+        self.run(move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT seq, data FROM bids WHERE auction_id = ?1 ORDER BY seq DESC LIMIT ?2",
+                )
+                .map_err(map_err)?;
+            let rows = st
+                .query_map(params![id.as_str(), limit_param(limit)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(map_err)?;
+            rows.map(|row| {
+                let (seq, data) = row.map_err(map_err)?;
+                from_json("bid", &format!("{id}#{seq}"), &data)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn place_bid(&self, req: &BidRequest) -> StoreResult<BidOutcome> {
+        let req = req.clone();
+        self.run(move |conn| place_bid_tx(conn, &req)).await
+    }
+
+    async fn due_auctions(&self, now: Millis, limit: usize) -> StoreResult<Vec<AuctionId>> {
+        self.run(move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT auction_id FROM auctions
+                     WHERE (status = 'active' AND ends_at <= ?1) OR (status = 'ended' AND finalized = 0)
+                     ORDER BY ends_at, auction_id LIMIT ?2",
+                )
+                .map_err(map_err)?;
+            let rows = st.query_map(params![now, limit_param(limit)], |r| r.get::<_, String>(0)).map_err(map_err)?;
+            rows.map(|row| {
+                let id = row.map_err(map_err)?;
+                AuctionId::parse(&id).map_err(|e| StoreError::Corrupt(format!("auction id {id:?}: {e}")))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn close_auction(
+        &self,
+        id: &AuctionId,
+        now: Millis,
+        force: bool,
+    ) -> StoreResult<CloseOutcome> {
+        let id = id.clone();
+        self.run(move |conn| close_tx(conn, &id, now, force)).await
+    }
+
+    async fn mark_finalized(&self, id: &AuctionId) -> StoreResult<()> {
+        let id = id.clone();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            // Unknown or not ended: nothing to finalize (a no-op, like the DynamoDB adapter's condition).
+            let Some(mut a) = load_auction(&tx, &id)? else {
+                return Ok(());
+            };
+            if a.status == AuctionStatus::Ended && !a.finalized {
+                a.finalized = true;
+                update_auction(&tx, &a)?;
+                tx.commit().map_err(map_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for SqliteStore {
+    async fn add_connection(&self, c: &Connection) -> StoreResult<()> {
+        let c = c.clone();
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO connections (connection_id, auction_id, user_id, connected_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    c.connection_id.as_str(),
+                    c.auction_id.as_str(),
+                    c.user_id.as_str(),
+                    c.connected_at,
+                    c.expires_at
+                ])
+            })
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>> {
+        let id = id.clone();
+        self.run(move |conn| {
+            let row = conn
+                .prepare_cached(
+                    "DELETE FROM connections WHERE connection_id = ?1
+                     RETURNING connection_id, auction_id, user_id, connected_at, expires_at",
+                )
+                .and_then(|mut st| {
+                    st.query_row(params![id.as_str()], connection_columns)
+                        .optional()
+                })
+                .map_err(map_err)?;
+            row.map(|(c, a, u, at, exp)| row_to_connection(c, a, u, at, exp))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>> {
+        let id = id.clone();
+        self.run(move |conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT connection_id, auction_id, user_id, connected_at, expires_at
+                     FROM connections WHERE connection_id = ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_row(params![id.as_str()], connection_columns)
+                        .optional()
+                })
+                .map_err(map_err)?;
+            row.map(|(c, a, u, at, exp)| row_to_connection(c, a, u, at, exp))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn connections_for_auction(&self, id: &AuctionId) -> StoreResult<Vec<Connection>> {
+        let id = id.clone();
+        self.run(move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT connection_id, auction_id, user_id, connected_at, expires_at
+                     FROM connections WHERE auction_id = ?1 ORDER BY connection_id",
+                )
+                .map_err(map_err)?;
+            let rows = st
+                .query_map(params![id.as_str()], connection_columns)
+                .map_err(map_err)?;
+            rows.map(|row| {
+                let (c, a, u, at, exp) = row.map_err(map_err)?;
+                row_to_connection(c, a, u, at, exp)
+            })
+            .collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AuctionDraft, IdempotencyKey, Money, Principal, Role};
+    use std::path::PathBuf;
+
+    const NOW: Millis = 1_700_000_000_000;
+    const ENDS: Millis = NOW + 3_600_000;
+
+    fn temp_db() -> PathBuf {
+        std::env::temp_dir()
+            .join(format!("auction-sqlite-unit-{}", ulid::Ulid::generate()))
+            .join("nested")
+            .join("auction.db")
+    }
+
+    fn auction() -> Auction {
+        let seller = Principal {
+            user_id: UserId::parse("seller-1").unwrap(),
+            name: "Sam Seller".into(),
+            role: Role::Seller,
+        };
+        let draft = AuctionDraft {
+            title: "Lamp".into(),
+            description: "Brass".into(),
+            starting_price: Money::new(1_000).unwrap(),
+            min_increment: Money::new(100).unwrap(),
+            ends_at: ENDS,
+        };
+        domain::new_auction(
+            AuctionId::parse(&ulid::Ulid::generate().to_string()).unwrap(),
+            &seller,
+            draft,
+            NOW,
+        )
+    }
+
+    fn bid(a: &Auction, amount: i64, key: Option<&str>) -> BidRequest {
+        BidRequest {
+            auction_id: a.auction_id.clone(),
+            bidder_id: UserId::parse("bidder-1").unwrap(),
+            bidder_name: "Bea".into(),
+            amount: Money::new(amount).unwrap(),
+            now: NOW + 1,
+            bid_id: ulid::Ulid::generate().to_string(),
+            idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_accepted_bid_and_a_close_survive_reopening_the_file() {
+        // GIVEN a file-backed store (in a directory that does not exist yet) with one auction and one bid
+        let path = temp_db();
+        let a = auction();
+        let placed = {
+            let store = SqliteStore::open(&path).unwrap();
+            store.create_auction(&a).await.unwrap();
+            let BidOutcome::Accepted(placed) =
+                store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap()
+            else {
+                panic!("bid should be accepted")
+            };
+            placed
+            // WHEN the store is dropped (the process ends)
+        };
+
+        // THEN a new store on the same file sees the auction, the bid and the idempotency record
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store.get_auction(&a.auction_id).await.unwrap(),
+            Some(placed.auction.clone())
+        );
+        assert_eq!(
+            store.recent_bids(&a.auction_id, 10).await.unwrap(),
+            vec![placed.bid.clone()]
+        );
+        assert_eq!(
+            store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap(),
+            BidOutcome::Replayed(placed.clone())
+        );
+
+        // AND a close committed before another reopen is still there
+        let CloseOutcome::Closed(closed) = store
+            .close_auction(&a.auction_id, ENDS, false)
+            .await
+            .unwrap()
+        else {
+            panic!("due auction should close")
+        };
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store.get_auction(&a.auction_id).await.unwrap(),
+            Some(closed)
+        );
+        assert_eq!(
+            store.due_auctions(ENDS, 10).await.unwrap(),
+            vec![a.auction_id.clone()]
+        );
+
+        // AND the file is in WAL mode with synchronous=FULL (2)
+        let conn = store.conn.lock().unwrap();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        let sync: i64 = conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!((mode.as_str(), sync), ("wal", 2));
+        drop(conn);
+        drop(store);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    #[tokio::test]
+    async fn undecodable_rows_are_corrupt_not_a_panic() {
+        // GIVEN an auction row whose JSON was hand-edited into garbage
+        let store = SqliteStore::in_memory().unwrap();
+        let a = auction();
+        store.create_auction(&a).await.unwrap();
+        store
+            .conn
+            .lock()
+            .unwrap()
+            .execute(
+                "UPDATE auctions SET data = '{\"nope\":1}' WHERE auction_id = ?1",
+                [a.auction_id.as_str()],
+            )
+            .unwrap();
+
+        // WHEN it is read or bid on THEN the store reports corruption
+        assert!(matches!(
+            store.get_auction(&a.auction_id).await,
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            store.place_bid(&bid(&a, 5_000, None)).await,
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            store.list_active(NOW, 10).await,
+            Err(StoreError::Corrupt(_))
+        ));
+
+        // AND a connection row with an invalid id is corrupt too
+        store
+            .conn
+            .lock()
+            .unwrap()
+            .execute(
+                "INSERT INTO connections VALUES ('bad#id', ?1, 'u', 1, 2)",
+                [a.auction_id.as_str()],
+            )
+            .unwrap();
+        assert!(matches!(
+            store.connections_for_auction(&a.auction_id).await,
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_write_lock_held_by_another_process_is_throttled() {
+        // GIVEN a file whose write lock is held by another connection (as another process would)
+        let path = temp_db();
+        let store = SqliteStore::open_with_busy_timeout(&path, Duration::from_millis(50)).unwrap();
+        let a = auction();
+        store.create_auction(&a).await.unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+        // WHEN the store tries to write THEN it answers Throttled (retryable), and nothing was written
+        assert!(matches!(
+            store.place_bid(&bid(&a, 1_000, None)).await,
+            Err(StoreError::Throttled)
+        ));
+        other.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(
+            store.get_auction(&a.auction_id).await.unwrap(),
+            Some(a.clone())
+        );
+
+        // AND once the lock is released the same write goes through
+        assert!(matches!(
+            store.place_bid(&bid(&a, 1_000, None)).await.unwrap(),
+            BidOutcome::Accepted(_)
+        ));
+        drop(store);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_holding_the_connection_does_not_kill_the_store() {
+        // GIVEN a store whose mutex was poisoned by a panic in the middle of a transaction
+        let store = SqliteStore::in_memory().unwrap();
+        let a = auction();
+        store.create_auction(&a).await.unwrap();
+        let poisoner = store.clone();
+        let joined = std::thread::spawn(move || {
+            let mut guard = poisoner.conn.lock().unwrap();
+            let tx = guard.transaction().unwrap();
+            tx.execute("DELETE FROM auctions", []).unwrap();
+            std::mem::forget(tx); // leave the transaction open, as an abort mid-way could
+            panic!("boom");
+        })
+        .join();
+        assert!(joined.is_err());
+
+        // WHEN the store is used again THEN the half-done transaction was rolled back and writes work
+        assert_eq!(
+            store.get_auction(&a.auction_id).await.unwrap(),
+            Some(a.clone())
+        );
+        let b = auction();
+        store.create_auction(&b).await.unwrap();
+        assert_eq!(store.get_auction(&b.auction_id).await.unwrap(), Some(b));
+    }
+
+    #[test]
+    fn errors_map_to_store_errors() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        let locked = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_LOCKED),
+            None,
+        );
+        let io = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            None,
+        );
+        assert!(matches!(map_err(busy), StoreError::Throttled));
+        assert!(matches!(map_err(locked), StoreError::Throttled));
+        assert!(matches!(map_err(io), StoreError::Unavailable(_)));
+    }
+}
+
+/// The shared conformance suite, on a fresh in-memory store per case.
+#[cfg(test)]
+mod conformance {
+    crate::store_conformance_tests!(async {
+        super::SqliteStore::in_memory().expect("in-memory store")
+    });
+}
