@@ -23,17 +23,9 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "moto_server on a free 127.0.0.1 port"
-PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-mkdir -p target/test-logs
-.venv/bin/moto_server -H 127.0.0.1 -p "$PORT" > target/test-logs/moto.log 2>&1 &
-MOTO_PID=$!
-trap 'kill $MOTO_PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  if .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/moto-api/')" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-export DYNAMODB_TEST_ENDPOINT="http://127.0.0.1:$PORT"
+# The DynamoDB tests start moto_server themselves on a free 127.0.0.1 port (tests/src/moto.rs), with the
+# request lock that makes it apply conditional writes atomically as DynamoDB does (scripts/moto/).
+export PATH="$ROOT/.venv/bin:$PATH"
 
 step "cargo test (all crates)"
 cargo test --workspace --locked

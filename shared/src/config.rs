@@ -16,7 +16,10 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     /// `STORE=dynamodb` (the default): `TABLE_NAME`, optional `DYNAMODB_ENDPOINT` (moto_server, DynamoDB Local).
-    DynamoDb { table: String, endpoint: Option<String> },
+    DynamoDb {
+        table: String,
+        endpoint: Option<String>,
+    },
     /// `STORE=sqlite`: the embedded store at `SQLITE_PATH`.
     Sqlite { path: PathBuf },
 }
@@ -77,8 +80,14 @@ impl Config {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         // Only functions that verify tokens get the secret (least privilege); the others run without it.
         let jwt_secret = get("JWT_SECRET");
-        if jwt_secret.as_ref().is_some_and(|s| s.len() < crate::auth::MIN_SECRET_LEN) {
-            return Err(ConfigError::Invalid { name: "JWT_SECRET", reason: "must be at least 32 bytes".into() });
+        if jwt_secret
+            .as_ref()
+            .is_some_and(|s| s.len() < crate::auth::MIN_SECRET_LEN)
+        {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: "must be at least 32 bytes".into(),
+            });
         }
         let store = match get("STORE").as_deref().unwrap_or("dynamodb") {
             "dynamodb" => StoreConfig::DynamoDb {
@@ -86,19 +95,51 @@ impl Config {
                 endpoint: get("DYNAMODB_ENDPOINT"),
             },
             "sqlite" => StoreConfig::Sqlite {
-                path: get("SQLITE_PATH").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".local-data/auction.db")),
+                path: get("SQLITE_PATH")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(".local-data/auction.db")),
             },
-            other => return Err(ConfigError::Invalid { name: "STORE", reason: format!("unknown store {other:?}") }),
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "STORE",
+                    reason: format!("unknown store {other:?}"),
+                })
+            }
         };
         let d = Settings::default();
         let settings = Settings {
-            fanout_concurrency: parse(&get, "FANOUT_CONCURRENCY", d.fanout_concurrency, 1..=10_000)?,
+            fanout_concurrency: parse(
+                &get,
+                "FANOUT_CONCURRENCY",
+                d.fanout_concurrency,
+                1..=10_000,
+            )?,
             fanout_max_attempts: parse(&get, "FANOUT_MAX_ATTEMPTS", d.fanout_max_attempts, 1..=10)?,
-            fanout_backoff: Duration::from_millis(parse(&get, "FANOUT_BACKOFF_MS", 25, 1..=10_000)?),
-            call_timeout: Duration::from_millis(parse(&get, "FANOUT_CALL_TIMEOUT_MS", 1_000, 10..=30_000)?),
-            connection_ttl_secs: parse(&get, "CONNECTION_TTL_SECONDS", d.connection_ttl_secs, 60..=86_400)?,
+            fanout_backoff: Duration::from_millis(parse(
+                &get,
+                "FANOUT_BACKOFF_MS",
+                25,
+                1..=10_000,
+            )?),
+            call_timeout: Duration::from_millis(parse(
+                &get,
+                "FANOUT_CALL_TIMEOUT_MS",
+                1_000,
+                10..=30_000,
+            )?),
+            connection_ttl_secs: parse(
+                &get,
+                "CONNECTION_TTL_SECONDS",
+                d.connection_ttl_secs,
+                60..=86_400,
+            )?,
             recent_bids: parse(&get, "RECENT_BIDS", d.recent_bids, 1..=100)?,
-            status_broadcast_auctions: parse(&get, "STATUS_BROADCAST_AUCTIONS", d.status_broadcast_auctions, 0..=1_000)?,
+            status_broadcast_auctions: parse(
+                &get,
+                "STATUS_BROADCAST_AUCTIONS",
+                d.status_broadcast_auctions,
+                0..=1_000,
+            )?,
             close_batch: parse(&get, "CLOSE_BATCH", d.close_batch, 1..=1_000)?,
         };
         Ok(Self {
@@ -119,12 +160,18 @@ fn parse<T>(
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display,
 {
-    let Some(raw) = get(name) else { return Ok(default) };
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
     match raw.trim().parse::<T>() {
         Ok(v) if range.contains(&v) => Ok(v),
         _ => Err(ConfigError::Invalid {
             name,
-            reason: format!("expected a number from {} to {}", range.start(), range.end()),
+            reason: format!(
+                "expected a number from {} to {}",
+                range.start(),
+                range.end()
+            ),
         }),
     }
 }
@@ -135,20 +182,45 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| m.get(k).cloned())
     }
 
     #[test]
     fn requires_secret_and_table() {
         assert!(matches!(cfg(&[]), Err(ConfigError::Missing("TABLE_NAME"))));
-        assert!(matches!(cfg(&[("JWT_SECRET", "short")]), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(
+            cfg(&[("JWT_SECRET", "short")]),
+            Err(ConfigError::Invalid { .. })
+        ));
         let s = "x".repeat(32);
-        assert!(matches!(cfg(&[("JWT_SECRET", &s)]), Err(ConfigError::Missing("TABLE_NAME"))));
-        let c = cfg(&[("JWT_SECRET", &s), ("TABLE_NAME", "t"), ("FANOUT_CONCURRENCY", "16")]).unwrap();
-        assert_eq!(c.store, StoreConfig::DynamoDb { table: "t".into(), endpoint: None });
+        assert!(matches!(
+            cfg(&[("JWT_SECRET", &s)]),
+            Err(ConfigError::Missing("TABLE_NAME"))
+        ));
+        let c = cfg(&[
+            ("JWT_SECRET", &s),
+            ("TABLE_NAME", "t"),
+            ("FANOUT_CONCURRENCY", "16"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.store,
+            StoreConfig::DynamoDb {
+                table: "t".into(),
+                endpoint: None
+            }
+        );
         assert_eq!(c.settings.fanout_concurrency, 16);
-        assert!(matches!(cfg(&[("JWT_SECRET", &s), ("TABLE_NAME", "t"), ("FANOUT_CONCURRENCY", "0")]), Err(_)));
+        assert!(cfg(&[
+            ("JWT_SECRET", &s),
+            ("TABLE_NAME", "t"),
+            ("FANOUT_CONCURRENCY", "0")
+        ])
+        .is_err());
         // The secret never prints.
         assert!(!format!("{c:?}").contains(&s));
     }

@@ -5,7 +5,9 @@
 //!   {"type":"bid.placed","data":{…}}, {"type":"auction.status","data":{…}}]}`.
 //! Clients ignore any frame whose `seq` is lower than the one they already show.
 
-use crate::domain::{Auction, AuctionEndedEvent, AuctionId, AuctionStatusEvent, BidPlacedEvent, PlacedBid};
+use crate::domain::{
+    Auction, AuctionEndedEvent, AuctionId, AuctionStatusEvent, BidPlacedEvent, PlacedBid,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,7 +72,10 @@ impl Frame {
         Frame {
             seq: 0,
             auction_id: None,
-            event: Event::Error(ErrorEvent { error: code.to_owned(), message: message.to_owned() }),
+            event: Event::Error(ErrorEvent {
+                error: code.to_owned(),
+                message: message.to_owned(),
+            }),
         }
     }
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -79,8 +84,7 @@ impl Frame {
 }
 
 /// What a client may send on the socket. Anything else is refused with an error frame.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientMessage {
     /// Ask for the current `auction.status` (late joiners; API Gateway cannot post during `$connect`).
     Sync,
@@ -94,7 +98,12 @@ impl ClientMessage {
         if body.len() > MAX_CLIENT_FRAME {
             return None;
         }
-        serde_json::from_str(body).ok()
+        // Exactly `{"action":"sync"}`: no other keys, so nothing can ride along.
+        let value: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body).ok()?;
+        match (value.len(), value.get("action").and_then(|a| a.as_str())) {
+            (1, Some("sync")) => Some(ClientMessage::Sync),
+            _ => None,
+        }
     }
 }
 
@@ -109,8 +118,17 @@ mod tests {
             seq: 3,
             auction_id: Some(AuctionId::parse("A1").unwrap()),
             event: Event::Batch(vec![
-                Event::BidPlaced(BidPlacedEvent { bid_id: "b".into(), amount: 500, bidder_name: "Ada".into(), placed_at: 9 }),
-                Event::AuctionStatus(AuctionStatusEvent { current_price: 500, bid_count: 1, ends_at: 10 }),
+                Event::BidPlaced(BidPlacedEvent {
+                    bid_id: "b".into(),
+                    amount: 500,
+                    bidder_name: "Ada".into(),
+                    placed_at: 9,
+                }),
+                Event::AuctionStatus(AuctionStatusEvent {
+                    current_price: 500,
+                    bid_count: 1,
+                    ends_at: 10,
+                }),
             ]),
         };
         let v = serde_json::to_value(&f).unwrap();
@@ -125,8 +143,17 @@ mod tests {
 
     #[test]
     fn only_sync_is_a_valid_client_message() {
-        assert_eq!(ClientMessage::parse(r#"{"action":"sync"}"#), Some(ClientMessage::Sync));
-        for bad in [r#"{"action":"publish"}"#, r#"{"type":"bid.placed","data":{}}"#, "sync", "", r#"{"action":"sync","x":1}"#] {
+        assert_eq!(
+            ClientMessage::parse(r#"{"action":"sync"}"#),
+            Some(ClientMessage::Sync)
+        );
+        for bad in [
+            r#"{"action":"publish"}"#,
+            r#"{"type":"bid.placed","data":{}}"#,
+            "sync",
+            "",
+            r#"{"action":"sync","x":1}"#,
+        ] {
             assert_eq!(ClientMessage::parse(bad), None, "{bad}");
         }
     }

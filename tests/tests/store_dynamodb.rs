@@ -1,0 +1,401 @@
+//! The DynamoDB adapter against moto (or `DYNAMODB_TEST_ENDPOINT`): the shared conformance suite, one fresh
+//! table per case, plus DynamoDB-specific checks of the item layout and the self-healing bid history.
+
+auction::store_conformance_tests!(auction_tests::moto::fresh_table());
+
+use auction::domain::{
+    new_auction, Auction, AuctionDraft, AuctionId, AuctionStatus, BidOutcome, BidRejection,
+    BidRequest, CloseOutcome, Connection, ConnectionId, IdempotencyKey, Money, Principal, Role,
+    UserId,
+};
+use auction::ports::{AuctionStore, ConnectionStore};
+use auction::store::dynamodb::DynamoStore;
+use auction_tests::moto::fresh_table;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn seller() -> Principal {
+    Principal {
+        user_id: UserId::parse("seller-1").unwrap(),
+        name: "Sally".into(),
+        role: Role::Seller,
+    }
+}
+
+fn auction(id: &str, ends_at: i64) -> Auction {
+    let draft = AuctionDraft {
+        title: format!("Lot {id}"),
+        description: String::new(),
+        starting_price: Money::new(1_000).unwrap(),
+        min_increment: Money::new(100).unwrap(),
+        ends_at,
+    };
+    new_auction(AuctionId::parse(id).unwrap(), &seller(), draft, NOW)
+}
+
+fn bid(id: &str, bidder: &str, amount: i64, key: Option<&str>) -> BidRequest {
+    BidRequest {
+        auction_id: AuctionId::parse(id).unwrap(),
+        bidder_id: UserId::parse(bidder).unwrap(),
+        bidder_name: format!("name-{bidder}"),
+        amount: Money::new(amount).unwrap(),
+        now: NOW + 1,
+        bid_id: format!("bid-{bidder}-{amount}"),
+        idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
+    }
+}
+
+fn pk(id: &str) -> AttributeValue {
+    AttributeValue::S(format!("AUCTION#{id}"))
+}
+
+async fn raw_get(
+    store: &DynamoStore,
+    pk: AttributeValue,
+    sk: &str,
+) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    store
+        .client()
+        .get_item()
+        .table_name(store.table_name())
+        .key("pk", pk)
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+async fn raw_delete(store: &DynamoStore, pk: AttributeValue, sk: &str) {
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table_name())
+        .key("pk", pk)
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idempotency_keys_replay_and_refuse_reuse() {
+    let store = fresh_table().await;
+    store
+        .create_auction(&auction("a1", NOW + 60_000))
+        .await
+        .unwrap();
+    let req = bid("a1", "u1", 1_500, Some("key-1"));
+    let BidOutcome::Accepted(original) = store.place_bid(&req).await.unwrap() else {
+        panic!("accepted")
+    };
+    assert_eq!(
+        store.place_bid(&req).await.unwrap(),
+        BidOutcome::Replayed(original.clone())
+    );
+    let mut other = req.clone();
+    other.amount = Money::new(2_000).unwrap();
+    assert_eq!(
+        store.place_bid(&other).await.unwrap(),
+        BidOutcome::Rejected(BidRejection::IdempotencyKeyReused)
+    );
+
+    // Without its idempotency record (a Lambda died after the commit), the returned item still identifies the
+    // replay, and the key still cannot be reused for a different amount.
+    raw_delete(&store, pk("a1"), "IDEM#u1#key-1").await;
+    match store.place_bid(&req).await.unwrap() {
+        BidOutcome::Replayed(p) => assert_eq!(p.bid, original.bid),
+        other => panic!("expected Replayed, got {other:?}"),
+    }
+    assert_eq!(
+        store.place_bid(&other).await.unwrap(),
+        BidOutcome::Rejected(BidRejection::IdempotencyKeyReused)
+    );
+    assert_eq!(
+        store
+            .get_auction(&original.auction.auction_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .bid_count,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn history_heals_on_the_next_bid_and_on_close() {
+    let store = fresh_table().await;
+    store
+        .create_auction(&auction("a1", NOW + 60_000))
+        .await
+        .unwrap();
+    let BidOutcome::Accepted(first) = store
+        .place_bid(&bid("a1", "u1", 1_000, Some("k1")))
+        .await
+        .unwrap()
+    else {
+        panic!("accepted")
+    };
+    let bid_sk = format!("BID#{:020}", 1);
+    let idem = raw_get(&store, pk("a1"), "IDEM#u1#k1")
+        .await
+        .expect("idempotency record written");
+    assert!(idem.contains_key("expiresAt"));
+    // Simulate a Lambda that died between the conditional write and the history write.
+    raw_delete(&store, pk("a1"), &bid_sk).await;
+    raw_delete(&store, pk("a1"), "IDEM#u1#k1").await;
+
+    let BidOutcome::Accepted(second) = store
+        .place_bid(&bid("a1", "u2", 2_000, None))
+        .await
+        .unwrap()
+    else {
+        panic!("accepted")
+    };
+    let id = &second.auction.auction_id;
+    assert_eq!(
+        store.recent_bids(id, 10).await.unwrap(),
+        vec![second.bid.clone(), first.bid.clone()]
+    );
+    assert!(
+        raw_get(&store, pk("a1"), "IDEM#u1#k1").await.is_some(),
+        "idempotency record repaired"
+    );
+    assert_eq!(
+        store
+            .place_bid(&bid("a1", "u1", 1_000, Some("k1")))
+            .await
+            .unwrap(),
+        BidOutcome::Replayed(first.clone())
+    );
+
+    // The close repairs the winning bid's item.
+    raw_delete(&store, pk("a1"), &format!("BID#{:020}", 2)).await;
+    let CloseOutcome::Closed(closed) = store.close_auction(id, NOW + 2, true).await.unwrap() else {
+        panic!("closed")
+    };
+    assert_eq!(closed.high_bid.as_ref(), Some(&second.bid));
+    assert_eq!(
+        store.recent_bids(id, 10).await.unwrap(),
+        vec![second.bid, first.bid]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn close_due_and_finalize_move_through_the_sparse_index() {
+    let store = fresh_table().await;
+    let soon = auction("soon", NOW + 10_000);
+    let later = auction("later", NOW + 20_000);
+    store.create_auction(&later).await.unwrap();
+    store.create_auction(&soon).await.unwrap();
+
+    assert_eq!(
+        store
+            .list_active(NOW, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.auction_id.as_str())
+            .collect::<Vec<_>>(),
+        ["soon", "later"]
+    );
+    assert_eq!(store.list_active(NOW, 1).await.unwrap().len(), 1);
+    assert!(store.due_auctions(NOW, 10).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .close_auction(&soon.auction_id, NOW, false)
+            .await
+            .unwrap(),
+        CloseOutcome::NotDue(_)
+    ));
+    assert_eq!(
+        store
+            .close_auction(&AuctionId::parse("x").unwrap(), NOW, false)
+            .await
+            .unwrap(),
+        CloseOutcome::NotFound
+    );
+
+    let t = NOW + 10_000;
+    assert_eq!(
+        store.due_auctions(t, 10).await.unwrap(),
+        vec![soon.auction_id.clone()]
+    );
+    let CloseOutcome::Closed(closed) = store
+        .close_auction(&soon.auction_id, t, false)
+        .await
+        .unwrap()
+    else {
+        panic!("closed")
+    };
+    assert_eq!(
+        (closed.status, closed.ended_at, closed.seq),
+        (AuctionStatus::Ended, Some(t), 1)
+    );
+    let item = raw_get(&store, pk("soon"), "META").await.unwrap();
+    assert_eq!(
+        item.get("gsi1pk"),
+        Some(&AttributeValue::S("ENDING".into()))
+    );
+    assert!(matches!(
+        store.close_auction(&soon.auction_id, t, true).await.unwrap(),
+        CloseOutcome::AlreadyEnded(a) if !a.finalized
+    ));
+    // Still due (the announcement is pending), no longer listed as active.
+    assert_eq!(
+        store.due_auctions(t, 10).await.unwrap(),
+        vec![soon.auction_id.clone()]
+    );
+    assert_eq!(store.list_active(t, 10).await.unwrap().len(), 1);
+
+    store.mark_finalized(&soon.auction_id).await.unwrap();
+    store.mark_finalized(&soon.auction_id).await.unwrap();
+    assert!(store.due_auctions(t, 10).await.unwrap().is_empty());
+    let item = raw_get(&store, pk("soon"), "META").await.unwrap();
+    assert!(!item.contains_key("gsi1pk") && !item.contains_key("gsi1sk"));
+    assert!(
+        store
+            .get_auction(&soon.auction_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .finalized
+    );
+    // Finalizing an active or missing auction changes nothing and creates nothing.
+    store.mark_finalized(&later.auction_id).await.unwrap();
+    assert!(
+        !store
+            .get_auction(&later.auction_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .finalized
+    );
+    store
+        .mark_finalized(&AuctionId::parse("ghost").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_auction(&AuctionId::parse("ghost").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_are_listed_per_auction_and_removed_idempotently() {
+    let store = fresh_table().await;
+    let conn = |cid: &str, aid: &str| Connection {
+        connection_id: ConnectionId::parse(cid).unwrap(),
+        auction_id: AuctionId::parse(aid).unwrap(),
+        user_id: UserId::parse("viewer").unwrap(),
+        connected_at: NOW,
+        expires_at: NOW / 1000 + 7_200,
+    };
+    let c1 = conn("L0SM9cOFvHcCIhw=", "a1");
+    let c2 = conn("c2", "a1");
+    let c3 = conn("c3", "a2");
+    for c in [&c1, &c2, &c3] {
+        store.add_connection(c).await.unwrap();
+    }
+    let mut listed = store.connections_for_auction(&c1.auction_id).await.unwrap();
+    listed.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+    assert_eq!(listed, vec![c1.clone(), c2.clone()]);
+    assert_eq!(
+        store.get_connection(&c1.connection_id).await.unwrap(),
+        Some(c1.clone())
+    );
+    assert_eq!(
+        store.remove_connection(&c1.connection_id).await.unwrap(),
+        Some(c1.clone())
+    );
+    assert_eq!(
+        store.remove_connection(&c1.connection_id).await.unwrap(),
+        None
+    );
+    assert_eq!(store.get_connection(&c1.connection_id).await.unwrap(), None);
+    assert_eq!(
+        store.connections_for_auction(&c1.auction_id).await.unwrap(),
+        vec![c2]
+    );
+    let pointer = raw_get(&store, AttributeValue::S("CONN#c3".into()), "CONN")
+        .await
+        .unwrap();
+    assert_eq!(
+        pointer.get("expiresAt"),
+        Some(&AttributeValue::N((NOW / 1000 + 7_200).to_string()))
+    );
+}
+
+/// The conditional write is the only guard: 200 concurrent bids must produce a gap-free, strictly increasing
+/// history and exactly one winner per price level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_bids_are_serialized_by_the_condition() {
+    let store = fresh_table().await;
+    store
+        .create_auction(&auction("hot", NOW + 600_000))
+        .await
+        .unwrap();
+
+    // Everyone bids the starting price: exactly one can win.
+    let same = futures::future::join_all((0..100).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .place_bid(&bid("hot", &format!("u{i}"), 1_000, None))
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let accepted = same
+        .iter()
+        .filter(|o| matches!(o, BidOutcome::Accepted(_)))
+        .count();
+    assert_eq!(
+        accepted, 1,
+        "identical concurrent bids: exactly one accepted"
+    );
+
+    // Rising amounts in random completion order.
+    let rising = futures::future::join_all((0..200).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .place_bid(&bid("hot", &format!("r{i}"), 1_100 + 100 * i, None))
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let accepted: Vec<_> = rising
+        .into_iter()
+        .filter_map(|o| match o {
+            BidOutcome::Accepted(p) => Some(p),
+            BidOutcome::Rejected(BidRejection::TooLow { .. }) => None,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    let a = store
+        .get_auction(&AuctionId::parse("hot").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.bid_count, 1 + accepted.len() as u64);
+    assert_eq!(a.seq, a.bid_count);
+    let history = store.recent_bids(&a.auction_id, 1_000).await.unwrap();
+    assert_eq!(history.len() as u64, a.bid_count);
+    for (i, pair) in history.windows(2).enumerate() {
+        assert_eq!(pair[0].seq, pair[1].seq + 1, "gap in history at {i}");
+        assert!(
+            pair[0].amount.cents() >= pair[1].amount.cents() + 100,
+            "history must rise by the increment"
+        );
+    }
+    assert_eq!(a.high_bid.as_ref(), history.first());
+    assert_eq!(a.current_price, history[0].amount);
+}
