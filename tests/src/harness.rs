@@ -26,7 +26,8 @@ pub fn events_dir() -> PathBuf {
 /// A sample event from `events/`, parsed.
 pub fn sample_event(name: &str) -> Value {
     let path = events_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
@@ -53,7 +54,11 @@ fn reply(resp: lambda_http::Response<lambda_http::Body>) -> Reply {
         _ => Vec::new(),
     };
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply { status, body, headers }
+    Reply {
+        status,
+        body,
+        headers,
+    }
 }
 
 /// How to build one HTTP request from a sample event.
@@ -82,7 +87,10 @@ pub fn http_event(sample: &str, r: &Req<'_>) -> lambda_http::Request {
         headers.insert("idempotency-key".into(), json!(k));
     }
     if let Some(id) = r.auction_id {
-        let raw_path = e["rawPath"].as_str().unwrap_or("").replace("01JD5Z8Q4W3N6R2T9V7X0Y1ABC", id);
+        let raw_path = e["rawPath"]
+            .as_str()
+            .unwrap_or("")
+            .replace("01JD5Z8Q4W3N6R2T9V7X0Y1ABC", id);
         e["pathParameters"]["id"] = json!(id);
         e["rawPath"] = json!(raw_path.clone());
         e["requestContext"]["http"]["path"] = json!(raw_path);
@@ -105,12 +113,18 @@ pub fn http_event(sample: &str, r: &Req<'_>) -> lambda_http::Request {
 
 /// A WebSocket sample event for `connection_id`, with `auctionId`/`token` for `$connect` and a body for
 /// `$default`.
-pub fn ws_event(sample: &str, connection_id: &str, query: Option<(&str, &str)>, body: Option<&str>) -> ApiGatewayWebsocketProxyRequest {
+pub fn ws_event(
+    sample: &str,
+    connection_id: &str,
+    query: Option<(&str, &str)>,
+    body: Option<&str>,
+) -> ApiGatewayWebsocketProxyRequest {
     let mut e = sample_event(sample);
     e["requestContext"]["connectionId"] = json!(connection_id);
     if let Some((auction_id, token)) = query {
         e["queryStringParameters"] = json!({ "auctionId": auction_id, "token": token });
-        e["multiValueQueryStringParameters"] = json!({ "auctionId": [auction_id], "token": [token] });
+        e["multiValueQueryStringParameters"] =
+            json!({ "auctionId": [auction_id], "token": [token] });
     }
     if let Some(b) = body {
         e["body"] = json!(b);
@@ -142,8 +156,19 @@ impl<S: AuctionStore + ConnectionStore + Clone + 'static> TestApp<S> {
         let broadcaster = Arc::new(MemoryBroadcaster::new());
         let clock = Arc::new(ManualClock::new(T0));
         let verifier = auction::auth::TokenVerifier::new(&secret).expect("secret");
-        let app = App::new(store, broadcaster.clone(), verifier, clock.clone(), settings);
-        Self { app, broadcaster, clock, issuer: TokenIssuer::new(&secret).expect("secret") }
+        let app = App::new(
+            store,
+            broadcaster.clone(),
+            verifier,
+            clock.clone(),
+            settings,
+        );
+        Self {
+            app,
+            broadcaster,
+            clock,
+            issuer: TokenIssuer::new(&secret).expect("secret"),
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -152,7 +177,10 @@ impl<S: AuctionStore + ConnectionStore + Clone + 'static> TestApp<S> {
 
     /// A valid token (the JWT library checks `exp` against the real clock, so it is minted from it).
     pub fn token(&self, sub: &str, name: &str, role: Role) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
         self.issuer.mint_for(sub, name, role, now, 3600)
     }
 
@@ -164,7 +192,14 @@ impl<S: AuctionStore + ConnectionStore + Clone + 'static> TestApp<S> {
     }
 
     pub async fn create(&self, token: &str, body: Value) -> Reply {
-        let req = http_event("create-auction.json", &Req { token: Some(token), body: Some(body.to_string()), ..Default::default() });
+        let req = http_event(
+            "create-auction.json",
+            &Req {
+                token: Some(token),
+                body: Some(body.to_string()),
+                ..Default::default()
+            },
+        );
         reply(http_api::create_auction(&self.app, req).await)
     }
 
@@ -174,47 +209,99 @@ impl<S: AuctionStore + ConnectionStore + Clone + 'static> TestApp<S> {
             .create(&self.seller(), json!({"title": "Vintage Leica M3", "startingPrice": 10_000, "minIncrement": 100, "durationSeconds": 300}))
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
-        r.body["auction"]["auctionId"].as_str().expect("auctionId").to_owned()
+        r.body["auction"]["auctionId"]
+            .as_str()
+            .expect("auctionId")
+            .to_owned()
     }
 
-    pub async fn bid_raw(&self, token: Option<&str>, auction_id: &str, body: Option<String>, key: Option<&str>) -> Reply {
+    pub async fn bid_raw(
+        &self,
+        token: Option<&str>,
+        auction_id: &str,
+        body: Option<String>,
+        key: Option<&str>,
+    ) -> Reply {
         let req = http_event(
             "place-bid.json",
-            &Req { token, auction_id: Some(auction_id), body, idempotency_key: key, ..Default::default() },
+            &Req {
+                token,
+                auction_id: Some(auction_id),
+                body,
+                idempotency_key: key,
+                ..Default::default()
+            },
         );
         reply(http_api::place_bid(&self.app, req).await)
     }
 
     pub async fn bid(&self, token: &str, auction_id: &str, amount: i64) -> Reply {
-        self.bid_raw(Some(token), auction_id, Some(json!({ "amount": amount }).to_string()), None).await
+        self.bid_raw(
+            Some(token),
+            auction_id,
+            Some(json!({ "amount": amount }).to_string()),
+            None,
+        )
+        .await
     }
 
     pub async fn get(&self, auction_id: &str) -> Reply {
-        let req = http_event("get-auction.json", &Req { auction_id: Some(auction_id), ..Default::default() });
+        let req = http_event(
+            "get-auction.json",
+            &Req {
+                auction_id: Some(auction_id),
+                ..Default::default()
+            },
+        );
         reply(http_api::get_auction(&self.app, req).await)
     }
 
     pub async fn list(&self) -> Reply {
-        reply(http_api::get_auction(&self.app, http_event("list-auctions.json", &Req::default())).await)
+        reply(
+            http_api::get_auction(&self.app, http_event("list-auctions.json", &Req::default()))
+                .await,
+        )
     }
 
     pub async fn end(&self, token: &str, auction_id: &str) -> Reply {
-        let req = http_event("end-auction.json", &Req { token: Some(token), auction_id: Some(auction_id), ..Default::default() });
+        let req = http_event(
+            "end-auction.json",
+            &Req {
+                token: Some(token),
+                auction_id: Some(auction_id),
+                ..Default::default()
+            },
+        );
         reply(http_api::end_auction(&self.app, req).await)
     }
 
     /// `$connect` a viewer; returns the status API Gateway would answer the handshake with.
     pub async fn connect(&self, connection_id: &str, auction_id: &str, token: &str) -> i64 {
-        let e = ws_event("ws-connect.json", connection_id, Some((auction_id, token)), None);
+        let e = ws_event(
+            "ws-connect.json",
+            connection_id,
+            Some((auction_id, token)),
+            None,
+        );
         websocket::connect(&self.app, e).await.status_code
     }
 
     pub async fn disconnect(&self, connection_id: &str) -> i64 {
-        websocket::disconnect(&self.app, ws_event("ws-disconnect.json", connection_id, None, None)).await.status_code
+        websocket::disconnect(
+            &self.app,
+            ws_event("ws-disconnect.json", connection_id, None, None),
+        )
+        .await
+        .status_code
     }
 
     pub async fn send(&self, connection_id: &str, body: &str) -> i64 {
-        websocket::default(&self.app, ws_event("ws-default.json", connection_id, None, Some(body))).await.status_code
+        websocket::default(
+            &self.app,
+            ws_event("ws-default.json", connection_id, None, Some(body)),
+        )
+        .await
+        .status_code
     }
 
     pub async fn close_run(&self) -> close::CloseRunReport {
@@ -223,7 +310,8 @@ impl<S: AuctionStore + ConnectionStore + Clone + 'static> TestApp<S> {
 
     /// Frames a viewer received.
     pub fn frames(&self, connection_id: &str) -> Vec<Frame> {
-        self.broadcaster.frames(&ConnectionId::parse(connection_id).expect("connection id"))
+        self.broadcaster
+            .frames(&ConnectionId::parse(connection_id).expect("connection id"))
     }
 
     pub async fn auction_state(&self, auction_id: &str) -> auction::domain::Auction {

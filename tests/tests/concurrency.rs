@@ -20,7 +20,14 @@ where
         let token = tokens[i % tokens.len()].clone();
         let amount = rand::rng().random_range(10_000..=40_000i64);
         tasks.push(tokio::spawn(async move {
-            let r = t.bid_raw(Some(&token), &id, Some(json!({ "amount": amount }).to_string()), None).await;
+            let r = t
+                .bid_raw(
+                    Some(&token),
+                    &id,
+                    Some(json!({ "amount": amount }).to_string()),
+                    None,
+                )
+                .await;
             (amount, r)
         }));
     }
@@ -36,16 +43,30 @@ where
     accepted.sort();
     assert!(!accepted.is_empty());
     let seqs: Vec<u64> = accepted.iter().map(|(s, _)| *s).collect();
-    assert_eq!(seqs, (1..=accepted.len() as u64).collect::<Vec<_>>(), "seq has no gaps or repeats");
-    assert!(accepted.windows(2).all(|w| w[1].1 >= w[0].1 + 100), "strictly increasing by the increment in seq order");
+    assert_eq!(
+        seqs,
+        (1..=accepted.len() as u64).collect::<Vec<_>>(),
+        "seq has no gaps or repeats"
+    );
+    assert!(
+        accepted.windows(2).all(|w| w[1].1 >= w[0].1 + 100),
+        "strictly increasing by the increment in seq order"
+    );
     let a = t.auction_state(&id).await;
-    assert_eq!(a.current_price.cents(), accepted.last().unwrap().1, "final price = highest accepted");
+    assert_eq!(
+        a.current_price.cents(),
+        accepted.last().unwrap().1,
+        "final price = highest accepted"
+    );
     assert_eq!(a.bid_count, accepted.len() as u64);
     // The viewer saw every accepted bid once, in seq order.
     let seen: Vec<u64> = t.frames("viewer=").iter().map(|f| f.seq).collect();
     let mut sorted = seen.clone();
     sorted.sort();
-    assert_eq!(sorted, seqs, "every accepted bid reached the viewer exactly once");
+    assert_eq!(
+        sorted, seqs,
+        "every accepted bid reached the viewer exactly once"
+    );
     // Nothing is accepted after endsAt.
     t.clock.set(a.ends_at);
     let late = t.bid(&tokens[0], &id, 10_000_000).await;

@@ -12,7 +12,9 @@ const SAMPLE_AUCTION: &str = "01JD5Z8Q4W3N6R2T9V7X0Y1ABC";
 const SAMPLE_CONNECTION: &str = "L0SM9cOFvHcCIhw=";
 
 fn read(name: &str, token: &str) -> String {
-    std::fs::read_to_string(events_dir().join(name)).expect("sample event").replace("REPLACE_WITH_TOKEN", token)
+    std::fs::read_to_string(events_dir().join(name))
+        .expect("sample event")
+        .replace("REPLACE_WITH_TOKEN", token)
 }
 
 fn http(name: &str, token: &str) -> lambda_http::Request {
@@ -29,7 +31,11 @@ async fn every_sample_event_runs_through_its_handler() {
     let seller = t.seller();
     let bidder = t.bidder(1);
     // The auction the samples refer to.
-    let principal = Principal { user_id: UserId::parse("seller-1").unwrap(), name: "Sam Seller".into(), role: Role::Seller };
+    let principal = Principal {
+        user_id: UserId::parse("seller-1").unwrap(),
+        name: "Sam Seller".into(),
+        role: Role::Seller,
+    };
     let draft = AuctionDraft {
         title: "Vintage Leica M3".into(),
         description: String::new(),
@@ -37,7 +43,12 @@ async fn every_sample_event_runs_through_its_handler() {
         min_increment: Money::new(500).unwrap(),
         ends_at: T0 + 300_000,
     };
-    let sample = new_auction(AuctionId::parse(SAMPLE_AUCTION).unwrap(), &principal, draft, T0);
+    let sample = new_auction(
+        AuctionId::parse(SAMPLE_AUCTION).unwrap(),
+        &principal,
+        draft,
+        T0,
+    );
     t.store().create_auction(&sample).await.unwrap();
 
     let mut seen = Vec::new();
@@ -46,9 +57,24 @@ async fn every_sample_event_runs_through_its_handler() {
         name
     };
 
-    assert_eq!(websocket::connect(&t.app, ws(run("ws-connect.json"), &bidder)).await.status_code, 200);
-    assert_eq!(websocket::default(&t.app, ws(run("ws-default.json"), "")).await.status_code, 200);
-    assert_eq!(websocket::default(&t.app, ws(run("ws-default-publish.json"), "")).await.status_code, 400);
+    assert_eq!(
+        websocket::connect(&t.app, ws(run("ws-connect.json"), &bidder))
+            .await
+            .status_code,
+        200
+    );
+    assert_eq!(
+        websocket::default(&t.app, ws(run("ws-default.json"), ""))
+            .await
+            .status_code,
+        200
+    );
+    assert_eq!(
+        websocket::default(&t.app, ws(run("ws-default-publish.json"), ""))
+            .await
+            .status_code,
+        400
+    );
 
     let r = http_api::create_auction(&t.app, http(run("create-auction.json"), &seller)).await;
     assert_eq!(r.status(), 201);
@@ -59,7 +85,11 @@ async fn every_sample_event_runs_through_its_handler() {
     let r = http_api::place_bid(&t.app, http(run("place-bid.json"), &bidder)).await;
     assert_eq!(r.status(), 201);
     let r = http_api::place_bid(&t.app, http("place-bid.json", &bidder)).await;
-    assert_eq!(r.status(), 201, "the sample carries an Idempotency-Key: a resend is a replay");
+    assert_eq!(
+        r.status(),
+        201,
+        "the sample carries an Idempotency-Key: a resend is a replay"
+    );
     assert_eq!(r.headers().get("idempotent-replayed").unwrap(), "true");
     let r = http_api::end_auction(&t.app, http(run("end-auction.json"), &seller)).await;
     assert_eq!(r.status(), 200);
@@ -76,16 +106,30 @@ async fn every_sample_event_runs_through_its_handler() {
         })
         .collect();
     assert_eq!(kinds, vec!["status", "error", "bid", "ended"]);
-    assert_eq!(t.broadcaster.disconnected().len(), 1, "the viewer was revoked at the end");
+    assert_eq!(
+        t.broadcaster.disconnected().len(),
+        1,
+        "the viewer was revoked at the end"
+    );
 
-    assert_eq!(websocket::disconnect(&t.app, ws(run("ws-disconnect.json"), "")).await.status_code, 200);
+    assert_eq!(
+        websocket::disconnect(&t.app, ws(run("ws-disconnect.json"), ""))
+            .await
+            .status_code,
+        200
+    );
 
     let scheduled: EventBridgeEvent<serde_json::Value> =
-        serde_json::from_str(&read(run("close-auctions.json"), "")).expect("EventBridge event parses");
+        serde_json::from_str(&read(run("close-auctions.json"), ""))
+            .expect("EventBridge event parses");
     assert_eq!(scheduled.detail_type, "Scheduled Event");
     t.clock.set(T0 + 10 * 60_000);
     let report = close::run(&t.app).await.unwrap();
-    assert_eq!(report.closed.len(), 1, "the auction created from create-auction.json is due and closes");
+    assert_eq!(
+        report.closed.len(),
+        1,
+        "the auction created from create-auction.json is due and closes"
+    );
 
     // Every file in events/ was exercised.
     let mut files: Vec<String> = std::fs::read_dir(events_dir())

@@ -16,15 +16,33 @@ async fn connect_refuses_bad_token_unknown_and_ended_auctions() {
     let id = t.auction().await;
     let viewer = t.bidder(9);
     assert_eq!(t.connect("c1=", &id, "forged.token.here").await, 401);
-    assert_eq!(t.connect("c1=", "01JD5Z8Q4W3N6R2T9V7X0Y1ZZZ", &viewer).await, 404);
+    assert_eq!(
+        t.connect("c1=", "01JD5Z8Q4W3N6R2T9V7X0Y1ZZZ", &viewer)
+            .await,
+        404
+    );
     assert_eq!(t.connect("c1=", "a#b", &viewer).await, 400);
     assert_eq!(t.connect("c1=", &id, &viewer).await, 200);
-    let conn = t.store().get_connection(&cid("c1=")).await.unwrap().expect("stored");
+    let conn = t
+        .store()
+        .get_connection(&cid("c1="))
+        .await
+        .unwrap()
+        .expect("stored");
     assert_eq!(conn.connected_at, T0);
-    assert_eq!(conn.expires_at, T0 / 1000 + 2 * 3600 + 600, "TTL a bit past API Gateway's 2 h limit");
+    assert_eq!(
+        conn.expires_at,
+        T0 / 1000 + 2 * 3600 + 600,
+        "TTL a bit past API Gateway's 2 h limit"
+    );
     assert_eq!(t.disconnect("c1=").await, 200);
     assert_eq!(t.disconnect("c1=").await, 200, "disconnect is idempotent");
-    assert!(t.store().get_connection(&cid("c1=")).await.unwrap().is_none());
+    assert!(t
+        .store()
+        .get_connection(&cid("c1="))
+        .await
+        .unwrap()
+        .is_none());
     t.clock.set(T0 + 300_000);
     assert_eq!(t.connect("c2=", &id, &viewer).await, 410, "past endsAt");
     t.close_run().await;
@@ -40,12 +58,25 @@ async fn client_frames_are_never_relayed_and_sync_answers_the_sender_only() {
     }
     let publish = r#"{"type":"bid.placed","data":{"bidId":"x","amount":1,"bidderName":"Mallory","placedAt":1}}"#;
     assert_eq!(t.send("a=", publish).await, 400);
-    assert_eq!(t.send("a=", r#"{"action":"sendmessage","data":"hi"}"#).await, 400);
+    assert_eq!(
+        t.send("a=", r#"{"action":"sendmessage","data":"hi"}"#)
+            .await,
+        400
+    );
     assert_eq!(t.send("a=", &"x".repeat(10_000)).await, 400);
     let a = t.frames("a=");
-    assert_eq!(a.len(), 3, "one error frame per refused message, to the sender");
-    assert!(a.iter().all(|f| matches!(&f.event, Event::Error(e) if e.error == "read_only")));
-    assert!(t.frames("b=").is_empty(), "nothing is relayed to other viewers");
+    assert_eq!(
+        a.len(),
+        3,
+        "one error frame per refused message, to the sender"
+    );
+    assert!(a
+        .iter()
+        .all(|f| matches!(&f.event, Event::Error(e) if e.error == "read_only")));
+    assert!(
+        t.frames("b=").is_empty(),
+        "nothing is relayed to other viewers"
+    );
     assert_eq!(t.auction_state(&id).await.bid_count, 0);
 
     assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
@@ -53,7 +84,9 @@ async fn client_frames_are_never_relayed_and_sync_answers_the_sender_only() {
     let b = t.frames("b=");
     let last = b.last().unwrap();
     assert_eq!(last.seq, 1);
-    assert!(matches!(&last.event, Event::AuctionStatus(s) if s.current_price == 10_000 && s.bid_count == 1));
+    assert!(
+        matches!(&last.event, Event::AuctionStatus(s) if s.current_price == 10_000 && s.bid_count == 1)
+    );
     assert_eq!(t.send("unknown=", r#"{"action":"sync"}"#).await, 410);
 }
 
@@ -74,10 +107,16 @@ async fn one_frame_per_viewer_per_bid_gone_viewers_removed_other_auctions_untouc
     for c in ["v1=", "v3="] {
         let frames = t.frames(c);
         assert_eq!(frames.len(), 1, "exactly one post per viewer per bid");
-        let Event::Batch(events) = &frames[0].event else { panic!("combined frame expected") };
+        let Event::Batch(events) = &frames[0].event else {
+            panic!("combined frame expected")
+        };
         assert_eq!(frames[0].seq, 1);
-        assert!(matches!(&events[0], Event::BidPlaced(b) if b.amount == 10_000 && b.bidder_name == "Bidder 1"));
-        assert!(matches!(&events[1], Event::AuctionStatus(s) if s.current_price == 10_000 && s.bid_count == 1));
+        assert!(
+            matches!(&events[0], Event::BidPlaced(b) if b.amount == 10_000 && b.bidder_name == "Bidder 1")
+        );
+        assert!(
+            matches!(&events[1], Event::AuctionStatus(s) if s.current_price == 10_000 && s.bid_count == 1)
+        );
     }
     let left: Vec<String> = t
         .store()
@@ -89,32 +128,71 @@ async fn one_frame_per_viewer_per_bid_gone_viewers_removed_other_auctions_untouc
         .collect();
     let mut left = left;
     left.sort();
-    assert_eq!(left, vec!["v1=", "v3="], "exactly the gone connections were removed");
-    assert!(t.frames("o1=").is_empty(), "a viewer of another auction receives nothing");
-    assert!(t.store().get_connection(&cid("o1=")).await.unwrap().is_some());
+    assert_eq!(
+        left,
+        vec!["v1=", "v3="],
+        "exactly the gone connections were removed"
+    );
+    assert!(
+        t.frames("o1=").is_empty(),
+        "a viewer of another auction receives nothing"
+    );
+    assert!(t
+        .store()
+        .get_connection(&cid("o1="))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test]
 async fn throttled_failing_and_hanging_viewers_do_not_fail_the_bid() {
-    let mut settings = auction::config::Settings::default();
-    settings.call_timeout = std::time::Duration::from_millis(100);
-    settings.fanout_backoff = std::time::Duration::from_millis(1);
-    let t = TestApp::with_store_and_settings(auction::store::sqlite::SqliteStore::in_memory().unwrap(), settings);
+    let settings = auction::config::Settings {
+        call_timeout: std::time::Duration::from_millis(100),
+        fanout_backoff: std::time::Duration::from_millis(1),
+        ..Default::default()
+    };
+    let t = TestApp::with_store_and_settings(
+        auction::store::sqlite::SqliteStore::in_memory().unwrap(),
+        settings,
+    );
     let id = t.auction().await;
     for c in ["ok=", "slow=", "err=", "hang=", "down="] {
         assert_eq!(t.connect(c, &id, &t.bidder(9)).await, 200);
     }
-    t.broadcaster.inject(&cid("slow="), &[Fault::Throttled, Fault::Throttled]);
+    t.broadcaster
+        .inject(&cid("slow="), &[Fault::Throttled, Fault::Throttled]);
     t.broadcaster.inject(&cid("err="), &[Fault::ServerError]);
     t.broadcaster.inject(&cid("hang="), &[Fault::Hang]);
-    t.broadcaster.inject(&cid("down="), &[Fault::ServerError; 10]);
+    t.broadcaster
+        .inject(&cid("down="), &[Fault::ServerError; 10]);
     let started = std::time::Instant::now();
     let r = t.bid(&t.bidder(1), &id, 10_000).await;
-    assert_eq!(r.status, 201, "the bid is committed whatever the viewers do");
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "every call is bounded");
+    assert_eq!(
+        r.status, 201,
+        "the bid is committed whatever the viewers do"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "every call is bounded"
+    );
     for c in ["ok=", "slow=", "err=", "hang="] {
-        assert_eq!(t.frames(c).len(), 1, "{c} gets its frame after bounded retries");
+        assert_eq!(
+            t.frames(c).len(),
+            1,
+            "{c} gets its frame after bounded retries"
+        );
     }
-    assert!(t.frames("down=").is_empty(), "retries are bounded: a viewer that keeps failing is given up on");
-    assert!(t.store().get_connection(&cid("down=")).await.unwrap().is_some(), "only 410 removes a connection");
+    assert!(
+        t.frames("down=").is_empty(),
+        "retries are bounded: a viewer that keeps failing is given up on"
+    );
+    assert!(
+        t.store()
+            .get_connection(&cid("down="))
+            .await
+            .unwrap()
+            .is_some(),
+        "only 410 removes a connection"
+    );
 }

@@ -1,0 +1,116 @@
+//! Helpers for end-to-end tests against a running local stack: HTTP calls, dev tokens, WebSocket viewers.
+
+use futures::{SinkExt, StreamExt};
+use local_stack::{Options, Running, StoreChoice};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A stack on a free loopback port with a fresh data directory and a fast schedule.
+pub async fn start(store: StoreChoice) -> Running {
+    let dir = std::env::temp_dir().join(format!("auction-e2e-{}", ulid::Ulid::generate()));
+    let mut opts = Options::new(dir);
+    opts.port = 0;
+    opts.store = store;
+    opts.schedule = Duration::from_millis(100);
+    opts.web_dir = None;
+    local_stack::start(opts).await.expect("local stack starts")
+}
+
+pub struct Client {
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(stack: &Running) -> Self {
+        Self {
+            base: stack.http_url.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn token(&self, name: &str, role: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/dev/token", self.base))
+            .json(&json!({"name": name, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Open a viewer socket; `Err(status)` when the handshake is refused.
+pub async fn connect(stack: &Running, auction_id: &str, token: &str) -> Result<Socket, u16> {
+    let url = format!("{}?auctionId={auction_id}&token={token}", stack.ws_url);
+    match tokio_tungstenite::connect_async(url).await {
+        Ok((s, _)) => Ok(s),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("websocket connect failed: {e}"),
+    }
+}
+
+pub async fn send(socket: &mut Socket, text: &str) {
+    socket.send(Message::text(text)).await.unwrap();
+}
+
+/// What a viewer saw until the server closed its socket (or the deadline).
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub frames: Vec<Value>,
+    pub closed_by_server: bool,
+}
+
+pub async fn read_until_closed(mut socket: Socket, deadline: Duration) -> Seen {
+    let mut seen = Seen::default();
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        match tokio::time::timeout_at(until, socket.next()).await {
+            Err(_) => break,
+            Ok(None) => break,
+            Ok(Some(Ok(Message::Text(t)))) => {
+                seen.frames.push(serde_json::from_str(t.as_str()).unwrap())
+            }
+            Ok(Some(Ok(Message::Close(_)))) => {
+                seen.closed_by_server = true;
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(_))) => break,
+        }
+    }
+    seen
+}

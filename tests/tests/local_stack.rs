@@ -1,0 +1,254 @@
+//! End to end over real sockets against the running local stack: the same handlers, the production
+//! Management API adapter posting through the emulator, the schedule closing the auction.
+
+use auction::broadcast::apigw::ApiGatewayBroadcaster;
+use auction::domain::ConnectionId;
+use auction::ports::{Broadcaster, PushError};
+use auction_tests::stack::{self, connect, read_until_closed, send, Client};
+use local_stack::StoreChoice;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// 3 viewers + 2 bidders on one auction, a viewer of another auction, close by schedule, refused reconnect.
+async fn live_auction_flow(store: StoreChoice) {
+    let stack = stack::start(store).await;
+    let c = Client::new(&stack);
+    let seller = c.token("Sam Seller", "seller").await;
+    let bidders = [
+        c.token("Ada", "bidder").await,
+        c.token("Grace", "bidder").await,
+    ];
+    let viewer = c.token("Viewer", "bidder").await;
+
+    let ends_at = now_ms() + 10_500;
+    let (status, created) = c
+        .post("/auctions", &seller, json!({"title": "Vintage Leica M3", "startingPrice": 10_000, "minIncrement": 100, "endsAt": ends_at}))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["auction"]["auctionId"].as_str().unwrap().to_owned();
+    let (_, other) = c
+        .post(
+            "/auctions",
+            &seller,
+            json!({"title": "Other", "startingPrice": 500, "durationSeconds": 600}),
+        )
+        .await;
+    let other_id = other["auction"]["auctionId"].as_str().unwrap().to_owned();
+
+    assert_eq!(connect(&stack, &id, "not-a-token").await.err(), Some(401));
+    assert_eq!(
+        connect(&stack, "01JD5Z8Q4W3N6R2T9V7X0Y1ZZZ", &viewer)
+            .await
+            .err(),
+        Some(404)
+    );
+
+    let mut viewers = Vec::new();
+    for _ in 0..3 {
+        let mut s = connect(&stack, &id, &viewer)
+            .await
+            .expect("viewer connects");
+        send(&mut s, r#"{"action":"sync"}"#).await;
+        viewers.push(tokio::spawn(read_until_closed(s, Duration::from_secs(30))));
+    }
+    let mut outsider = connect(&stack, &other_id, &viewer)
+        .await
+        .expect("outsider connects");
+    send(
+        &mut outsider,
+        r#"{"type":"bid.placed","data":{"amount":1}}"#,
+    )
+    .await;
+    let outsider = tokio::spawn(read_until_closed(outsider, Duration::from_secs(14)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Two bidders race; some bids are too low and must reach nobody.
+    let mut accepted: Vec<(u64, i64)> = Vec::new();
+    let mut rejected: Vec<i64> = Vec::new();
+    for round in 0..6i64 {
+        let a = 10_000 + round * 1_000;
+        let b = a + if round % 2 == 0 { 50 } else { 500 };
+        let path = format!("/auctions/{id}/bids");
+        let (ra, rb) = tokio::join!(
+            c.post(&path, &bidders[0], json!({ "amount": a })),
+            c.post(&path, &bidders[1], json!({ "amount": b })),
+        );
+        for ((status, body), amount) in [(ra, a), (rb, b)] {
+            match status {
+                201 => accepted.push((body["seq"].as_u64().unwrap(), amount)),
+                409 => {
+                    assert_eq!(body["error"], "bid_too_low", "{body}");
+                    rejected.push(amount);
+                }
+                s => panic!("unexpected {s}: {body}"),
+            }
+        }
+    }
+    let (s, body) = c
+        .post(
+            &format!("/auctions/{id}/bids"),
+            &bidders[0],
+            json!({ "amount": 1 }),
+        )
+        .await;
+    assert_eq!((s, body["error"].as_str()), (409, Some("bid_too_low")));
+    rejected.push(1);
+    accepted.sort();
+    assert!(accepted.len() >= 6, "{accepted:?}");
+    let expected_seqs: Vec<u64> = accepted.iter().map(|(s, _)| *s).collect();
+    let accepted_amounts: BTreeSet<i64> = accepted.iter().map(|(_, a)| *a).collect();
+    let winner = *accepted.last().unwrap();
+
+    for v in viewers {
+        let seen = v.await.unwrap();
+        assert!(
+            seen.closed_by_server,
+            "the server closes every viewer after the end"
+        );
+        let mut bid_seqs = Vec::new();
+        let mut amounts = BTreeSet::new();
+        let mut ended = Vec::new();
+        for f in &seen.frames {
+            assert_eq!(
+                f["auctionId"],
+                id.as_str(),
+                "only this auction's frames: {f}"
+            );
+            match f["type"].as_str().unwrap() {
+                "batch" => {
+                    bid_seqs.push(f["seq"].as_u64().unwrap());
+                    let placed = &f["data"][0];
+                    assert_eq!(placed["type"], "bid.placed");
+                    amounts.insert(placed["data"]["amount"].as_i64().unwrap());
+                    assert_eq!(f["data"][1]["type"], "auction.status");
+                }
+                "auction.status" => {}
+                "auction.ended" => ended.push(f.clone()),
+                other => panic!("unexpected frame type {other}: {f}"),
+            }
+        }
+        assert_eq!(
+            bid_seqs, expected_seqs,
+            "every accepted bid exactly once, in seq order"
+        );
+        assert_eq!(amounts, accepted_amounts, "rejected bids reach nobody");
+        assert_eq!(ended.len(), 1);
+        let e = &ended[0]["data"];
+        assert_eq!(e["finalPrice"], winner.1);
+        assert!(e["winnerName"] == "Ada" || e["winnerName"] == "Grace");
+        assert_eq!(
+            seen.frames.last().unwrap()["type"],
+            "auction.ended",
+            "auction.ended is the last frame"
+        );
+    }
+    let outsider = outsider.await.unwrap();
+    assert!(
+        outsider.frames.iter().all(|f| f["type"] != "batch"
+            && f["type"] != "auction.ended"
+            && f["auctionId"] != id.as_str()),
+        "a viewer of another auction receives nothing of this one: {:?}",
+        outsider.frames
+    );
+    assert!(outsider
+        .frames
+        .iter()
+        .any(|f| f["type"] == "error" && f["data"]["error"] == "read_only"));
+
+    assert_eq!(
+        connect(&stack, &id, &viewer).await.err(),
+        Some(410),
+        "a reconnect after the end is refused"
+    );
+    let (_, state) = c.get(&format!("/auctions/{id}")).await;
+    assert_eq!(state["auction"]["status"], "ended");
+    assert_eq!(state["auction"]["finalPrice"], winner.1);
+    assert_eq!(state["bids"].as_array().map(Vec::len), Some(accepted.len()));
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_auction_end_to_end_on_the_embedded_store() {
+    live_auction_flow(StoreChoice::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_auction_end_to_end_on_dynamodb_moto() {
+    let endpoint = auction_tests::moto::endpoint();
+    live_auction_flow(StoreChoice::DynamoDb {
+        endpoint: Some(endpoint),
+        table: format!("e2e-{}", ulid::Ulid::generate()),
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_management_adapter_through_the_emulator() {
+    let stack = stack::start(StoreChoice::Sqlite).await;
+    let c = Client::new(&stack);
+    let seller = c.token("Sam Seller", "seller").await;
+    let (_, created) = c
+        .post(
+            "/auctions",
+            &seller,
+            json!({"title": "Lamp", "startingPrice": 500, "durationSeconds": 60}),
+        )
+        .await;
+    let id = created["auction"]["auctionId"].as_str().unwrap();
+    let sdk = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("k", "s", None, None, "test"),
+        ))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let b = ApiGatewayBroadcaster::new(&sdk, &stack.http_url, Duration::from_secs(2));
+    let unknown = ConnectionId::parse("bm90LWEtY29ubg==").unwrap();
+    assert!(matches!(
+        b.post(&unknown, b"{}").await,
+        Err(PushError::Gone)
+    ));
+    assert!(matches!(b.disconnect(&unknown).await, Err(PushError::Gone)));
+
+    // A real viewer: find its connection id through the store's view of the auction.
+    let viewer = c.token("Viewer", "bidder").await;
+    let socket = connect(&stack, id, &viewer).await.unwrap();
+    let reader = tokio::spawn(read_until_closed(socket, Duration::from_secs(10)));
+    let conn = wait_for_connection(&stack, id).await;
+    b.post(
+        &conn,
+        br#"{"type":"auction.status","seq":0,"data":{"currentPrice":1,"bidCount":0,"endsAt":2}}"#,
+    )
+    .await
+    .unwrap();
+    let too_big = vec![b'x'; 129 * 1024];
+    assert!(matches!(
+        b.post(&conn, &too_big).await,
+        Err(PushError::PayloadTooLarge)
+    ));
+    b.disconnect(&conn).await.unwrap();
+    let seen = reader.await.unwrap();
+    assert_eq!(seen.frames.len(), 1, "{:?}", seen.frames);
+    assert_eq!(seen.frames[0]["data"]["currentPrice"], 1);
+    assert!(seen.closed_by_server, "DeleteConnection closes the socket");
+    stack.shutdown().await;
+}
+
+/// The connection id the stack assigned to the viewer of `auction_id`.
+async fn wait_for_connection(stack: &local_stack::Running, auction_id: &str) -> ConnectionId {
+    for _ in 0..50 {
+        if let Some(id) = stack.connections_of(auction_id).into_iter().next() {
+            return ConnectionId::parse(&id).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the viewer's connection never appeared");
+}

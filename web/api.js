@@ -1,0 +1,251 @@
+// Configuration, session and HTTP access to the auction API.
+
+const OVERRIDE_KEY = "auction.endpoints";
+const SESSION_KEY = "auction.session";
+
+function readJson(key) {
+  try {
+    const raw = localStorage.getItem(key);
+    return raw ? JSON.parse(raw) : null;
+  } catch {
+    return null;
+  }
+}
+function writeJson(key, value) {
+  try {
+    if (value == null) localStorage.removeItem(key);
+    else localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    /* storage unavailable: keep going in memory */
+  }
+}
+
+const trimSlash = (u) => String(u || "").trim().replace(/\/+$/, "");
+
+export const config = { httpUrl: "", wsUrl: "", devTokens: false, source: "none", defaults: null };
+
+/**
+ * Resolve endpoints: ?api=&ws= (remembered) > remembered override > /config.json.
+ * Returns true when usable endpoints are known.
+ */
+export async function loadConfig() {
+  const params = new URLSearchParams(location.search);
+  const api = params.get("api");
+  const ws = params.get("ws");
+  if (api && ws) {
+    const dev = params.get("dev");
+    writeJson(OVERRIDE_KEY, {
+      httpUrl: trimSlash(api),
+      wsUrl: trimSlash(ws),
+      devTokens: dev === "1" || dev === "true",
+    });
+    // Keep the address bar tidy; the override is remembered.
+    params.delete("api");
+    params.delete("ws");
+    params.delete("dev");
+    const qs = params.toString();
+    history.replaceState(null, "", location.pathname + (qs ? `?${qs}` : "") + location.hash);
+  }
+
+  let defaults = null;
+  try {
+    const res = await fetch("config.json", { cache: "no-store" });
+    if (res.ok) {
+      const j = await res.json();
+      if (j && j.httpUrl && j.wsUrl) {
+        defaults = { httpUrl: trimSlash(j.httpUrl), wsUrl: trimSlash(j.wsUrl), devTokens: !!j.devTokens };
+      }
+    }
+  } catch {
+    /* no config.json: fall through */
+  }
+  config.defaults = defaults;
+
+  const override = readJson(OVERRIDE_KEY);
+  if (override && override.httpUrl && override.wsUrl) {
+    let devTokens = !!override.devTokens;
+    if (defaults && defaults.httpUrl === override.httpUrl) devTokens = defaults.devTokens;
+    Object.assign(config, { httpUrl: override.httpUrl, wsUrl: override.wsUrl, devTokens, source: "override" });
+    return true;
+  }
+  if (defaults) {
+    Object.assign(config, defaults, { source: "config" });
+    return true;
+  }
+  Object.assign(config, { httpUrl: "", wsUrl: "", devTokens: false, source: "none" });
+  return false;
+}
+
+export function saveOverride(httpUrl, wsUrl, devTokens) {
+  writeJson(OVERRIDE_KEY, { httpUrl: trimSlash(httpUrl), wsUrl: trimSlash(wsUrl), devTokens: !!devTokens });
+}
+export function clearOverride() {
+  writeJson(OVERRIDE_KEY, null);
+}
+export function hasOverride() {
+  return !!readJson(OVERRIDE_KEY);
+}
+
+// ---------------------------------------------------------------- session
+
+function decodeJwt(token) {
+  try {
+    const part = String(token).split(".")[1];
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
+    const bin = atob(b64);
+    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
+  }
+}
+
+export function tokenExpired(token) {
+  const claims = decodeJwt(token);
+  return !!(claims && typeof claims.exp === "number" && claims.exp * 1000 <= Date.now());
+}
+
+let session = null;
+
+export function getSession() {
+  if (session) return session;
+  const s = readJson(SESSION_KEY);
+  if (!s || !s.token) return null;
+  // A token minted by another stack is useless here.
+  if (s.httpUrl && config.httpUrl && s.httpUrl !== config.httpUrl) return null;
+  session = s;
+  return session;
+}
+
+export function setSession(s) {
+  session = s ? { ...s, httpUrl: config.httpUrl } : null;
+  writeJson(SESSION_KEY, session);
+}
+
+/** Build a session from a pasted JWT (devTokens=false stacks). */
+export function sessionFromJwt(token) {
+  const t = String(token || "").trim().replace(/^Bearer\s+/i, "");
+  const claims = decodeJwt(t);
+  if (!claims) return null;
+  return {
+    token: t,
+    userId: claims.sub || claims.userId || claims.user_id || "",
+    name: claims.name || claims.preferred_username || claims.username || claims.email || claims.sub || "You",
+    role: claims.role || (Array.isArray(claims["cognito:groups"]) ? claims["cognito:groups"][0] : "") || "bidder",
+  };
+}
+
+// ---------------------------------------------------------------- http
+
+export class ApiError extends Error {
+  constructor({ status = 0, code = "network_error", message, body = null, retryAfter = null, network = false }) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.body = body;
+    this.retryAfter = retryAfter;
+    this.network = network;
+  }
+  get isAuth() {
+    return this.status === 401 || ["missing_token", "invalid_token", "token_expired"].includes(this.code);
+  }
+}
+
+const FRIENDLY = {
+  network_error: "Can't reach the auction server. Check your connection and try again.",
+  auction_not_active: "This auction is no longer accepting bids.",
+  own_auction: "You can't bid on your own auction.",
+  missing_token: "Please sign in first.",
+  invalid_token: "Your session is no longer valid. Please sign in again.",
+  token_expired: "Your session has expired. Please sign in again.",
+  forbidden: "You're not allowed to do that.",
+  not_seller: "Only the seller (or an admin) can do that.",
+  auction_not_found: "This auction doesn't exist (or was removed).",
+  service_unavailable: "The service is busy right now. Please try again in a moment.",
+  invalid_json: "The request was malformed. Please reload the page and try again.",
+  payload_too_large: "That's too much text — please shorten it.",
+  idempotency_key_reused: "That bid was already submitted with different details. Please try again.",
+};
+
+function humanize(code) {
+  return String(code || "error").replace(/_/g, " ").replace(/^\w/, (c) => c.toUpperCase()) + ".";
+}
+
+/** Message to show for an error: the server's own message when it has one. */
+export function errorMessage(err) {
+  if (!(err instanceof ApiError)) return err?.message || "Something went wrong.";
+  if (err.network) return FRIENDLY.network_error;
+  let msg = err.body && typeof err.body.message === "string" && err.body.message.trim();
+  if (!msg) msg = FRIENDLY[err.code] || humanize(err.code);
+  if (!/[.!?]$/.test(msg)) msg += ".";
+  msg = msg.charAt(0).toUpperCase() + msg.slice(1);
+  if (err.code === "service_unavailable" && err.retryAfter) {
+    msg += ` Try again in ${err.retryAfter} s.`;
+  }
+  return msg;
+}
+
+export async function request(path, { method = "GET", body, auth = false, headers = {} } = {}) {
+  const h = { Accept: "application/json", ...headers };
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  if (auth) {
+    const s = getSession();
+    if (s?.token) h.Authorization = `Bearer ${s.token}`;
+  }
+  let res;
+  try {
+    res = await fetch(config.httpUrl + path, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch (e) {
+    throw new ApiError({ network: true, message: e?.message });
+  }
+  let data = null;
+  const text = await res.text().catch(() => "");
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const ra = res.headers.get("Retry-After") ?? data?.retryAfter ?? data?.retryAfterSeconds ?? null;
+    throw new ApiError({
+      status: res.status,
+      code: data?.error || (res.status === 401 ? "invalid_token" : res.status >= 500 ? "service_unavailable" : `http_${res.status}`),
+      message: data?.message,
+      body: data,
+      retryAfter: ra != null && ra !== "" && Number.isFinite(Number(ra)) ? Number(ra) : null,
+    });
+  }
+  return data ?? {};
+}
+
+export const Api = {
+  devToken: (name, role) => request("/dev/token", { method: "POST", body: { name, role } }),
+  listAuctions: () => request("/auctions"),
+  getAuction: (id) => request(`/auctions/${encodeURIComponent(id)}`),
+  createAuction: (input) => request("/auctions", { method: "POST", body: input, auth: true }),
+  placeBid: (id, amount, idempotencyKey) =>
+    request(`/auctions/${encodeURIComponent(id)}/bids`, {
+      method: "POST",
+      body: { amount },
+      auth: true,
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
+  endAuction: (id) => request(`/auctions/${encodeURIComponent(id)}/end`, { method: "POST", auth: true }),
+};
+
+export function newIdempotencyKey() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  // Fallback for non-secure contexts (e.g. plain http on a LAN address).
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
