@@ -4,7 +4,9 @@
 //! algorithms, forged signatures and expired tokens are refused.
 
 use crate::domain::{validate_text, Principal, Role, UserId, MAX_NAME_LEN};
-use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -70,14 +72,20 @@ impl TokenVerifier {
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 5;
         validation.validate_exp = true;
-        Ok(Self { key: Some(DecodingKey::from_secret(bytes)), validation })
+        Ok(Self {
+            key: Some(DecodingKey::from_secret(bytes)),
+            validation,
+        })
     }
 
     /// From an optional secret: without one, [`TokenVerifier::verify`] refuses every token.
     pub fn from_config(secret: Option<&SecretString>) -> Result<Self, WeakSecret> {
         match secret {
             Some(s) => Self::new(s),
-            None => Ok(Self { key: None, validation: Validation::new(Algorithm::HS256) }),
+            None => Ok(Self {
+                key: None,
+                validation: Validation::new(Algorithm::HS256),
+            }),
         }
     }
 
@@ -93,8 +101,13 @@ impl TokenVerifier {
         })?;
         let claims = data.claims;
         let user_id = UserId::parse(&claims.sub).map_err(|_| AuthError::Invalid)?;
-        let name = validate_text("name", &claims.name, MAX_NAME_LEN, true).map_err(|_| AuthError::Invalid)?;
-        Ok(Principal { user_id, name, role: claims.role })
+        let name = validate_text("name", &claims.name, MAX_NAME_LEN, true)
+            .map_err(|_| AuthError::Invalid)?;
+        Ok(Principal {
+            user_id,
+            name,
+            role: claims.role,
+        })
     }
 }
 
@@ -110,7 +123,9 @@ impl TokenIssuer {
         if bytes.len() < MIN_SECRET_LEN {
             return Err(WeakSecret);
         }
-        Ok(Self { key: EncodingKey::from_secret(bytes) })
+        Ok(Self {
+            key: EncodingKey::from_secret(bytes),
+        })
     }
 
     pub fn mint(&self, claims: &Claims) -> String {
@@ -119,7 +134,14 @@ impl TokenIssuer {
     }
 
     /// A token valid for `ttl_secs` from `now_secs`.
-    pub fn mint_for(&self, sub: &str, name: &str, role: Role, now_secs: u64, ttl_secs: u64) -> String {
+    pub fn mint_for(
+        &self,
+        sub: &str,
+        name: &str,
+        role: Role,
+        now_secs: u64,
+        ttl_secs: u64,
+    ) -> String {
         self.mint(&Claims {
             sub: sub.to_owned(),
             name: name.to_owned(),
@@ -138,11 +160,17 @@ mod tests {
     const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
 
     fn now() -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
     }
     fn pair() -> (TokenIssuer, TokenVerifier) {
         let s = SecretString::from(SECRET);
-        (TokenIssuer::new(&s).unwrap(), TokenVerifier::new(&s).unwrap())
+        (
+            TokenIssuer::new(&s).unwrap(),
+            TokenVerifier::new(&s).unwrap(),
+        )
     }
 
     #[test]
@@ -161,13 +189,20 @@ mod tests {
         assert_eq!(v.verify(None), Err(AuthError::MissingToken));
         let expired = i.mint_for("u1", "Ada", Role::Bidder, now() - 3600, 60);
         assert_eq!(v.verify(Some(&expired)), Err(AuthError::Expired));
-        let other = TokenIssuer::new(&SecretString::from("another-secret-another-secret-000")).unwrap();
+        let other =
+            TokenIssuer::new(&SecretString::from("another-secret-another-secret-000")).unwrap();
         let forged = other.mint_for("u1", "Ada", Role::Admin, now(), 60);
         assert_eq!(v.verify(Some(&forged)), Err(AuthError::Invalid));
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let claims = b64.encode(format!(r#"{{"sub":"u1","name":"Ada","role":"admin","exp":{}}}"#, now() + 60));
-        assert_eq!(v.verify(Some(&format!("{header}.{claims}."))), Err(AuthError::Invalid));
+        let claims = b64.encode(format!(
+            r#"{{"sub":"u1","name":"Ada","role":"admin","exp":{}}}"#,
+            now() + 60
+        ));
+        assert_eq!(
+            v.verify(Some(&format!("{header}.{claims}."))),
+            Err(AuthError::Invalid)
+        );
         assert_eq!(v.verify(Some("garbage")), Err(AuthError::Invalid));
     }
 

@@ -18,10 +18,16 @@ pub const MAX_MONEY: i64 = 1_000_000_000_000_000;
 impl Money {
     pub fn new(cents: i64) -> Result<Self, DomainError> {
         if cents <= 0 {
-            return Err(DomainError::invalid("amount", "must be a positive integer number of cents"));
+            return Err(DomainError::invalid(
+                "amount",
+                "must be a positive integer number of cents",
+            ));
         }
         if cents > MAX_MONEY {
-            return Err(DomainError::invalid("amount", "is larger than the largest accepted amount"));
+            return Err(DomainError::invalid(
+                "amount",
+                "is larger than the largest accepted amount",
+            ));
         }
         Ok(Self(cents))
     }
@@ -107,11 +113,14 @@ fn validate_id(raw: &str, what: &'static str) -> Result<(), DomainError> {
         return Err(DomainError::invalid(what, "must not be empty"));
     }
     if raw.len() > MAX_ID_LEN {
-        return Err(DomainError::invalid(what, "is too long (at most 128 characters)"));
+        return Err(DomainError::invalid(
+            what,
+            "is too long (at most 128 characters)",
+        ));
     }
-    let ok = raw
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+' | b'/' | b':'));
+    let ok = raw.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+' | b'/' | b':')
+    });
     if !ok {
         return Err(DomainError::invalid(
             what,
@@ -195,7 +204,11 @@ impl Auction {
                 winner_name: Some(bid.bidder_name.clone()),
                 final_price: Some(bid.amount.cents()),
             },
-            None => AuctionEndedEvent { winner_id: None, winner_name: None, final_price: None },
+            None => AuctionEndedEvent {
+                winner_id: None,
+                winner_name: None,
+                final_price: None,
+            },
         }
     }
     /// Accepting bids right now?
@@ -282,8 +295,13 @@ pub enum BidOutcome {
 pub enum BidRejection {
     AuctionNotFound,
     /// Ended, or past `endsAt` and waiting for the closer.
-    NotActive { auction: Box<Auction> },
-    TooLow { current_price: Money, minimum_bid: Money },
+    NotActive {
+        auction: Box<Auction>,
+    },
+    TooLow {
+        current_price: Money,
+        minimum_bid: Money,
+    },
     OwnAuction,
     /// The Idempotency-Key was used before by this bidder for a different request.
     IdempotencyKeyReused,
@@ -293,13 +311,20 @@ impl BidRejection {
     /// Classify a refused bid against the auction state the failed conditional write returned.
     /// The order matters and mirrors the write's condition: existence, seller, liveness, price.
     pub fn classify(auction: Option<&Auction>, req: &BidRequest) -> BidRejection {
-        let Some(a) = auction else { return BidRejection::AuctionNotFound };
+        let Some(a) = auction else {
+            return BidRejection::AuctionNotFound;
+        };
         if a.seller_id == req.bidder_id {
             BidRejection::OwnAuction
         } else if !a.is_open(req.now) {
-            BidRejection::NotActive { auction: Box::new(a.clone()) }
+            BidRejection::NotActive {
+                auction: Box::new(a.clone()),
+            }
         } else {
-            BidRejection::TooLow { current_price: a.current_price, minimum_bid: a.minimum_bid }
+            BidRejection::TooLow {
+                current_price: a.current_price,
+                minimum_bid: a.minimum_bid,
+            }
         }
     }
 }
@@ -463,7 +488,10 @@ pub fn validate_text(
         });
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(DomainError::invalid(field, "must not contain control characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -476,7 +504,10 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn invalid(field: &'static str, reason: &str) -> Self {
-        DomainError::Invalid { field, reason: reason.to_owned() }
+        DomainError::Invalid {
+            field,
+            reason: reason.to_owned(),
+        }
     }
     pub fn field(&self) -> &'static str {
         match self {
@@ -509,7 +540,11 @@ mod tests {
 
     #[test]
     fn ended_event_has_nulls_without_bids() {
-        let e = AuctionEndedEvent { winner_id: None, winner_name: None, final_price: None };
+        let e = AuctionEndedEvent {
+            winner_id: None,
+            winner_name: None,
+            final_price: None,
+        };
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
             serde_json::json!({"winnerId": null, "winnerName": null, "finalPrice": null})

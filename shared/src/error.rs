@@ -36,7 +36,10 @@ pub enum ApiError {
     #[error("{0}")]
     Validation(#[from] DomainError),
     #[error("the bid is too low: the minimum bid is {minimum_bid}")]
-    BidTooLow { current_price: Money, minimum_bid: Money },
+    BidTooLow {
+        current_price: Money,
+        minimum_bid: Money,
+    },
     #[error("the auction is not accepting bids")]
     AuctionNotActive { ends_at: i64 },
     #[error("the auction has already ended")]
@@ -69,12 +72,18 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } | ApiError::OwnAuction | ApiError::NotSeller => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } | ApiError::OwnAuction | ApiError::NotSeller => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::AuctionNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::EmptyBody | ApiError::InvalidJson(_) | ApiError::InvalidId(_) => StatusCode::BAD_REQUEST,
+            ApiError::EmptyBody | ApiError::InvalidJson(_) | ApiError::InvalidId(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::BidTooLow { .. } | ApiError::AuctionNotActive { .. } => StatusCode::CONFLICT,
             ApiError::AuctionEnded => StatusCode::GONE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -110,7 +119,10 @@ impl ApiError {
     /// Extra fields next to `error` and `message`.
     fn details(&self, body: &mut Map<String, Value>) {
         match self {
-            ApiError::BidTooLow { current_price, minimum_bid } => {
+            ApiError::BidTooLow {
+                current_price,
+                minimum_bid,
+            } => {
                 body.insert("currentPrice".into(), json!(current_price.cents()));
                 body.insert("minimumBid".into(), json!(minimum_bid.cents()));
             }
@@ -152,7 +164,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Throttled | StoreError::Unavailable(_) => ApiError::Unavailable { retry_after_secs: 1 },
+            StoreError::Throttled | StoreError::Unavailable(_) => ApiError::Unavailable {
+                retry_after_secs: 1,
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -162,8 +176,16 @@ impl From<BidRejection> for ApiError {
     fn from(r: BidRejection) -> Self {
         match r {
             BidRejection::AuctionNotFound => ApiError::AuctionNotFound,
-            BidRejection::NotActive { auction } => ApiError::AuctionNotActive { ends_at: auction.ends_at },
-            BidRejection::TooLow { current_price, minimum_bid } => ApiError::BidTooLow { current_price, minimum_bid },
+            BidRejection::NotActive { auction } => ApiError::AuctionNotActive {
+                ends_at: auction.ends_at,
+            },
+            BidRejection::TooLow {
+                current_price,
+                minimum_bid,
+            } => ApiError::BidTooLow {
+                current_price,
+                minimum_bid,
+            },
             BidRejection::OwnAuction => ApiError::OwnAuction,
             BidRejection::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
         }

@@ -40,7 +40,13 @@ enum Delivery {
 }
 
 /// Post `payload` to every connection. Returns when every post has succeeded or been given up on.
-pub async fn publish<S, B>(store: &S, broadcaster: &B, connections: &[Connection], payload: &[u8], settings: &Settings) -> FanoutReport
+pub async fn publish<S, B>(
+    store: &S,
+    broadcaster: &B,
+    connections: &[Connection],
+    payload: &[u8],
+    settings: &Settings,
+) -> FanoutReport
 where
     S: ConnectionStore + ?Sized,
     B: Broadcaster + ?Sized,
@@ -62,7 +68,10 @@ where
             None => break,
         }
     }
-    let mut report = FanoutReport { targets: connections.len(), ..Default::default() };
+    let mut report = FanoutReport {
+        targets: connections.len(),
+        ..Default::default()
+    };
     for o in outcomes {
         match o {
             Delivery::Delivered { retries } => {
@@ -83,11 +92,21 @@ where
 }
 
 /// Post to one connection (used by `sync`, and by [`publish`] for each viewer).
-pub async fn post_with_retry<B: Broadcaster + ?Sized>(broadcaster: &B, conn: &Connection, payload: &[u8], settings: &Settings) -> (Result<(), PushError>, usize) {
+pub async fn post_with_retry<B: Broadcaster + ?Sized>(
+    broadcaster: &B,
+    conn: &Connection,
+    payload: &[u8],
+    settings: &Settings,
+) -> (Result<(), PushError>, usize) {
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let result = match tokio::time::timeout(settings.call_timeout, broadcaster.post(&conn.connection_id, payload)).await {
+        let result = match tokio::time::timeout(
+            settings.call_timeout,
+            broadcaster.post(&conn.connection_id, payload),
+        )
+        .await
+        {
             Ok(r) => r,
             Err(_) => Err(PushError::Transient("timed out".into())),
         };
@@ -100,7 +119,13 @@ pub async fn post_with_retry<B: Broadcaster + ?Sized>(broadcaster: &B, conn: &Co
     }
 }
 
-async fn post_one<S, B>(store: &S, broadcaster: &B, conn: &Connection, payload: &[u8], settings: &Settings) -> Delivery
+async fn post_one<S, B>(
+    store: &S,
+    broadcaster: &B,
+    conn: &Connection,
+    payload: &[u8],
+    settings: &Settings,
+) -> Delivery
 where
     S: ConnectionStore + ?Sized,
     B: Broadcaster + ?Sized,
@@ -124,13 +149,20 @@ where
 
 /// Exponential backoff with full jitter: uniform in [0, base * 2^(attempt-1)], capped at 1 s.
 fn backoff(base: Duration, attempt: u32) -> Duration {
-    let cap = base.saturating_mul(1u32 << attempt.min(10).saturating_sub(1)).min(Duration::from_secs(1));
+    let cap = base
+        .saturating_mul(1u32 << attempt.min(10).saturating_sub(1))
+        .min(Duration::from_secs(1));
     let millis = cap.as_millis().max(1) as u64;
     Duration::from_millis(rand::rng().random_range(0..=millis))
 }
 
 /// Close every viewer's socket (DeleteConnection) and remove their records. 410 means already gone: fine.
-pub async fn revoke_all<S, B>(store: &S, broadcaster: &B, connections: &[Connection], settings: &Settings) -> FanoutReport
+pub async fn revoke_all<S, B>(
+    store: &S,
+    broadcaster: &B,
+    connections: &[Connection],
+    settings: &Settings,
+) -> FanoutReport
 where
     S: ConnectionStore + ?Sized,
     B: Broadcaster + ?Sized,
@@ -150,10 +182,20 @@ where
         }
     }
     let delivered = outcomes.iter().filter(|ok| **ok).count();
-    FanoutReport { targets: connections.len(), delivered, failed: connections.len() - delivered, ..Default::default() }
+    FanoutReport {
+        targets: connections.len(),
+        delivered,
+        failed: connections.len() - delivered,
+        ..Default::default()
+    }
 }
 
-async fn revoke_one<S, B>(store: &S, broadcaster: &B, conn: &Connection, settings: &Settings) -> bool
+async fn revoke_one<S, B>(
+    store: &S,
+    broadcaster: &B,
+    conn: &Connection,
+    settings: &Settings,
+) -> bool
 where
     S: ConnectionStore + ?Sized,
     B: Broadcaster + ?Sized,
@@ -161,7 +203,12 @@ where
     let mut attempt = 0u32;
     let closed = loop {
         attempt += 1;
-        let r = match tokio::time::timeout(settings.call_timeout, broadcaster.disconnect(&conn.connection_id)).await {
+        let r = match tokio::time::timeout(
+            settings.call_timeout,
+            broadcaster.disconnect(&conn.connection_id),
+        )
+        .await
+        {
             Ok(r) => r,
             Err(_) => Err(PushError::Transient("timed out".into())),
         };

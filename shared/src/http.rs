@@ -1,6 +1,6 @@
 //! Small helpers for the HTTP API handlers: bodies, responses, path and header access.
 
-use crate::domain::{AuctionId, DomainError, Money, IdempotencyKey};
+use crate::domain::{AuctionId, DomainError, IdempotencyKey, Money};
 use crate::error::ApiError;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -23,7 +23,11 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     if status.is_server_error() {
         tracing::error!(code = err.code(), error = ?err, "request failed");
     } else {
-        tracing::info!(code = err.code(), status = status.as_u16(), "request refused");
+        tracing::info!(
+            code = err.code(),
+            status = status.as_u16(),
+            "request refused"
+        );
     }
     let mut resp = json_response(status, &err.body());
     if let Some(secs) = err.retry_after() {
@@ -48,7 +52,9 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
         _ => &[],
     };
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::EmptyBody);
@@ -61,7 +67,10 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// A required JSON integer field. Refuses strings, fractions, exponents, booleans and values past i64.
-pub fn int_field(obj: &Map<String, Value>, field: &'static str) -> Result<Option<i64>, DomainError> {
+pub fn int_field(
+    obj: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<i64>, DomainError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
@@ -70,24 +79,39 @@ pub fn int_field(obj: &Map<String, Value>, field: &'static str) -> Result<Option
             } else if n.is_u64() {
                 Err(DomainError::invalid(field, "is too large"))
             } else {
-                Err(DomainError::invalid(field, "must be a whole number (integer minor units, e.g. cents)"))
+                Err(DomainError::invalid(
+                    field,
+                    "must be a whole number (integer minor units, e.g. cents)",
+                ))
             }
         }
-        Some(_) => Err(DomainError::invalid(field, "must be a JSON integer (minor units, e.g. cents)")),
+        Some(_) => Err(DomainError::invalid(
+            field,
+            "must be a JSON integer (minor units, e.g. cents)",
+        )),
     }
 }
 
 /// A positive amount of money in cents.
-pub fn money_field(obj: &Map<String, Value>, field: &'static str) -> Result<Option<Money>, DomainError> {
+pub fn money_field(
+    obj: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<Money>, DomainError> {
     match int_field(obj, field)? {
         None => Ok(None),
-        Some(cents) => Money::new(cents)
-            .map(Some)
-            .map_err(|_| DomainError::invalid(field, "must be a positive integer number of cents, at most 10^15")),
+        Some(cents) => Money::new(cents).map(Some).map_err(|_| {
+            DomainError::invalid(
+                field,
+                "must be a positive integer number of cents, at most 10^15",
+            )
+        }),
     }
 }
 
-pub fn string_field<'a>(obj: &'a Map<String, Value>, field: &'static str) -> Result<Option<&'a str>, DomainError> {
+pub fn string_field<'a>(
+    obj: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<&'a str>, DomainError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -104,9 +128,16 @@ pub fn auction_id_param(req: &Request) -> Result<AuctionId, ApiError> {
 
 /// The raw bearer token, if the `Authorization` header has one.
 pub fn bearer_token(req: &Request) -> Option<&str> {
-    let value = req.headers().get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// The optional `Idempotency-Key` header, validated.
@@ -114,20 +145,31 @@ pub fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError
     match req.headers().get("idempotency-key") {
         None => Ok(None),
         Some(v) => {
-            let s = v.to_str().map_err(|_| DomainError::invalid("Idempotency-Key", "must be ASCII"))?;
+            let s = v
+                .to_str()
+                .map_err(|_| DomainError::invalid("Idempotency-Key", "must be ASCII"))?;
             Ok(Some(IdempotencyKey::parse(s.trim())?))
         }
     }
 }
 
 /// An integer query-string parameter with a default and a bound.
-pub fn query_limit(req: &Request, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+pub fn query_limit(
+    req: &Request,
+    name: &str,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
     let params = req.query_string_parameters();
     match params.first(name) {
         None => Ok(default),
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(DomainError::Invalid { field: "limit", reason: format!("must be an integer from 1 to {max}") }.into()),
+            _ => Err(DomainError::Invalid {
+                field: "limit",
+                reason: format!("must be an integer from 1 to {max}"),
+            }
+            .into()),
         },
     }
 }

@@ -50,7 +50,12 @@ pub trait AuctionStore: Send + Sync {
     async fn due_auctions(&self, now: Millis, limit: usize) -> StoreResult<Vec<AuctionId>>;
 
     /// Move active → ended exactly once (conditional write). `force` ends it before `endsAt`.
-    async fn close_auction(&self, id: &AuctionId, now: Millis, force: bool) -> StoreResult<CloseOutcome>;
+    async fn close_auction(
+        &self,
+        id: &AuctionId,
+        now: Millis,
+        force: bool,
+    ) -> StoreResult<CloseOutcome>;
 
     /// Record that `auction.ended` was announced and viewers revoked; removes it from `due_auctions`.
     async fn mark_finalized(&self, id: &AuctionId) -> StoreResult<()>;
@@ -164,7 +169,12 @@ impl<T: AuctionStore + ?Sized> AuctionStore for std::sync::Arc<T> {
     async fn due_auctions(&self, now: Millis, limit: usize) -> StoreResult<Vec<AuctionId>> {
         (**self).due_auctions(now, limit).await
     }
-    async fn close_auction(&self, id: &AuctionId, now: Millis, force: bool) -> StoreResult<CloseOutcome> {
+    async fn close_auction(
+        &self,
+        id: &AuctionId,
+        now: Millis,
+        force: bool,
+    ) -> StoreResult<CloseOutcome> {
         (**self).close_auction(id, now, force).await
     }
     async fn mark_finalized(&self, id: &AuctionId) -> StoreResult<()> {

@@ -19,5 +19,8 @@ pub fn init_lambda() {
 
 /// For the local stack and tools: compact, readable lines.
 pub fn init_local() {
-    let _ = tracing_subscriber::fmt().with_env_filter(filter()).compact().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .compact()
+        .try_init();
 }

@@ -23,13 +23,17 @@ impl<B: Broadcaster> Broadcaster for Option<B> {
     async fn post(&self, id: &ConnectionId, payload: &[u8]) -> Result<(), PushError> {
         match self {
             Some(b) => b.post(id, payload).await,
-            None => Err(PushError::Other("WS_MANAGEMENT_ENDPOINT is not configured".into())),
+            None => Err(PushError::Other(
+                "WS_MANAGEMENT_ENDPOINT is not configured".into(),
+            )),
         }
     }
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), PushError> {
         match self {
             Some(b) => b.disconnect(id).await,
-            None => Err(PushError::Other("WS_MANAGEMENT_ENDPOINT is not configured".into())),
+            None => Err(PushError::Other(
+                "WS_MANAGEMENT_ENDPOINT is not configured".into(),
+            )),
         }
     }
 }
@@ -48,7 +52,9 @@ pub enum WiringError {
 /// request does not pay for the handshakes.
 pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
     let config = Config::from_env()?;
-    let StoreConfig::DynamoDb { table, endpoint } = config.store else { return Err(WiringError::NotDynamo) };
+    let StoreConfig::DynamoDb { table, endpoint } = config.store else {
+        return Err(WiringError::NotDynamo);
+    };
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let mut ddb = aws_sdk_dynamodb::config::Builder::from(&sdk);
     if let Some(endpoint) = endpoint {
@@ -75,5 +81,11 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
         tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "DynamoDB warm-up failed");
     }
     let verifier = TokenVerifier::from_config(config.jwt_secret.as_ref())?;
-    Ok(App::new(DynamoStore::new(client, table), broadcaster, verifier, Arc::new(SystemClock), config.settings))
+    Ok(App::new(
+        DynamoStore::new(client, table),
+        broadcaster,
+        verifier,
+        Arc::new(SystemClock),
+        config.settings,
+    ))
 }

@@ -9,8 +9,10 @@ async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
     let app = wiring::lambda_app().await?;
     let app = &app;
-    run(service_fn(move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
-        close::run(app).await.map_err(close::CloseFailed::from)
-    }))
+    run(service_fn(
+        move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+            close::run(app).await.map_err(close::CloseFailed::from)
+        },
+    ))
     .await
 }

@@ -7,5 +7,8 @@ async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
     let app = wiring::lambda_app().await?;
     let app = &app;
-    run(service_fn(move |req: Request| async move { Ok::<_, Error>(http_api::end_auction(app, req).await) })).await
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(http_api::end_auction(app, req).await)
+    }))
+    .await
 }

@@ -8,8 +8,10 @@ async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
     let app = wiring::lambda_app().await?;
     let app = &app;
-    run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-        Ok::<_, Error>(websocket::connect(app, event.payload).await)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            Ok::<_, Error>(websocket::connect(app, event.payload).await)
+        },
+    ))
     .await
 }

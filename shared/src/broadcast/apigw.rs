@@ -32,12 +32,19 @@ impl ApiGatewayBroadcaster {
                     .build(),
             )
             .build();
-        Self { client: Client::from_conf(conf) }
+        Self {
+            client: Client::from_conf(conf),
+        }
     }
 
     /// Open the TLS connection now (at cold start) rather than on the first bid. Any answer will do.
     pub async fn warm_up(&self) {
-        let _ = self.client.get_connection().connection_id("warm-up").send().await;
+        let _ = self
+            .client
+            .get_connection()
+            .connection_id("warm-up")
+            .send()
+            .await;
     }
 }
 
@@ -84,19 +91,27 @@ impl Broadcaster for ApiGatewayBroadcaster {
                 classify(e, |e| match e {
                     PostToConnectionError::GoneException(_) => Some(PushError::Gone),
                     PostToConnectionError::LimitExceededException(_) => Some(PushError::Throttled),
-                    PostToConnectionError::PayloadTooLargeException(_) => Some(PushError::PayloadTooLarge),
+                    PostToConnectionError::PayloadTooLargeException(_) => {
+                        Some(PushError::PayloadTooLarge)
+                    }
                     _ => None,
                 })
             })
     }
 
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), PushError> {
-        self.client.delete_connection().connection_id(id.as_str()).send().await.map(|_| ()).map_err(|e| {
-            classify(e, |e| match e {
-                DeleteConnectionError::GoneException(_) => Some(PushError::Gone),
-                DeleteConnectionError::LimitExceededException(_) => Some(PushError::Throttled),
-                _ => None,
+        self.client
+            .delete_connection()
+            .connection_id(id.as_str())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                classify(e, |e| match e {
+                    DeleteConnectionError::GoneException(_) => Some(PushError::Gone),
+                    DeleteConnectionError::LimitExceededException(_) => Some(PushError::Throttled),
+                    _ => None,
+                })
             })
-        })
     }
 }

@@ -46,11 +46,19 @@ impl MemoryBroadcaster {
     }
     /// The next calls for `id` fail as scripted, in order.
     pub fn inject(&self, id: &ConnectionId, faults: &[Fault]) {
-        self.with(|s| s.faults.entry(id.clone()).or_default().extend(faults.iter().copied()));
+        self.with(|s| {
+            s.faults
+                .entry(id.clone())
+                .or_default()
+                .extend(faults.iter().copied())
+        });
     }
     /// Frames delivered to `id`, decoded.
     pub fn frames(&self, id: &ConnectionId) -> Vec<Frame> {
-        self.raw_frames(id).iter().filter_map(|b| serde_json::from_slice(b).ok()).collect()
+        self.raw_frames(id)
+            .iter()
+            .filter_map(|b| serde_json::from_slice(b).ok())
+            .collect()
     }
     pub fn raw_frames(&self, id: &ConnectionId) -> Vec<Vec<u8>> {
         self.with(|s| s.frames.get(id).cloned().unwrap_or_default())
@@ -89,7 +97,12 @@ impl MemoryBroadcaster {
 impl Broadcaster for MemoryBroadcaster {
     async fn post(&self, id: &ConnectionId, payload: &[u8]) -> Result<(), PushError> {
         self.call(id).await?;
-        self.with(|s| s.frames.entry(id.clone()).or_default().push(payload.to_vec()));
+        self.with(|s| {
+            s.frames
+                .entry(id.clone())
+                .or_default()
+                .push(payload.to_vec())
+        });
         Ok(())
     }
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), PushError> {

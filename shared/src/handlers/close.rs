@@ -32,7 +32,10 @@ pub struct CloseRunReport {
 }
 
 /// Announce the result and revoke every viewer, then mark the auction finalized.
-pub async fn finalize<S, B>(app: &App<S, B>, auction: &Auction) -> Result<(FanoutReport, FanoutReport), StoreError>
+pub async fn finalize<S, B>(
+    app: &App<S, B>,
+    auction: &Auction,
+) -> Result<(FanoutReport, FanoutReport), StoreError>
 where
     S: AuctionStore + ConnectionStore,
     B: Broadcaster,
@@ -40,7 +43,14 @@ where
     let id = &auction.auction_id;
     let connections = app.store.connections_for_auction(id).await?;
     let frame = Frame::ended(auction).to_bytes();
-    let announced = fanout::publish(&app.store, &app.broadcaster, &connections, &frame, &app.settings).await;
+    let announced = fanout::publish(
+        &app.store,
+        &app.broadcaster,
+        &connections,
+        &frame,
+        &app.settings,
+    )
+    .await;
     // Viewers that were gone are already removed; revoke the rest.
     let remaining = app.store.connections_for_auction(id).await?;
     let revoked = fanout::revoke_all(&app.store, &app.broadcaster, &remaining, &app.settings).await;
@@ -62,13 +72,20 @@ pub enum Closed {
     /// This call ended it (and announced it).
     Now(Auction),
     /// It was already ended; the announcement was completed here if it had been left undone.
-    Earlier { auction: Auction, recovered: bool },
+    Earlier {
+        auction: Auction,
+        recovered: bool,
+    },
     NotDue(Auction),
     NotFound,
 }
 
 /// Close one auction (`force`: before `endsAt`, for the seller's early end).
-pub async fn close_one<S, B>(app: &App<S, B>, id: &AuctionId, force: bool) -> Result<Closed, StoreError>
+pub async fn close_one<S, B>(
+    app: &App<S, B>,
+    id: &AuctionId,
+    force: bool,
+) -> Result<Closed, StoreError>
 where
     S: AuctionStore + ConnectionStore,
     B: Broadcaster,
@@ -85,7 +102,10 @@ where
             if recovered {
                 finalize(app, &a).await?;
             }
-            Ok(Closed::Earlier { auction: a, recovered })
+            Ok(Closed::Earlier {
+                auction: a,
+                recovered,
+            })
         }
         CloseOutcome::NotDue(a) => Ok(Closed::NotDue(a)),
         CloseOutcome::NotFound => Ok(Closed::NotFound),
@@ -100,13 +120,19 @@ where
     B: Broadcaster,
 {
     let mut report = CloseRunReport::default();
-    let due = app.store.due_auctions(app.now(), app.settings.close_batch).await?;
+    let due = app
+        .store
+        .due_auctions(app.now(), app.settings.close_batch)
+        .await?;
     for id in due {
         match close_one(app, &id, false).await {
             Ok(Closed::Now(a)) => {
                 report.closed.push(a.auction_id.to_string());
             }
-            Ok(Closed::Earlier { recovered: true, auction }) => report.recovered.push(auction.auction_id.to_string()),
+            Ok(Closed::Earlier {
+                recovered: true,
+                auction,
+            }) => report.recovered.push(auction.auction_id.to_string()),
             Ok(_) => report.skipped += 1,
             Err(e) => {
                 // One bad auction must not stop the others; it stays due and the next run retries it.
@@ -116,14 +142,27 @@ where
         }
     }
     if app.settings.status_broadcast_auctions > 0 {
-        let active = app.store.list_active(app.now(), app.settings.status_broadcast_auctions).await?;
+        let active = app
+            .store
+            .list_active(app.now(), app.settings.status_broadcast_auctions)
+            .await?;
         for auction in active {
-            let connections = app.store.connections_for_auction(&auction.auction_id).await?;
+            let connections = app
+                .store
+                .connections_for_auction(&auction.auction_id)
+                .await?;
             if connections.is_empty() {
                 continue;
             }
             let frame = Frame::status(&auction).to_bytes();
-            let r = fanout::publish(&app.store, &app.broadcaster, &connections, &frame, &app.settings).await;
+            let r = fanout::publish(
+                &app.store,
+                &app.broadcaster,
+                &connections,
+                &frame,
+                &app.settings,
+            )
+            .await;
             report.status_frames += r.delivered;
         }
     }
@@ -138,6 +177,9 @@ pub struct CloseFailed(#[from] pub StoreError);
 
 impl From<CloseFailed> for lambda_runtime::Diagnostic {
     fn from(e: CloseFailed) -> Self {
-        lambda_runtime::Diagnostic { error_type: "CloseFailed".into(), error_message: e.to_string() }
+        lambda_runtime::Diagnostic {
+            error_type: "CloseFailed".into(),
+            error_message: e.to_string(),
+        }
     }
 }

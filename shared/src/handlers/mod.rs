@@ -25,8 +25,20 @@ where
     S: AuctionStore + ConnectionStore,
     B: Broadcaster,
 {
-    pub fn new(store: S, broadcaster: B, verifier: TokenVerifier, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self { store, broadcaster, verifier, clock, settings }
+    pub fn new(
+        store: S,
+        broadcaster: B,
+        verifier: TokenVerifier,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            broadcaster,
+            verifier,
+            clock,
+            settings,
+        }
     }
     pub fn now(&self) -> i64 {
         self.clock.now_millis()

@@ -47,8 +47,16 @@ impl From<&Auction> for AuctionView {
             ends_at: a.ends_at,
             ended_at: a.ended_at,
             high_bidder_name: a.high_bid.as_ref().map(|b| b.bidder_name.clone()),
-            winner_name: a.high_bid.as_ref().filter(|_| ended).map(|b| b.bidder_name.clone()),
-            final_price: a.high_bid.as_ref().filter(|_| ended).map(|b| b.amount.cents()),
+            winner_name: a
+                .high_bid
+                .as_ref()
+                .filter(|_| ended)
+                .map(|b| b.bidder_name.clone()),
+            final_price: a
+                .high_bid
+                .as_ref()
+                .filter(|_| ended)
+                .map(|b| b.amount.cents()),
         }
     }
 }

@@ -23,31 +23,52 @@ pub fn ws_response(status: u16, message: &str) -> ApiGatewayProxyResponse {
 fn store_failure(e: &StoreError) -> ApiGatewayProxyResponse {
     tracing::error!(error = %e, "store failure");
     match e {
-        StoreError::Throttled | StoreError::Unavailable(_) => ws_response(503, "service unavailable"),
+        StoreError::Throttled | StoreError::Unavailable(_) => {
+            ws_response(503, "service unavailable")
+        }
         _ => ws_response(500, "internal error"),
     }
 }
 
 fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Option<ConnectionId> {
-    event.request_context.connection_id.as_deref().and_then(|c| ConnectionId::parse(c).ok())
+    event
+        .request_context
+        .connection_id
+        .as_deref()
+        .and_then(|c| ConnectionId::parse(c).ok())
 }
 
 /// `$connect`: 200 stores the viewer; 400 bad request, 401 bad token, 404 unknown auction, 410 ended.
-pub async fn connect<S, B>(app: &App<S, B>, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse
+pub async fn connect<S, B>(
+    app: &App<S, B>,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse
 where
     S: AuctionStore + ConnectionStore,
     B: Broadcaster,
 {
-    let Some(conn_id) = connection_id(&event) else { return ws_response(400, "missing connection id") };
+    let Some(conn_id) = connection_id(&event) else {
+        return ws_response(400, "missing connection id");
+    };
     let query = &event.query_string_parameters;
     let principal = match app.verifier.verify(query.first("token")) {
         Ok(p) => p,
         Err(e) => {
             tracing::info!(code = e.code(), "connect refused: token");
-            return ws_response(401, if e == AuthError::MissingToken { "missing token" } else { "invalid token" });
+            return ws_response(
+                401,
+                if e == AuthError::MissingToken {
+                    "missing token"
+                } else {
+                    "invalid token"
+                },
+            );
         }
     };
-    let Some(auction_id) = query.first("auctionId").and_then(|a| AuctionId::parse(a).ok()) else {
+    let Some(auction_id) = query
+        .first("auctionId")
+        .and_then(|a| AuctionId::parse(a).ok())
+    else {
         return ws_response(400, "missing or invalid auctionId");
     };
     let now = app.now();
@@ -74,12 +95,17 @@ where
 }
 
 /// `$disconnect`: best effort and idempotent (API Gateway may never send it; TTL cleans up then).
-pub async fn disconnect<S, B>(app: &App<S, B>, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse
+pub async fn disconnect<S, B>(
+    app: &App<S, B>,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse
 where
     S: AuctionStore + ConnectionStore,
     B: Broadcaster,
 {
-    let Some(conn_id) = connection_id(&event) else { return ws_response(400, "missing connection id") };
+    let Some(conn_id) = connection_id(&event) else {
+        return ws_response(400, "missing connection id");
+    };
     match app.store.remove_connection(&conn_id).await {
         Ok(removed) => {
             tracing::info!(connection_id = %conn_id, known = removed.is_some(), "viewer disconnected");
@@ -91,12 +117,17 @@ where
 
 /// `$default`: the channel is read-only. `{"action":"sync"}` gets the current status; anything else gets
 /// one error frame, to the sender only, and is never relayed.
-pub async fn default<S, B>(app: &App<S, B>, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse
+pub async fn default<S, B>(
+    app: &App<S, B>,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse
 where
     S: AuctionStore + ConnectionStore,
     B: Broadcaster,
 {
-    let Some(conn_id) = connection_id(&event) else { return ws_response(400, "missing connection id") };
+    let Some(conn_id) = connection_id(&event) else {
+        return ws_response(400, "missing connection id");
+    };
     let conn = match app.store.get_connection(&conn_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return ws_response(410, "unknown connection"),
@@ -106,7 +137,10 @@ where
     let (frame, status) = match message {
         Some(ClientMessage::Sync) => match app.store.get_auction(&conn.auction_id).await {
             Ok(Some(a)) => (Frame::status(&a), 200),
-            Ok(None) => (Frame::error("auction_not_found", "the auction no longer exists"), 404),
+            Ok(None) => (
+                Frame::error("auction_not_found", "the auction no longer exists"),
+                404,
+            ),
             Err(e) => return store_failure(&e),
         },
         None => {
@@ -121,7 +155,8 @@ where
             )
         }
     };
-    let (result, _) = fanout::post_with_retry(&app.broadcaster, &conn, &frame.to_bytes(), &app.settings).await;
+    let (result, _) =
+        fanout::post_with_retry(&app.broadcaster, &conn, &frame.to_bytes(), &app.settings).await;
     if let Err(crate::ports::PushError::Gone) = result {
         let _ = app.store.remove_connection(&conn_id).await;
     }
