@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what it needs, then runs every check CI runs.
-#   fmt --check, clippy -D warnings, all tests (embedded store, DynamoDB adapter against moto_server),
-#   cfn-lint on template.yaml.
+#   fmt --check, clippy -D warnings, all Rust tests (embedded store, DynamoDB adapter against moto_server,
+#   end to end over real sockets against the local stack), the browser test in headless Chromium, cfn-lint.
 # Python tools go into a project-local venv (.venv); nothing is installed globally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,18 @@ export PATH="$ROOT/.venv/bin:$PATH"
 
 step "cargo test (all crates)"
 cargo test --workspace --locked
+
+step "browser test: Debian Chromium driven by playwright-core against the local stack"
+if ! command -v chromium >/dev/null 2>&1; then
+  # Debian's package; a browser is never downloaded by the test tool itself.
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+cargo build --locked -p local-stack --bin auction-local
+(cd tests/browser && CHROMIUM="$(command -v chromium)" node --test --test-reporter=spec)
+echo "screenshots: target/test-output/browser/"
 
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
