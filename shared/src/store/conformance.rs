@@ -4,7 +4,7 @@
 //! Each case is a `pub async fn case<S>(store: S)` that panics on a violation. [`store_conformance_tests!`]
 //! expands to one `#[tokio::test]` per case, given an expression that evaluates to a future of a fresh store:
 //!
-//! ```ignore
+//! ```text
 //! mod in_memory {
 //!     auction::store_conformance_tests!(async { auction::store::sqlite::SqliteStore::in_memory().unwrap() });
 //! }
