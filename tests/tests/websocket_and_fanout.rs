@@ -3,7 +3,7 @@
 use auction::broadcast::memory::Fault;
 use auction::domain::{AuctionId, ConnectionId};
 use auction::frames::Event;
-use auction::ports::ConnectionStore;
+use auction::ports::{AuctionStore, ConnectionStore};
 use auction_tests::harness::{TestApp, T0};
 
 fn cid(s: &str) -> ConnectionId {
@@ -195,4 +195,116 @@ async fn throttled_failing_and_hanging_viewers_do_not_fail_the_bid() {
             .is_some(),
         "only 410 removes a connection"
     );
+}
+
+/// A store that ends the auction right after a connection is written: the race between `$connect` and the
+/// close, forced.
+#[derive(Clone)]
+struct EndsOnConnect(auction::store::sqlite::SqliteStore);
+
+#[async_trait::async_trait]
+impl AuctionStore for EndsOnConnect {
+    async fn create_auction(
+        &self,
+        a: &auction::domain::Auction,
+    ) -> auction::ports::StoreResult<()> {
+        self.0.create_auction(a).await
+    }
+    async fn get_auction(
+        &self,
+        id: &AuctionId,
+    ) -> auction::ports::StoreResult<Option<auction::domain::Auction>> {
+        self.0.get_auction(id).await
+    }
+    async fn list_active(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> auction::ports::StoreResult<Vec<auction::domain::Auction>> {
+        self.0.list_active(now, limit).await
+    }
+    async fn recent_bids(
+        &self,
+        id: &AuctionId,
+        limit: usize,
+    ) -> auction::ports::StoreResult<Vec<auction::domain::Bid>> {
+        self.0.recent_bids(id, limit).await
+    }
+    async fn place_bid(
+        &self,
+        r: &auction::domain::BidRequest,
+    ) -> auction::ports::StoreResult<auction::domain::BidOutcome> {
+        self.0.place_bid(r).await
+    }
+    async fn due_auctions(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> auction::ports::StoreResult<Vec<AuctionId>> {
+        self.0.due_auctions(now, limit).await
+    }
+    async fn close_auction(
+        &self,
+        id: &AuctionId,
+        now: i64,
+        force: bool,
+    ) -> auction::ports::StoreResult<auction::domain::CloseOutcome> {
+        self.0.close_auction(id, now, force).await
+    }
+    async fn mark_finalized(&self, id: &AuctionId) -> auction::ports::StoreResult<()> {
+        self.0.mark_finalized(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionStore for EndsOnConnect {
+    async fn add_connection(
+        &self,
+        c: &auction::domain::Connection,
+    ) -> auction::ports::StoreResult<()> {
+        self.0.add_connection(c).await?;
+        self.0
+            .close_auction(&c.auction_id, T0, true)
+            .await
+            .map(|_| ())
+    }
+    async fn remove_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> auction::ports::StoreResult<Option<auction::domain::Connection>> {
+        self.0.remove_connection(id).await
+    }
+    async fn get_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> auction::ports::StoreResult<Option<auction::domain::Connection>> {
+        self.0.get_connection(id).await
+    }
+    async fn connections_for_auction(
+        &self,
+        id: &AuctionId,
+    ) -> auction::ports::StoreResult<Vec<auction::domain::Connection>> {
+        self.0.connections_for_auction(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_connect_racing_the_close_is_refused_and_leaves_no_viewer_behind() {
+    let t = TestApp::with_store(EndsOnConnect(
+        auction::store::sqlite::SqliteStore::in_memory().unwrap(),
+    ));
+    let id = t.auction().await;
+    assert_eq!(t.connect("late=", &id, &t.bidder(9)).await, 410);
+    assert!(t
+        .store()
+        .get_connection(&cid("late="))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(t
+        .store()
+        .connections_for_auction(&AuctionId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -90,6 +90,19 @@ where
     if let Err(e) = app.store.add_connection(&conn).await {
         return store_failure(&e);
     }
+    // The close lists viewers only after its transition. Re-reading after our write means either the
+    // closer sees this connection (and revokes it) or we see the end here: no viewer is left behind.
+    match app.store.get_auction(&conn.auction_id).await {
+        Ok(Some(a)) if a.is_open(app.now()) => {}
+        Ok(_) => {
+            let _ = app.store.remove_connection(&conn.connection_id).await;
+            return ws_response(410, "auction has ended");
+        }
+        Err(e) => {
+            let _ = app.store.remove_connection(&conn.connection_id).await;
+            return store_failure(&e);
+        }
+    }
     tracing::info!(connection_id = %conn.connection_id, auction_id = %conn.auction_id, "viewer connected");
     ws_response(200, "connected")
 }
