@@ -535,21 +535,43 @@ function auctionView(id) {
       return;
     }
     const seq = Number(f.seq ?? 0);
-    if (seq < st.lastSeq) return; // stale
     if (!st.auction) return;
-    bumpSeq(seq);
+    // Two bids accepted at the same moment are posted by two independent invocations, so their frames can
+    // arrive out of order. An older frame never moves the status back, but its bid still joins the feed
+    // (sorted by seq, deduped by bidId).
+    const stale = seq < st.lastSeq;
+    if (!stale) {
+      if (f.type === "batch" && seq > st.lastSeq + 1) scheduleGapCheck(st.lastSeq, seq);
+      bumpSeq(seq);
+    }
     const apply = (ev) => {
       if (!ev) return;
       if (ev.type === "bid.placed") {
         addBid(ev.data, seq);
-        built?.bidForm?.noticeBid(ev.data);
+        if (!stale) built?.bidForm?.noticeBid(ev.data);
       }
+      else if (stale) return;
       else if (ev.type === "auction.status") applyStatus(ev.data, seq);
       else if (ev.type === "auction.ended") markEnded(ev.data);
     };
     if (f.type === "batch") (Array.isArray(f.data) ? f.data : []).forEach(apply);
     else apply(f);
     render();
+  }
+
+  // A gap in bid seqs that is still open after a moment (a frame lost or given up on by the server's
+  // bounded retries) is filled from GET /auctions/{id}.
+  function scheduleGapCheck(from, to) {
+    setTimeout(() => {
+      if (destroyed || st.ended) return;
+      const have = new Set([...st.bids.values()].map((b) => b.seq));
+      for (let s = from + 1; s < to; s++) {
+        if (!have.has(s)) {
+          resync().then(render, () => {}); // best effort: the next frame or reconnect resyncs anyway
+          return;
+        }
+      }
+    }, 1500);
   }
 
   async function resync() {

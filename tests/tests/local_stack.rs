@@ -71,7 +71,8 @@ async fn live_auction_flow(store: StoreChoice) {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Two bidders race; some bids are too low and must reach nobody.
-    let mut accepted: Vec<(u64, i64)> = Vec::new();
+    // (seq, amount, round). Bids of one round are concurrent; rounds are sequential.
+    let mut accepted: Vec<(u64, i64, i64)> = Vec::new();
     let mut rejected: Vec<i64> = Vec::new();
     for round in 0..6i64 {
         let a = 10_000 + round * 1_000;
@@ -83,7 +84,7 @@ async fn live_auction_flow(store: StoreChoice) {
         );
         for ((status, body), amount) in [(ra, a), (rb, b)] {
             match status {
-                201 => accepted.push((body["seq"].as_u64().unwrap(), amount)),
+                201 => accepted.push((body["seq"].as_u64().unwrap(), amount, round)),
                 409 => {
                     assert_eq!(body["error"], "bid_too_low", "{body}");
                     rejected.push(amount);
@@ -103,9 +104,11 @@ async fn live_auction_flow(store: StoreChoice) {
     rejected.push(1);
     accepted.sort();
     assert!(accepted.len() >= 6, "{accepted:?}");
-    let expected_seqs: Vec<u64> = accepted.iter().map(|(s, _)| *s).collect();
-    let accepted_amounts: BTreeSet<i64> = accepted.iter().map(|(_, a)| *a).collect();
-    let winner = *accepted.last().unwrap();
+    let expected_seqs: Vec<u64> = accepted.iter().map(|(s, _, _)| *s).collect();
+    let accepted_amounts: BTreeSet<i64> = accepted.iter().map(|(_, a, _)| *a).collect();
+    let round_of: std::collections::HashMap<u64, i64> =
+        accepted.iter().map(|(s, _, r)| (*s, *r)).collect();
+    let winner = *accepted.iter().max_by_key(|(s, _, _)| *s).unwrap();
 
     for v in viewers {
         let seen = v.await.unwrap();
@@ -135,9 +138,19 @@ async fn live_auction_flow(store: StoreChoice) {
                 other => panic!("unexpected frame type {other}: {f}"),
             }
         }
+        // Exactly once, nothing lost. Order: a round's fan-out completes before its bids are answered, so a
+        // later round never overtakes an earlier one; the two bids of one round were accepted at the same
+        // moment by independent invocations and may arrive in either order (clients order them by seq).
+        let mut sorted = bid_seqs.clone();
+        sorted.sort();
         assert_eq!(
-            bid_seqs, expected_seqs,
-            "every accepted bid exactly once, in seq order"
+            sorted, expected_seqs,
+            "every accepted bid exactly once: {bid_seqs:?}"
+        );
+        let rounds: Vec<i64> = bid_seqs.iter().map(|s| round_of[s]).collect();
+        assert!(
+            rounds.windows(2).all(|w| w[0] <= w[1]),
+            "frames of sequential bids arrive in seq order: {bid_seqs:?}"
         );
         assert_eq!(amounts, accepted_amounts, "rejected bids reach nobody");
         assert_eq!(ended.len(), 1);
