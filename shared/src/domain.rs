@@ -287,6 +287,9 @@ pub enum BidOutcome {
     Accepted(PlacedBid),
     /// Same bidder, same Idempotency-Key, same amount: the original result, nothing written.
     Replayed(PlacedBid),
+    /// A retry (same bidder, key and amount) of a bid that was committed but whose invocation failed before
+    /// completing it: the store has now written its history; it still has to be announced to viewers.
+    Recovered(PlacedBid),
     Rejected(BidRejection),
 }
 

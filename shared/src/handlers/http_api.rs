@@ -226,6 +226,11 @@ where
             publish_bid(app, &placed).await;
             Ok(bid_response(&placed, false))
         }
+        BidOutcome::Recovered(placed) => {
+            tracing::info!(auction_id = %placed.auction.auction_id, bid_id = %placed.bid.bid_id, "recovered a committed bid on retry");
+            publish_bid(app, &placed).await;
+            Ok(bid_response(&placed, true))
+        }
         BidOutcome::Replayed(placed) => {
             tracing::info!(auction_id = %placed.auction.auction_id, bid_id = %placed.bid.bid_id, "idempotent replay");
             Ok(bid_response(&placed, true))

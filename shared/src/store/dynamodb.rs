@@ -866,22 +866,26 @@ impl DynamoStore {
     }
 }
 
-/// Decide a refused bid from the item the failed conditional write returned (step 4).
-fn refused(current: Option<Auction>, req: &BidRequest) -> BidOutcome {
-    if let (Some(k), Some(a)) = (&req.idempotency_key, &current) {
-        if let Some(hb) = &a.high_bid {
-            if hb.bidder_id == req.bidder_id && hb.idempotency_key.as_ref() == Some(k) {
-                return replay_or_reused(
-                    PlacedBid {
-                        bid: hb.clone(),
-                        auction: a.clone(),
-                    },
-                    req,
-                );
-            }
-        }
-    }
-    BidOutcome::Rejected(BidRejection::classify(current.as_ref(), req))
+/// A refused bid that is really this request's own committed bid, found in the item the failed write
+/// returned: `Some((placed, ours))`. `ours`: the very same request (`bid_id` equal), which happens when the SDK
+/// retried an UpdateItem whose response was lost; otherwise a client retry with the same Idempotency-Key whose
+/// record was never written (the original invocation failed after the commit).
+fn own_committed_bid(current: Option<&Auction>, req: &BidRequest) -> Option<(PlacedBid, bool)> {
+    let a = current?;
+    let hb = a.high_bid.as_ref()?;
+    let ours = hb.bid_id == req.bid_id;
+    let same_key = req.idempotency_key.is_some()
+        && hb.bidder_id == req.bidder_id
+        && hb.idempotency_key == req.idempotency_key;
+    (ours || same_key).then(|| {
+        (
+            PlacedBid {
+                bid: hb.clone(),
+                auction: a.clone(),
+            },
+            ours,
+        )
+    })
 }
 
 fn replay_or_reused(original: PlacedBid, req: &BidRequest) -> BidOutcome {
@@ -1037,7 +1041,24 @@ impl AuctionStore for DynamoStore {
                         .cloned()
                         .map(decode_auction)
                         .transpose()?;
-                    return Ok(refused(current, req));
+                    let Some((placed, ours)) = own_committed_bid(current.as_ref(), req) else {
+                        return Ok(BidOutcome::Rejected(BidRejection::classify(
+                            current.as_ref(),
+                            req,
+                        )));
+                    };
+                    if !ours && placed.bid.amount != req.amount {
+                        return Ok(BidOutcome::Rejected(BidRejection::IdempotencyKeyReused));
+                    }
+                    // Its history (and idempotency record) may never have been written: do it now.
+                    if let Err(e) = self.write_bid_history(&placed.auction, &placed).await {
+                        tracing::warn!(auction_id = %req.auction_id, error = %e, "history write of a recovered bid failed");
+                    }
+                    return Ok(if ours {
+                        BidOutcome::Accepted(placed)
+                    } else {
+                        BidOutcome::Recovered(placed)
+                    });
                 }
                 Err(store_err("UpdateItem(bid)", err))
             }
