@@ -1,0 +1,615 @@
+//! Faults at the HTTP layer, through the production adapters:
+//!
+//! 1. the Management API answering 410 / 429 / 500 / never, behind `ApiGatewayBroadcaster` (the real SDK);
+//! 2. DynamoDB throttling and 5xx behind `DynamoStore` (the real SDK), including a write whose response is
+//!    lost;
+//! 3. `close-auctions` dying between the transition and the announcement, and racing itself, on DynamoDB.
+
+use auction::broadcast::apigw::ApiGatewayBroadcaster;
+use auction::config::Settings;
+use auction::domain::{AuctionId, CloseOutcome, ConnectionId};
+use auction::frames::Event;
+use auction::handlers::close::FINALIZE_GRACE_MS;
+use auction::ports::{AuctionStore, ConnectionStore};
+use auction::store::dynamodb::DynamoStore;
+use auction::store::sqlite::SqliteStore;
+use auction_tests::faults::{
+    dummy_sdk_config, ApiFault, DynamoFault, FaultyDynamo, FaultyManagementApi, Harness,
+};
+use auction_tests::harness::{TestApp, T0};
+use auction_tests::moto;
+use aws_config::retry::RetryConfig;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------------------------
+// 1. Management API faults through the production adapter
+
+const CALL_TIMEOUT: Duration = Duration::from_millis(300);
+
+fn fanout_settings() -> Settings {
+    Settings {
+        fanout_max_attempts: 4,
+        fanout_backoff: Duration::from_millis(10),
+        call_timeout: CALL_TIMEOUT,
+        ..Settings::default()
+    }
+}
+
+/// The longest a fan-out can take when every call is cut at `call_timeout`: all attempts time out, plus the
+/// backoffs between them (each at most `base * 2^(n-1)`), plus 2 s of slack for a loaded CI machine.
+fn fanout_bound(s: &Settings) -> Duration {
+    let attempts = s.fanout_max_attempts;
+    let backoffs: Duration = (1..attempts)
+        .map(|n| (s.fanout_backoff * (1u32 << (n - 1))).min(Duration::from_secs(1)))
+        .sum();
+    s.call_timeout * attempts + backoffs + Duration::from_secs(2)
+}
+
+async fn management_app() -> (
+    Harness<SqliteStore, ApiGatewayBroadcaster>,
+    FaultyManagementApi,
+) {
+    let api = FaultyManagementApi::start().await;
+    let settings = fanout_settings();
+    let broadcaster =
+        ApiGatewayBroadcaster::new(&dummy_sdk_config().await, &api.url, settings.call_timeout);
+    let store = SqliteStore::in_memory().expect("in-memory store");
+    (Harness::new(store, broadcaster, settings), api)
+}
+
+async fn connected(store: &SqliteStore, id: &str) -> bool {
+    store
+        .get_connection(&ConnectionId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .is_some()
+}
+
+#[tokio::test]
+async fn management_api_faults_never_fail_a_bid_and_are_bounded() {
+    let (t, api) = management_app().await;
+    let settings = fanout_settings();
+    let max = settings.fanout_max_attempts as usize;
+    let id = t.auction().await;
+    let other = t.auction().await;
+
+    // Viewers, each with its script (a connection id ends with `=` like API Gateway's).
+    api.always("gone1=", ApiFault::Gone);
+    api.always("gone2=", ApiFault::Gone);
+    api.script("slow=", &[ApiFault::Throttled, ApiFault::Throttled]);
+    api.script("err=", &vec![ApiFault::ServerError; max - 1]);
+    api.script("hang=", &[ApiFault::Hang]);
+    api.always("down=", ApiFault::ServerError);
+    api.always("stuck=", ApiFault::Hang);
+    let viewers = [
+        "ok=", "gone1=", "gone2=", "slow=", "err=", "hang=", "down=", "stuck=",
+    ];
+    for v in viewers {
+        assert_eq!(t.connect(v, &id, &t.bidder(9)).await, 200, "{v}");
+    }
+    assert_eq!(t.connect("other=", &other, &t.bidder(9)).await, 200);
+
+    let started = Instant::now();
+    let r = t.bid(&t.bidder(1), &id, 10_000, None).await;
+    let elapsed = started.elapsed();
+    assert_eq!(r.status, 201, "{:?}", r.body);
+
+    // Live viewers got exactly their one frame, however many attempts it took.
+    for v in ["ok=", "slow=", "err=", "hang="] {
+        let frames = api.frames(v);
+        assert_eq!(frames.len(), 1, "{v}: {frames:?}");
+        assert_eq!(frames[0].seq, 1, "{v}");
+        assert!(matches!(frames[0].event, Event::Batch(_)), "{v}");
+    }
+    // Requests per connection: success first time; 410 is never retried; 429 and 500 are retried until they
+    // clear; a hang is cut at the timeout and retried; a viewer that always fails or always hangs gets exactly
+    // `fanout_max_attempts` requests and no more.
+    let expected = [
+        ("ok=", 1),
+        ("gone1=", 1),
+        ("gone2=", 1),
+        ("slow=", 3),
+        ("err=", max),
+        ("hang=", 2),
+        ("down=", max),
+        ("stuck=", max),
+        ("other=", 0),
+    ];
+    for (v, n) in expected {
+        assert_eq!(api.posts(v), n, "PostToConnection requests for {v}");
+    }
+    // Only the gone connections were removed; the failing ones stay (they may recover; TTL ends them).
+    for v in viewers {
+        let gone = v.starts_with("gone");
+        assert_eq!(connected(&t.app.store, v).await, !gone, "{v}");
+    }
+    assert!(connected(&t.app.store, "other=").await);
+    // The hanging calls were cut at `call_timeout`, and the whole fan-out is bounded.
+    assert!(
+        elapsed >= CALL_TIMEOUT * settings.fanout_max_attempts,
+        "`stuck=` waited out {max} timeouts: {elapsed:?}"
+    );
+    assert!(
+        elapsed <= fanout_bound(&settings),
+        "fan-out took {elapsed:?}, bound {:?}",
+        fanout_bound(&settings)
+    );
+
+    // A second bid: the gone viewers are not asked again, the live ones get frame 2.
+    let r = t.bid(&t.bidder(2), &id, 10_100, None).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(api.posts("gone1="), 1);
+    assert_eq!(api.posts("gone2="), 1);
+    for v in ["ok=", "slow=", "err=", "hang="] {
+        let seqs: Vec<u64> = api.frames(v).iter().map(|f| f.seq).collect();
+        assert_eq!(seqs, vec![1, 2], "{v}");
+    }
+    assert_eq!(api.posts("down="), 2 * max);
+    assert_eq!(api.posts("other="), 0);
+}
+
+#[tokio::test]
+async fn management_api_faults_during_the_close_are_bounded_and_every_record_goes() {
+    let (t, api) = management_app().await;
+    let settings = fanout_settings();
+    let max = settings.fanout_max_attempts as usize;
+    let id = t.auction().await;
+    for v in ["ok=", "gone=", "down=", "stuck=", "flaky="] {
+        assert_eq!(t.connect(v, &id, &t.bidder(9)).await, 200, "{v}");
+    }
+    assert_eq!(t.bid(&t.bidder(1), &id, 10_000, None).await.status, 201);
+    let posts_before: Vec<usize> = ["ok=", "gone=", "down=", "stuck=", "flaky="]
+        .iter()
+        .map(|v| api.posts(v))
+        .collect();
+    assert_eq!(posts_before, vec![1; 5]);
+
+    // From now on: `gone=` is gone, `down=` always 500s, `stuck=` never answers, `flaky=` is throttled once.
+    api.always("gone=", ApiFault::Gone);
+    api.always("down=", ApiFault::ServerError);
+    api.always("stuck=", ApiFault::Hang);
+    api.script("flaky=", &[ApiFault::Throttled]);
+
+    let started = Instant::now();
+    let r = t.end(&t.seller(), &id).await;
+    let elapsed = started.elapsed();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["auction"]["winnerName"], "Bidder 1");
+
+    // auction.ended reached the live viewers.
+    for v in ["ok=", "flaky="] {
+        let frames = api.frames(v);
+        assert!(
+            matches!(
+                frames.last().map(|f| &f.event),
+                Some(Event::AuctionEnded(_))
+            ),
+            "{v}: {frames:?}"
+        );
+    }
+    // Announcement: 410 once (and removed), failures bounded by `fanout_max_attempts`.
+    assert_eq!(api.posts("gone="), 2);
+    assert_eq!(api.posts("down="), 1 + max);
+    assert_eq!(api.posts("stuck="), 1 + max);
+    assert_eq!(api.posts("flaky="), 1 + 2);
+    // Revocation: the gone viewer was already removed, so it is not deleted; the others are, with bounded
+    // retries.
+    assert_eq!(api.deletes("gone="), 0);
+    assert_eq!(api.deletes("ok="), 1);
+    assert_eq!(api.deletes("flaky="), 1);
+    assert_eq!(api.deletes("down="), max);
+    assert_eq!(api.deletes("stuck="), max);
+    assert!(api.deleted("ok=") && api.deleted("flaky="));
+    // Every record is gone: the auction is over.
+    let aid = AuctionId::parse(&id).unwrap();
+    assert!(t
+        .app
+        .store
+        .connections_for_auction(&aid)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(t.auction_state(&id).await.finalized);
+    // Announcement and revocation each bounded like one fan-out.
+    assert!(
+        elapsed <= fanout_bound(&settings) * 2,
+        "the close took {elapsed:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 2. DynamoDB throttling and 5xx behind the production store adapter
+//
+// The store's client keeps the SDK's production retry policy, `standard` mode with 3 attempts (what
+// `wiring::lambda_app` gets from `aws_config` defaults), only with a 5 ms initial backoff instead of 1 s so
+// the tests stay fast. Faults are therefore injected 3 times in a row: the SDK's own retries eat all of them
+// and the store sees the failure. (Injecting fewer than 3 shows the SDK absorbing them: see
+// `a_lost_response_retried_by_the_sdk_is_answered_as_a_replay`.)
+
+const SDK_ATTEMPTS: u32 = 3;
+
+struct DynamoFixture {
+    t: TestApp<DynamoStore>,
+    proxy: FaultyDynamo,
+    /// The same table, straight to moto (not through the proxy), to observe the state.
+    direct: DynamoStore,
+}
+
+async fn dynamo_fixture() -> DynamoFixture {
+    let direct = moto::fresh_table().await;
+    let proxy = FaultyDynamo::start(&moto::endpoint()).await;
+    let client = proxy
+        .client(
+            RetryConfig::standard()
+                .with_max_attempts(SDK_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(5)),
+        )
+        .await;
+    let store = DynamoStore::new(client, direct.table_name());
+    DynamoFixture {
+        t: TestApp::with_store(store),
+        proxy,
+        direct,
+    }
+}
+
+async fn unavailable_then_exactly_one_bid(fault: DynamoFault) {
+    let DynamoFixture { t, proxy, direct } = dynamo_fixture().await;
+    let id = t.auction().await;
+    let aid = AuctionId::parse(&id).unwrap();
+    assert_eq!(t.connect("v1=", &id, &t.bidder(9)).await, 200);
+    let before = direct.get_auction(&aid).await.unwrap().unwrap();
+    let bidder = t.bidder(1);
+    let key = Some("retry-key-1");
+
+    proxy.inject("UpdateItem", &vec![fault; SDK_ATTEMPTS as usize]);
+    let r = t
+        .bid_raw(Some(&bidder), &id, Some(r#"{"amount":10000}"#.into()), key)
+        .await;
+    assert_eq!(r.status, 503, "{fault:?}: {:?}", r.body);
+    assert_eq!(r.code(), "service_unavailable");
+    assert!(r.body["message"].is_string());
+    assert!(r.body["retryAfterSeconds"].as_u64().is_some_and(|s| s >= 1));
+    let retry_after = r.headers.get("retry-after").expect("Retry-After header");
+    assert!(retry_after.to_str().unwrap().parse::<u32>().unwrap() >= 1);
+    assert_eq!(
+        proxy.seen("UpdateItem"),
+        SDK_ATTEMPTS as usize,
+        "the SDK retried {fault:?} a bounded number of times"
+    );
+    assert_eq!(proxy.pending("UpdateItem"), 0, "the fault has cleared");
+    assert_eq!(proxy.forwarded("UpdateItem"), 0);
+
+    // No partial state: the auction, its bids and its viewers saw nothing.
+    let after = direct.get_auction(&aid).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            after.bid_count,
+            after.seq,
+            after.current_price,
+            after.minimum_bid
+        ),
+        (
+            before.bid_count,
+            before.seq,
+            before.current_price,
+            before.minimum_bid
+        ),
+        "{fault:?}"
+    );
+    assert!(after.high_bid.is_none());
+    assert!(direct.recent_bids(&aid, 10).await.unwrap().is_empty());
+    assert!(t.frames("v1=").is_empty());
+
+    // The client retries with the same key: exactly one bid, then replays of it.
+    let first = t
+        .bid_raw(Some(&bidder), &id, Some(r#"{"amount":10000}"#.into()), key)
+        .await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = t
+        .bid_raw(Some(&bidder), &id, Some(r#"{"amount":10000}"#.into()), key)
+        .await;
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_eq!(
+        again
+            .headers
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    assert_eq!(again.body["bid"]["bidId"], first.body["bid"]["bidId"]);
+    assert_eq!(again.body["seq"], 1);
+    let end = direct.get_auction(&aid).await.unwrap().unwrap();
+    assert_eq!(
+        (end.bid_count, end.seq, end.current_price.cents()),
+        (1, 1, 10_000)
+    );
+    let bids = direct.recent_bids(&aid, 10).await.unwrap();
+    assert_eq!(bids.len(), 1);
+    assert_eq!(bids[0].bid_id, first.body["bid"]["bidId"].as_str().unwrap());
+    assert_eq!(t.frames("v1=").len(), 1, "viewers saw the bid once");
+}
+
+#[tokio::test]
+async fn dynamodb_throttling_is_503_with_no_partial_state_and_a_keyed_retry_bids_once() {
+    unavailable_then_exactly_one_bid(DynamoFault::Throttling).await;
+}
+
+#[tokio::test]
+async fn dynamodb_provisioned_throughput_exceeded_is_503_and_a_keyed_retry_bids_once() {
+    unavailable_then_exactly_one_bid(DynamoFault::ProvisionedThroughputExceeded).await;
+}
+
+#[tokio::test]
+async fn dynamodb_5xx_is_503_with_no_partial_state_and_a_keyed_retry_bids_once() {
+    unavailable_then_exactly_one_bid(DynamoFault::ServerError).await;
+}
+
+/// The write commits but its response is lost, and the SDK's retries fail too: the bidder sees 503 although
+/// the bid stands. Its retry with the same key must return that bid, never place a second one.
+#[tokio::test]
+async fn a_lost_bid_response_then_a_keyed_retry_returns_the_original_bid() {
+    let DynamoFixture { t, proxy, direct } = dynamo_fixture().await;
+    let id = t.auction().await;
+    let aid = AuctionId::parse(&id).unwrap();
+    let bidder = t.bidder(1);
+    let key = Some("lost-response-1");
+    let body = || Some(r#"{"amount":10000}"#.to_owned());
+
+    let mut faults = vec![DynamoFault::ForwardThenServerError];
+    faults.extend(vec![DynamoFault::ServerError; SDK_ATTEMPTS as usize - 1]);
+    proxy.inject("UpdateItem", &faults);
+    let r = t.bid_raw(Some(&bidder), &id, body(), key).await;
+    assert_eq!(r.status, 503, "{:?}", r.body);
+    assert_eq!(r.code(), "service_unavailable");
+    assert!(r.headers.get("retry-after").is_some());
+    assert_eq!(proxy.forwarded("UpdateItem"), 1);
+
+    // The auction DID take the bid.
+    let taken = direct.get_auction(&aid).await.unwrap().unwrap();
+    assert_eq!((taken.bid_count, taken.seq), (1, 1));
+    let original = taken.high_bid.clone().expect("the lost write committed");
+    assert_eq!(original.amount.cents(), 10_000);
+    assert_eq!(original.bidder_id.as_str(), "bidder-1");
+
+    // Retries with the same key: the original bid, replayed, never a second one.
+    for _ in 0..2 {
+        let again = t.bid_raw(Some(&bidder), &id, body(), key).await;
+        assert_eq!(again.status, 201, "{:?}", again.body);
+        assert_eq!(
+            again
+                .headers
+                .get("idempotent-replayed")
+                .map(|v| v.to_str().unwrap()),
+            Some("true")
+        );
+        assert_eq!(again.body["bid"]["bidId"], original.bid_id.as_str());
+        assert_eq!(again.body["seq"], 1);
+    }
+    let end = direct.get_auction(&aid).await.unwrap().unwrap();
+    assert_eq!(
+        (end.bid_count, end.seq, end.current_price.cents()),
+        (1, 1, 10_000)
+    );
+    // The same key with another amount is refused, not a second bid either.
+    let other = t
+        .bid_raw(Some(&bidder), &id, Some(r#"{"amount":20000}"#.into()), key)
+        .await;
+    assert_eq!(other.status, 422, "{:?}", other.body);
+    assert_eq!(other.code(), "idempotency_key_reused");
+    assert_eq!(
+        direct.get_auction(&aid).await.unwrap().unwrap().bid_count,
+        1
+    );
+}
+
+/// One lost response, and the SDK's own retry reaches DynamoDB: the keyed conditional write refuses the
+/// duplicate and the store recognises its own committed bid, so the bidder sees 201 at once.
+#[tokio::test]
+async fn a_lost_response_retried_by_the_sdk_is_answered_with_the_committed_bid() {
+    let DynamoFixture { t, proxy, direct } = dynamo_fixture().await;
+    let id = t.auction().await;
+    let aid = AuctionId::parse(&id).unwrap();
+    proxy.inject("UpdateItem", &[DynamoFault::ForwardThenServerError]);
+    let r = t
+        .bid_raw(
+            Some(&t.bidder(1)),
+            &id,
+            Some(r#"{"amount":10000}"#.into()),
+            Some("sdk-retry-1"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(proxy.forwarded("UpdateItem"), 2);
+    let a = direct.get_auction(&aid).await.unwrap().unwrap();
+    assert_eq!((a.bid_count, a.seq), (1, 1));
+    assert_eq!(r.body["bid"]["bidId"], a.high_bid.unwrap().bid_id.as_str());
+}
+
+/// An UNKEYED bid whose UpdateItem committed but whose response was lost is retried by the SDK itself (same
+/// request, same bid id); the retry fails the condition (`minimumBid` is now above the amount). The store must
+/// recognise its own bid (`highBid.bidId == req.bid_id`) and answer 201, not `bid_too_low`, and viewers hear.
+#[tokio::test]
+async fn an_unkeyed_bid_whose_response_was_lost_is_not_reported_as_too_low() {
+    let DynamoFixture { t, proxy, direct } = dynamo_fixture().await;
+    let id = t.auction().await;
+    let aid = AuctionId::parse(&id).unwrap();
+    assert_eq!(t.connect("v1=", &id, &t.bidder(9)).await, 200);
+    proxy.inject("UpdateItem", &[DynamoFault::ForwardThenServerError]);
+    let r = t.bid(&t.bidder(1), &id, 10_000).await;
+    let a = direct.get_auction(&aid).await.unwrap().unwrap();
+    assert_eq!((a.bid_count, a.seq), (1, 1), "never a second bid");
+    assert_eq!(r.status, 201, "the bid leads: {:?}", r.body);
+    assert_eq!(t.frames("v1=").len(), 1, "viewers are told");
+}
+
+/// After a lost response, the keyed retry is answered from the failed conditional write. The original
+/// invocation never wrote the bid's history nor its idempotency record and never announced it, so the retry
+/// (`BidOutcome::Recovered`) must do both: `GET /auctions/{id}` lists the bid and viewers receive it.
+#[tokio::test]
+async fn a_bid_recovered_after_a_lost_response_reaches_history_and_viewers() {
+    let DynamoFixture { t, proxy, direct } = dynamo_fixture().await;
+    let id = t.auction().await;
+    let aid = AuctionId::parse(&id).unwrap();
+    assert_eq!(t.connect("v1=", &id, &t.bidder(9)).await, 200);
+    let mut faults = vec![DynamoFault::ForwardThenServerError];
+    faults.extend(vec![DynamoFault::ServerError; SDK_ATTEMPTS as usize - 1]);
+    proxy.inject("UpdateItem", &faults);
+    let body = || Some(r#"{"amount":10000}"#.to_owned());
+    let key = Some("recovered-1");
+    assert_eq!(
+        t.bid_raw(Some(&t.bidder(1)), &id, body(), key).await.status,
+        503
+    );
+    let r = t.bid_raw(Some(&t.bidder(1)), &id, body(), key).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(
+        direct.recent_bids(&aid, 10).await.unwrap().len(),
+        1,
+        "history"
+    );
+    assert_eq!(t.frames("v1=").len(), 1, "viewers are told");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 3. close-auctions on DynamoDB: a crash between the transition and the announcement; concurrent runs
+
+#[tokio::test]
+async fn dynamodb_a_close_that_crashed_before_announcing_is_finished_by_a_later_run() {
+    let t = TestApp::with_store(moto::fresh_table().await);
+    let id = t.auction().await;
+    let aid = AuctionId::parse(&id).unwrap();
+    for v in ["v1=", "v2="] {
+        assert_eq!(t.connect(v, &id, &t.bidder(9)).await, 200);
+    }
+    assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+    t.clock.set(T0 + 300_000);
+    // The "crash": the transition commits, nothing else happens.
+    assert!(matches!(
+        t.store()
+            .close_auction(&aid, T0 + 300_000, false)
+            .await
+            .unwrap(),
+        CloseOutcome::Closed(_)
+    ));
+
+    let too_soon = t.close_run().await;
+    assert!(too_soon.closed.is_empty() && too_soon.recovered.is_empty());
+    assert!(t.broadcaster.disconnected().is_empty());
+    for v in ["v1=", "v2="] {
+        assert!(t
+            .frames(v)
+            .iter()
+            .all(|f| !matches!(f.event, Event::AuctionEnded(_))));
+    }
+
+    t.clock.advance(FINALIZE_GRACE_MS);
+    let r = t.close_run().await;
+    assert_eq!(r.recovered, vec![id.clone()]);
+    assert!(r.closed.is_empty(), "the transition is not repeated");
+    for v in ["v1=", "v2="] {
+        let frames = t.frames(v);
+        let ended: Vec<_> = frames
+            .iter()
+            .filter(|f| matches!(f.event, Event::AuctionEnded(_)))
+            .collect();
+        assert_eq!(ended.len(), 1, "{v}: {frames:?}");
+        let Event::AuctionEnded(e) = &ended[0].event else {
+            unreachable!()
+        };
+        assert_eq!(e.winner_name.as_deref(), Some("Bidder 1"));
+        assert_eq!(e.final_price, Some(10_000));
+        assert_eq!(ended[0].seq, 2, "the close took the next seq");
+    }
+    let mut revoked: Vec<String> = t
+        .broadcaster
+        .disconnected()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    revoked.sort();
+    assert_eq!(revoked, vec!["v1=", "v2="]);
+    assert!(t
+        .store()
+        .connections_for_auction(&aid)
+        .await
+        .unwrap()
+        .is_empty());
+    let a = t.auction_state(&id).await;
+    assert!(a.finalized);
+    assert_eq!(a.seq, 2);
+
+    let again = t.close_run().await;
+    assert!(again.closed.is_empty() && again.recovered.is_empty());
+    assert_eq!(
+        t.broadcaster.disconnected().len(),
+        2,
+        "nothing happens twice"
+    );
+}
+
+#[tokio::test]
+async fn dynamodb_two_concurrent_close_runs_make_one_transition_per_auction() {
+    let t = TestApp::with_store(moto::fresh_table().await);
+    let ids = [t.auction().await, t.auction().await, t.auction().await];
+    let viewers = [["a1=", "a2="], ["b1=", "b2="], ["c1=", "c2="]];
+    for (id, vs) in ids.iter().zip(viewers) {
+        for v in vs {
+            assert_eq!(t.connect(v, id, &t.bidder(9)).await, 200);
+        }
+    }
+    assert_eq!(t.bid(&t.bidder(1), &ids[0], 10_000).await.status, 201);
+    assert_eq!(t.bid(&t.bidder(2), &ids[0], 12_000).await.status, 201);
+    assert_eq!(t.bid(&t.bidder(3), &ids[1], 10_000).await.status, 201);
+
+    t.clock.set(T0 + 300_000);
+    let (a, b) = tokio::join!(t.close_run(), t.close_run());
+    let mut closed = a.closed.clone();
+    closed.extend(b.closed.clone());
+    closed.sort();
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(
+        closed, expected,
+        "every due auction closed by exactly one of the two runs ({a:?} / {b:?})"
+    );
+    assert!(a.recovered.is_empty() && b.recovered.is_empty());
+
+    let winners = [
+        (Some("Bidder 2"), Some(12_000), 3),
+        (Some("Bidder 3"), Some(10_000), 2),
+        (None, None, 1),
+    ];
+    for ((id, vs), (winner, price, seq)) in ids.iter().zip(viewers).zip(winners) {
+        let state = t.auction_state(id).await;
+        assert!(state.finalized, "{id}");
+        assert_eq!(state.seq, seq, "{id}: one transition, one seq");
+        for v in vs {
+            let ended: Vec<_> = t
+                .frames(v)
+                .into_iter()
+                .filter_map(|f| match f.event {
+                    Event::AuctionEnded(e) => Some((f.seq, e)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(ended.len(), 1, "{v}: exactly one auction.ended");
+            assert_eq!(ended[0].0, seq, "{v}");
+            assert_eq!(ended[0].1.winner_name.as_deref(), winner, "{v}");
+            assert_eq!(ended[0].1.final_price, price, "{v}");
+        }
+    }
+    let mut revoked: Vec<String> = t
+        .broadcaster
+        .disconnected()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    revoked.sort();
+    let mut all: Vec<String> = viewers.iter().flatten().map(|s| s.to_string()).collect();
+    all.sort();
+    assert_eq!(revoked, all, "each viewer revoked once");
+    let again = t.close_run().await;
+    assert!(again.closed.is_empty() && again.recovered.is_empty());
+}
