@@ -44,7 +44,7 @@ struct Cli {
     #[arg(long)]
     web_dir: Option<PathBuf>,
     /// Management API posts in flight per fan-out.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 256)]
     fanout_concurrency: usize,
 }
 

@@ -27,13 +27,15 @@ pub enum StoreConfig {
 /// Behaviour knobs shared by the handlers.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Posts in flight at once during a fan-out (`FANOUT_CONCURRENCY`).
+    /// Posts in flight at once during a fan-out (`FANOUT_CONCURRENCY`). Also the number of HTTP connections
+    /// the fan-out keeps open (HTTP/1.1: one request per connection at a time).
     pub fanout_concurrency: usize,
     /// Attempts per connection for retryable failures (429, 5xx, timeout) (`FANOUT_MAX_ATTEMPTS`).
     pub fanout_max_attempts: u32,
     /// First retry backoff; doubles with full jitter (`FANOUT_BACKOFF_MS`).
     pub fanout_backoff: Duration,
-    /// Hard ceiling on one Management API call (`FANOUT_CALL_TIMEOUT_MS`).
+    /// Hard ceiling on one Management API call (`FANOUT_CALL_TIMEOUT_MS`): a call that never answers is cut
+    /// here and retried. Above the Management API's latency tail, well under a second.
     pub call_timeout: Duration,
     /// Connection records expire this long after connecting: API Gateway's 2 h limit plus a margin.
     pub connection_ttl_secs: i64,
@@ -48,10 +50,13 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            fanout_concurrency: 128,
+            // Measured in bench/results/fanout.md (bench-fanout): 256 in flight at ~25 ms per post is ~10k
+            // posts/s, API Gateway's steady account quota, with 256 connections (Lambda allows 1,024 fds).
+            fanout_concurrency: 256,
             fanout_max_attempts: 4,
             fanout_backoff: Duration::from_millis(25),
-            call_timeout: Duration::from_millis(1_000),
+            // Above the Management API's latency tail (p99 ~100 ms): a hung call is retried after 0.3 s.
+            call_timeout: Duration::from_millis(300),
             connection_ttl_secs: 2 * 3600 + 600,
             recent_bids: 20,
             status_broadcast_auctions: 50,
@@ -118,13 +123,13 @@ impl Config {
             fanout_backoff: Duration::from_millis(parse(
                 &get,
                 "FANOUT_BACKOFF_MS",
-                25,
+                d.fanout_backoff.as_millis() as u64,
                 1..=10_000,
             )?),
             call_timeout: Duration::from_millis(parse(
                 &get,
                 "FANOUT_CALL_TIMEOUT_MS",
-                1_000,
+                d.call_timeout.as_millis() as u64,
                 10..=30_000,
             )?),
             connection_ttl_secs: parse(

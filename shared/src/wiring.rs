@@ -2,6 +2,11 @@
 //!
 //! Every function's `main.rs` is `telemetry::init_lambda(); let app = wiring::lambda_app().await?;` and a
 //! `run(service_fn(...))` around one handler.
+//!
+//! `WARM_UP` (default `true`): during init, one GetItem of a key that never exists and one GetConnection of
+//! a made-up id open the TLS connections to DynamoDB and the Management API (in parallel), so the first
+//! request does not pay for the handshakes. `WARM_UP=false` (or `0`, `off`, `no`) skips both; it exists so
+//! `bench-coldstart` can show the difference (see `bench/results/coldstart.md`), not for production.
 
 use crate::auth::TokenVerifier;
 use crate::broadcast::apigw::ApiGatewayBroadcaster;
@@ -65,20 +70,22 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
         .ws_management_endpoint
         .as_deref()
         .map(|e| ApiGatewayBroadcaster::new(&sdk, e, config.settings.call_timeout));
-    let warm_ddb = client
-        .get_item()
-        .table_name(&table)
-        .key("pk", AttributeValue::S("WARMUP".into()))
-        .key("sk", AttributeValue::S("WARMUP".into()))
-        .send();
-    let warm_ws = async {
-        if let Some(b) = &broadcaster {
-            b.warm_up().await;
+    if warm_up_enabled() {
+        let warm_ddb = client
+            .get_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S("WARMUP".into()))
+            .key("sk", AttributeValue::S("WARMUP".into()))
+            .send();
+        let warm_ws = async {
+            if let Some(b) = &broadcaster {
+                b.warm_up().await;
+            }
+        };
+        let (ddb_result, ()) = tokio::join!(warm_ddb, warm_ws);
+        if let Err(e) = ddb_result {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "DynamoDB warm-up failed");
         }
-    };
-    let (ddb_result, ()) = tokio::join!(warm_ddb, warm_ws);
-    if let Err(e) = ddb_result {
-        tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "DynamoDB warm-up failed");
     }
     let verifier = TokenVerifier::from_config(config.jwt_secret.as_ref())?;
     Ok(App::new(
@@ -88,4 +95,16 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
         Arc::new(SystemClock),
         config.settings,
     ))
+}
+
+/// `WARM_UP` unset or anything but `false`/`0`/`off`/`no` (case-insensitive): warm up during init.
+fn warm_up_enabled() -> bool {
+    !matches!(
+        std::env::var("WARM_UP")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str(),
+        "false" | "0" | "off" | "no"
+    )
 }
