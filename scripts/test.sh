@@ -42,6 +42,9 @@ cargo build --locked -p local-stack --bin auction-local
 (cd tests/browser && CHROMIUM="$(command -v chromium)" node --test --test-reporter=spec)
 echo "screenshots: target/test-output/browser/"
 
+step "benchmark smoke runs (keep every benchmark compiling and working; numbers meaningless)"
+./scripts/bench.sh --smoke
+
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 

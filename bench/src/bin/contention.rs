@@ -1,2 +1,470 @@
-//! Placeholder: being written.
-fn main() {}
+//! `bench-contention`: K concurrent bidders on one auction through the bid handler, against the embedded
+//! store (SQLite file, durable; optionally in memory) and DynamoDB's emulator (moto_server with its request
+//! lock). Reports accepted/refused bids per second and handler latency, checks the auction's invariants after
+//! every run (a violation exits 1), and works out DynamoDB capacity per bid from real item sizes.
+//!
+//! ```text
+//! cargo run --release -p auction-bench --bin bench-contention                 # full: K=50,200,500 × 3 runs
+//! cargo run -p auction-bench --bin bench-contention -- --smoke                # CI: K=20, short, 1 run
+//! options: --runs N  --secs S  --bidders 50,200,500  --stores file,memory,moto  --out FILE
+//! ```
+//! Needs `moto_server` (`.venv/bin/moto_server`, see `tests/src/moto.rs`) for the `moto` store.
+
+use auction::store::sqlite::SqliteStore;
+use auction_bench::contention::{self, item_size, wcu, RunConfig, RunResult};
+use auction_bench::machine;
+use auction_bench::stats::Summary;
+use auction_tests::harness::TestApp;
+use auction_tests::moto;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Store {
+    File,
+    Memory,
+    Moto,
+}
+
+impl Store {
+    fn name(self) -> &'static str {
+        match self {
+            Store::File => "embedded (SQLite file, synchronous=FULL)",
+            Store::Memory => "embedded (SQLite in memory)",
+            Store::Moto => "moto_server (request lock)",
+        }
+    }
+    fn parse(s: &str) -> Option<Store> {
+        match s {
+            "file" => Some(Store::File),
+            "memory" => Some(Store::Memory),
+            "moto" => Some(Store::Moto),
+            _ => None,
+        }
+    }
+}
+
+struct Args {
+    smoke: bool,
+    runs: usize,
+    secs: f64,
+    bidders: Vec<usize>,
+    stores: Vec<Store>,
+    out: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        smoke: false,
+        runs: 3,
+        secs: 5.0,
+        bidders: vec![50, 200, 500],
+        stores: vec![Store::File, Store::Memory, Store::Moto],
+        out: None,
+    };
+    let mut explicit = (false, false, false, false);
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut val = || it.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--smoke" => a.smoke = true,
+            "--runs" => {
+                a.runs = val()?.parse().map_err(|e| format!("--runs: {e}"))?;
+                explicit.0 = true;
+            }
+            "--secs" => {
+                a.secs = val()?.parse().map_err(|e| format!("--secs: {e}"))?;
+                explicit.1 = true;
+            }
+            "--bidders" => {
+                a.bidders = val()?
+                    .split(',')
+                    .map(|s| s.trim().parse().map_err(|e| format!("--bidders: {e}")))
+                    .collect::<Result<_, _>>()?;
+                explicit.2 = true;
+            }
+            "--stores" => {
+                a.stores = val()?
+                    .split(',')
+                    .map(|s| Store::parse(s.trim()).ok_or(format!("unknown store {s}")))
+                    .collect::<Result<_, _>>()?;
+                explicit.3 = true;
+            }
+            "--out" => a.out = Some(PathBuf::from(val()?)),
+            "-h" | "--help" => {
+                println!("bench-contention [--smoke] [--runs N] [--secs S] [--bidders 50,200,500] [--stores file,memory,moto] [--out FILE]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if a.smoke {
+        if !explicit.0 {
+            a.runs = 1;
+        }
+        if !explicit.1 {
+            a.secs = 1.0;
+        }
+        if !explicit.2 {
+            a.bidders = vec![20];
+        }
+        if !explicit.3 {
+            a.stores = vec![Store::File, Store::Moto];
+        }
+    }
+    if a.runs == 0 || a.bidders.is_empty() || a.stores.is_empty() || a.secs <= 0.0 {
+        return Err("nothing to run".into());
+    }
+    Ok(a)
+}
+
+fn temp_db(n: usize) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "auction-bench-contention-{}-{n}.db",
+        std::process::id()
+    ))
+}
+
+fn remove_db(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+async fn one_run(store: Store, cfg: RunConfig, n: usize) -> Result<RunResult, String> {
+    match store {
+        Store::File => {
+            let path = temp_db(n);
+            remove_db(&path);
+            let s =
+                SqliteStore::open(&path).map_err(|e| format!("open {}: {e}", path.display()))?;
+            let r = contention::run(Arc::new(TestApp::with_store(s)), cfg).await;
+            remove_db(&path);
+            r
+        }
+        Store::Memory => {
+            let s = SqliteStore::in_memory().map_err(|e| e.to_string())?;
+            contention::run(Arc::new(TestApp::with_store(s)), cfg).await
+        }
+        Store::Moto => {
+            let s = moto::fresh_table().await;
+            contention::run(Arc::new(TestApp::with_store(s)), cfg).await
+        }
+    }
+}
+
+struct Row {
+    store: Store,
+    k: usize,
+    runs: Vec<RunResult>,
+}
+
+/// Item sizes of a real auction in moto (the bench's auction, and one with a maximal 4000-character
+/// description), and of its BID#/IDEM# items.
+/// The capacity table (markdown) and the WCU figures behind it.
+type Capacity = (String, Vec<Cap>);
+
+/// WCU per bid of one auction shape.
+struct Cap {
+    label: &'static str,
+    a: u64,
+    accepted: u64,
+    accepted_keyed: u64,
+}
+
+async fn capacity_probe() -> Result<Capacity, String> {
+    let store = moto::fresh_table().await;
+    let table = store.table_name().to_owned();
+    let t = TestApp::with_store(store);
+    let client = moto::dynamodb_client().await;
+    let get = |pk: String, sk: String| {
+        let client = client.clone();
+        let table = table.clone();
+        async move {
+            client
+                .get_item()
+                .table_name(table)
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(sk))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| format!("GetItem: {e}"))?
+                .item
+                .ok_or_else(|| "item not found".to_string())
+        }
+    };
+    let mut out = String::new();
+    let small = t.auction().await;
+    let long = {
+        let r = t
+            .create(
+                &t.seller(),
+                json!({"title": "T".repeat(200), "description": "D".repeat(4000), "startingPrice": 10_000, "minIncrement": 100, "durationSeconds": 300}),
+            )
+            .await;
+        r.body["auction"]["auctionId"]
+            .as_str()
+            .ok_or("create failed")?
+            .to_owned()
+    };
+    let (b1, b2) = (t.bidder(1), t.bidder(2));
+    let mut lines = Vec::new();
+    for (label, id) in [
+        ("bench auction (no description)", &small),
+        ("4000-char description, 200-char title", &long),
+    ] {
+        let before = item_size(&get(format!("AUCTION#{id}"), "META".into()).await?);
+        // Two keyed bids by two bidders (the second repairs the first's BID#/IDEM# items).
+        let r1 = t
+            .bid_raw(
+                Some(&b1),
+                id,
+                Some(json!({"amount": 10_000}).to_string()),
+                Some("key-aaaaaaaa-0001"),
+            )
+            .await;
+        let r2 = t
+            .bid_raw(
+                Some(&b2),
+                id,
+                Some(json!({"amount": 10_100}).to_string()),
+                Some("key-bbbbbbbb-0002"),
+            )
+            .await;
+        if r1.status != 201 || r2.status != 201 {
+            return Err(format!("probe bids failed: {} {}", r1.status, r2.status));
+        }
+        let after = item_size(&get(format!("AUCTION#{id}"), "META".into()).await?);
+        let bid = item_size(&get(format!("AUCTION#{id}"), format!("BID#{:020}", 2)).await?);
+        let idem = item_size(
+            &get(
+                format!("AUCTION#{id}"),
+                "IDEM#bidder-2#key-bbbbbbbb-0002".into(),
+            )
+            .await?,
+        );
+        let a = wcu(before.max(after));
+        lines.push((label, before, after, bid, idem, a, wcu(bid), wcu(idem)));
+    }
+    writeln!(out, "| Auction | META item before / after a bid (B) | BID# item (B) | IDEM# record (B) | A = WCU of the conditional update | accepted, no key (WCU) | accepted, keyed (WCU) | refused (WCU) |").ok();
+    writeln!(out, "|---|---|---|---|---|---|---|---|").ok();
+    let mut caps = Vec::new();
+    for (label, before, after, bid, idem, a, wb, wi) in lines {
+        writeln!(
+            out,
+            "| {label} | {before} / {after} | {bid} | {idem} | {a} | {} | {} | {a} |",
+            a + wb + wb,
+            a + wb + wb + wi + wi
+        )
+        .ok();
+        caps.push(Cap {
+            label,
+            a,
+            accepted: a + wb + wb,
+            accepted_keyed: a + wb + wb + wi + wi,
+        });
+    }
+    Ok((out, caps))
+}
+
+/// Accepted bids/s one auction can sustain within a 1,000 WCU/s partition, given `r` refused bids per
+/// accepted one: x·(accepted WCU) + x·r·A ≤ 1000; and the per-item bound that no split can lift: every bid,
+/// accepted or refused, writes the META item: x·(1 + r)·A ≤ 1000.
+fn ceilings(rows: &[Row], caps: &[Cap]) -> String {
+    let mut o = String::new();
+    writeln!(o, "| Store the refusal ratio comes from | K | refused per accepted r (median) | Auction | accepted bids/s ceiling, one partition, no key | keyed | META-item-only ceiling (after a split for heat) |").ok();
+    writeln!(o, "|---|---|---|---|---|---|---|").ok();
+    let mut cases: Vec<(String, String, f64)> = Vec::new();
+    for r in rows {
+        let mut ratios: Vec<f64> = r
+            .runs
+            .iter()
+            .map(|x| x.refused as f64 / x.accepted.max(1) as f64)
+            .collect();
+        let ratio = auction_bench::stats::percentile(&mut ratios, 50.0).unwrap_or(0.0);
+        cases.push((r.store.name().to_string(), r.k.to_string(), ratio));
+    }
+    for (store, k, ratio) in cases {
+        for c in caps {
+            let a = c.a as f64;
+            writeln!(
+                o,
+                "| {store} | {k} | {ratio:.1} | {} | {:.0} | {:.0} | {:.0} |",
+                c.label,
+                1000.0 / (c.accepted as f64 + ratio * a),
+                1000.0 / (c.accepted_keyed as f64 + ratio * a),
+                1000.0 / ((1.0 + ratio) * a)
+            )
+            .ok();
+        }
+    }
+    o
+}
+
+fn report(
+    args: &Args,
+    rows: &[Row],
+    capacity: &Capacity,
+    total: Duration,
+    machine: &str,
+) -> String {
+    let mut o = String::new();
+    writeln!(o, "# Contention: K concurrent bidders on one auction\n").ok();
+    writeln!(
+        o,
+        "Generated by `bench-contention` ({}).\n",
+        if args.smoke {
+            "smoke mode"
+        } else {
+            "full mode"
+        }
+    )
+    .ok();
+    writeln!(o, "- Machine: {machine}").ok();
+    writeln!(
+        o,
+        "- Command: `{}` (wall time {:.0} s)",
+        machine::command_line(),
+        total.as_secs_f64()
+    )
+    .ok();
+    writeln!(o, "- Each run: a fresh auction (start 100.00, increment 1.00) on a fresh store, K bidder tasks on a 2-worker tokio runtime for {} s (at most 100,000 bids per bidder); each bidder bids the `minimumBid` of its last answer plus 0–2 increments, through `http_api::place_bid` with requests built from `events/place-bid.json` (no Idempotency-Key; JWT verified per request); no viewers. Latency is the handler call alone (request parsing excluded). {} run(s) per (K, store): median (min–max).", args.secs, args.runs).ok();
+    writeln!(o, "- Invariants checked after every run (a violation aborts with exit 1): one accept per price level; accepted seqs are exactly 1..n; amounts strictly increasing by at least the increment in seq order; final price = max accepted; bidCount = seq = accepted count; the stored history's 20 most recent bids = the last 20 accepted. **All runs below passed.**\n").ok();
+    writeln!(o, "| Store | K | accepted bids/s | refused bids/s | refused per accepted | p50 latency (ms) | p99 latency (ms) | bids per run | other answers |").ok();
+    writeln!(o, "|---|---|---|---|---|---|---|---|---|").ok();
+    for r in rows {
+        let f = |g: &dyn Fn(&RunResult) -> f64| {
+            Summary::of(&r.runs.iter().map(g).collect::<Vec<_>>()).expect("runs")
+        };
+        let acc = f(&|x| x.accepted_per_s());
+        let refd = f(&|x| x.refused_per_s());
+        let ratio = f(&|x| x.refused as f64 / x.accepted.max(1) as f64);
+        let p50 = f(&|x| x.percentile(50.0));
+        let p99 = f(&|x| x.percentile(99.0));
+        let bids = f(&|x| (x.accepted + x.refused) as f64);
+        let mut other = std::collections::BTreeMap::new();
+        for run in &r.runs {
+            for (k, v) in &run.other {
+                *other.entry(k.clone()).or_insert(0u64) += v;
+            }
+        }
+        let other = if other.is_empty() {
+            "none".to_string()
+        } else {
+            other
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.store.name(),
+            r.k,
+            acc.show(0),
+            refd.show(0),
+            ratio.show(1),
+            p50.show(2),
+            p99.show(1),
+            bids.show(0),
+            other
+        )
+        .ok();
+    }
+    writeln!(
+        o,
+        "\n## DynamoDB capacity per bid (item sizes measured in moto)\n"
+    )
+    .ok();
+    writeln!(o, "Sizes by DynamoDB's rules (attribute names + values; numbers ≈ 1 byte per 2 significant digits + 1). An UpdateItem is billed on the larger of the item before and after; a failed conditional write is billed as a write of the item's size; `ReturnValues` costs nothing. Accepted, no key = A (conditional UpdateItem) + 1 (new BID#) + 1 (repair put of the previous BID#); keyed adds the IDEM# record and its repair (and a 1 RCU dedupe read). No gsi1 write: a bid does not change the index keys.\n").ok();
+    o.push_str(&capacity.0);
+    if !capacity.1.is_empty() {
+        writeln!(o, "\n### What one hot auction can use of a partition\n").ok();
+        writeln!(o, "Every item of an auction shares the partition key `AUCTION#id` (META, BID#, IDEM#, CONN#), and one partition takes at most 1,000 WCU/s. With `r` refused bids per accepted one (the ratio measured above under each K), accepted bids/s ≤ 1000 / (WCU per accepted + r × A). The last column is the bound that nothing lifts: every bid, accepted or refused, is a write of the one META item, and an item never spans partitions.\n").ok();
+        o.push_str(&ceilings(rows, &capacity.1));
+    }
+    o
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bench-contention: {e}");
+            std::process::exit(2);
+        }
+    };
+    let machine_desc = machine::describe();
+    eprintln!("bench-contention: {machine_desc}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let started = Instant::now();
+    let result: Result<(Vec<Row>, Capacity), String> = rt.block_on(async {
+        let mut rows = Vec::new();
+        let mut n = 0;
+        for &k in &args.bidders {
+            for &store in &args.stores {
+                let mut runs = Vec::new();
+                for run in 0..args.runs {
+                    n += 1;
+                    let cfg = RunConfig {
+                        bidders: k,
+                        duration: Duration::from_secs_f64(args.secs),
+                        max_bids_per_bidder: 100_000,
+                    };
+                    let r = one_run(store, cfg, n).await.map_err(|e| {
+                        format!("INVARIANT VIOLATED ({}, K={k}, run {}): {e}", store.name(), run + 1)
+                    })?;
+                    eprintln!(
+                        "{:<45} K={k:<4} run {}: {:>6} accepted {:>7} refused in {:.2} s, p50 {:.2} ms p99 {:.1} ms, other {:?}; invariants ok",
+                        store.name(),
+                        run + 1,
+                        r.accepted,
+                        r.refused,
+                        r.elapsed.as_secs_f64(),
+                        r.percentile(50.0),
+                        r.percentile(99.0),
+                        r.other
+                    );
+                    runs.push(r);
+                }
+                rows.push(Row { store, k, runs });
+            }
+        }
+        let capacity = if args.stores.contains(&Store::Moto) {
+            capacity_probe()
+                .await
+                .unwrap_or_else(|e| (format!("(capacity probe failed: {e})\n"), Vec::new()))
+        } else {
+            ("(needs the moto store)\n".to_string(), Vec::new())
+        };
+        Ok((rows, capacity))
+    });
+    let (rows, capacity) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bench-contention: {e}");
+            std::process::exit(1);
+        }
+    };
+    let text = report(&args, &rows, &capacity, started.elapsed(), &machine_desc);
+    println!("{text}");
+    if let Some(out) = &args.out {
+        if let Err(e) = std::fs::write(out, &text) {
+            eprintln!("bench-contention: cannot write {}: {e}", out.display());
+            std::process::exit(1);
+        }
+        eprintln!("bench-contention: wrote {}", out.display());
+    }
+}

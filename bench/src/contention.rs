@@ -1,0 +1,331 @@
+//! `bench-contention`: K concurrent bidders on one auction through the real bid handler
+//! (`http_api::place_bid`, requests built from `events/place-bid.json` by `lambda_http::request::from_str`),
+//! against one store. No viewers, so the store's conditional write is what is measured.
+//!
+//! Each bidder loops until the deadline (or its bid cap): it bids the minimum it last heard of
+//! (`minimumBid` from its previous 201 or 409 answer) plus 0–2 increments, so bidders collide on the same
+//! price levels and most bids are refused, as in a hot live auction. After the run the invariants are
+//! checked from the outside ([`check_invariants`]); a violation is an `Err`, and the binary exits non-zero.
+
+use auction::domain::AuctionId;
+use auction::handlers::http_api;
+use auction::ports::{AuctionStore, ConnectionStore};
+use auction_tests::harness::{sample_event, TestApp};
+use aws_sdk_dynamodb::types::AttributeValue;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The auction `TestApp::auction` creates: starts at 100.00, 1.00 increment.
+pub const STARTING_PRICE: i64 = 10_000;
+pub const INCREMENT: i64 = 100;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunConfig {
+    pub bidders: usize,
+    pub duration: Duration,
+    /// Upper bound on bids per bidder (the run is bounded in count as well as in time).
+    pub max_bids_per_bidder: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub accepted: u64,
+    pub refused: u64,
+    /// Any other answer, by `status code`.
+    pub other: BTreeMap<String, u64>,
+    pub elapsed: Duration,
+    /// Handler latency of every request, ms.
+    pub latencies_ms: Vec<f64>,
+    pub auction_id: String,
+    pub final_price: i64,
+}
+
+impl RunResult {
+    pub fn accepted_per_s(&self) -> f64 {
+        self.accepted as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn refused_per_s(&self) -> f64 {
+        self.refused as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn percentile(&self, p: f64) -> f64 {
+        let mut v = self.latencies_ms.clone();
+        crate::stats::percentile(&mut v, p).unwrap_or(f64::NAN)
+    }
+}
+
+/// The place-bid sample event, loaded once; [`BidRequests::build`] fills in token, auction id and amount the
+/// way `auction_tests::harness::http_event` does (without reading the file per request).
+#[derive(Clone)]
+pub struct BidRequests {
+    sample: Value,
+}
+
+impl Default for BidRequests {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BidRequests {
+    pub fn new() -> Self {
+        Self {
+            sample: sample_event("place-bid.json"),
+        }
+    }
+
+    pub fn build(&self, token: &str, auction_id: &str, amount: i64) -> lambda_http::Request {
+        let mut e = self.sample.clone();
+        let headers = e["headers"].as_object_mut().expect("headers");
+        headers.remove("idempotency-key");
+        headers.remove("content-length");
+        headers.insert("authorization".into(), json!(format!("Bearer {token}")));
+        let raw_path = format!("/auctions/{auction_id}/bids");
+        e["pathParameters"]["id"] = json!(auction_id);
+        e["rawPath"] = json!(raw_path);
+        e["requestContext"]["http"]["path"] = json!(raw_path);
+        e["body"] = json!(json!({ "amount": amount }).to_string());
+        lambda_http::request::from_str(&e.to_string()).expect("a valid API Gateway v2 event")
+    }
+}
+
+fn decode(resp: lambda_http::Response<lambda_http::Body>) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let bytes: Vec<u8> = match resp.into_body() {
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[derive(Default)]
+struct BidderLog {
+    accepted: Vec<(u64, i64)>,
+    refused: u64,
+    other: BTreeMap<String, u64>,
+    latencies_ms: Vec<f64>,
+}
+
+/// One run: a fresh auction on `t`'s store, `cfg.bidders` concurrent bidders, then the invariants.
+pub async fn run<S>(t: Arc<TestApp<S>>, cfg: RunConfig) -> Result<RunResult, String>
+where
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+{
+    let auction_id = t.auction().await;
+    let requests = Arc::new(BidRequests::new());
+    let tokens: Vec<String> = (0..cfg.bidders as u32).map(|n| t.bidder(n)).collect();
+    let start = Instant::now();
+    let deadline = start + cfg.duration;
+    let mut tasks = Vec::with_capacity(cfg.bidders);
+    for token in tokens {
+        let t = t.clone();
+        let requests = requests.clone();
+        let id = auction_id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::from_os_rng();
+            let mut log = BidderLog::default();
+            let mut minimum = STARTING_PRICE;
+            for _ in 0..cfg.max_bids_per_bidder {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let amount = minimum + INCREMENT * rng.random_range(0..=2i64);
+                let req = requests.build(&token, &id, amount);
+                let t0 = Instant::now();
+                let resp = http_api::place_bid(&t.app, req).await;
+                log.latencies_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+                let (status, body) = decode(resp);
+                match (status, body["error"].as_str()) {
+                    (201, _) => {
+                        let seq = body["seq"].as_u64().unwrap_or(0);
+                        log.accepted.push((seq, amount));
+                        minimum = body["minimumBid"].as_i64().unwrap_or(amount + INCREMENT);
+                    }
+                    (409, Some("bid_too_low")) => {
+                        log.refused += 1;
+                        minimum = body["minimumBid"].as_i64().unwrap_or(minimum + INCREMENT);
+                    }
+                    (s, code) => {
+                        *log.other
+                            .entry(format!("{s} {}", code.unwrap_or("?")))
+                            .or_default() += 1;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            }
+            log
+        }));
+    }
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    let mut other = BTreeMap::new();
+    let mut latencies_ms = Vec::new();
+    for task in tasks {
+        let log = task
+            .await
+            .map_err(|e| format!("a bidder task panicked: {e}"))?;
+        accepted.extend(log.accepted);
+        refused += log.refused;
+        for (k, v) in log.other {
+            *other.entry(k).or_insert(0) += v;
+        }
+        latencies_ms.extend(log.latencies_ms);
+    }
+    let elapsed = start.elapsed();
+    let final_price = check_invariants(&t, &auction_id, &mut accepted).await?;
+    Ok(RunResult {
+        accepted: accepted.len() as u64,
+        refused,
+        other,
+        elapsed,
+        latencies_ms,
+        auction_id,
+        final_price,
+    })
+}
+
+/// One accept per price level; strictly increasing amounts (by at least the increment) in seq order with
+/// seq = 1..=n; final price = max accepted; bidCount = seq = accepted count; the stored history's most recent
+/// bids are exactly the last accepted ones. Returns the final price.
+pub async fn check_invariants<S>(
+    t: &TestApp<S>,
+    auction_id: &str,
+    accepted: &mut [(u64, i64)],
+) -> Result<i64, String>
+where
+    S: AuctionStore + ConnectionStore + Clone + 'static,
+{
+    accepted.sort();
+    let n = accepted.len();
+    if n == 0 {
+        return Err("no bid was accepted".into());
+    }
+    let levels: HashSet<i64> = accepted.iter().map(|(_, a)| *a).collect();
+    if levels.len() != n {
+        return Err(format!(
+            "{} accepts for {} price levels: a price level was accepted twice",
+            n,
+            levels.len()
+        ));
+    }
+    for (i, (seq, _)) in accepted.iter().enumerate() {
+        if *seq != i as u64 + 1 {
+            return Err(format!(
+                "accepted seqs are not 1..={n}: position {i} has seq {seq}"
+            ));
+        }
+    }
+    if let Some(w) = accepted.windows(2).find(|w| w[1].1 < w[0].1 + INCREMENT) {
+        return Err(format!(
+            "amounts not strictly increasing by the increment in seq order: {:?} then {:?}",
+            w[0], w[1]
+        ));
+    }
+    let id = AuctionId::parse(auction_id).map_err(|e| format!("bad id: {e:?}"))?;
+    let a = t
+        .store()
+        .get_auction(&id)
+        .await
+        .map_err(|e| format!("reading the auction: {e}"))?
+        .ok_or("the auction vanished")?;
+    let max = accepted.iter().map(|(_, a)| *a).max().unwrap_or_default();
+    if a.current_price.cents() != max {
+        return Err(format!(
+            "final price {} != max accepted {max}",
+            a.current_price.cents()
+        ));
+    }
+    if a.bid_count != n as u64 || a.seq != n as u64 {
+        return Err(format!(
+            "bidCount {} / seq {} != accepted count {n}",
+            a.bid_count, a.seq
+        ));
+    }
+    // The history (GET /auctions/{id}: 20 most recent, newest first) is the tail of the accepted bids.
+    let got = t.get(auction_id).await;
+    let history: Vec<(u64, i64)> = got.body["bids"]
+        .as_array()
+        .map(|b| {
+            b.iter()
+                .map(|b| {
+                    (
+                        b["seq"].as_u64().unwrap_or(0),
+                        b["amount"].as_i64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let expected: Vec<(u64, i64)> = accepted.iter().rev().take(20).copied().collect();
+    if history != expected {
+        return Err(format!(
+            "bid history (newest first) {history:?} != last accepted {expected:?}"
+        ));
+    }
+    Ok(max)
+}
+
+/// DynamoDB's item size (bytes) as its docs define it: attribute names plus values; a number is about one
+/// byte per two significant digits plus one; maps and lists 3 bytes plus 1 per element; null/bool 1 byte.
+pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn number_size(n: &str) -> usize {
+    let digits: String = n
+        .trim_start_matches('-')
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect();
+    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+    significant.max(1).div_ceil(2) + 1
+}
+
+fn value_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => number_size(n),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| k.len() + value_size(v) + 1)
+                .sum::<usize>()
+        }
+        AttributeValue::L(l) => 3 + l.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+        AttributeValue::Ss(s) => s.iter().map(|s| s.len()).sum(),
+        AttributeValue::Ns(n) => n.iter().map(|n| number_size(n)).sum(),
+        AttributeValue::Bs(b) => b.iter().map(|b| b.as_ref().len()).sum(),
+        _ => 0,
+    }
+}
+
+/// Write capacity units for a write of an item of `bytes` (1 WCU per started KB).
+pub fn wcu(bytes: usize) -> u64 {
+    (bytes.max(1) as u64).div_ceil(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamodb_item_sizes() {
+        assert_eq!(number_size("10000"), 2);
+        assert_eq!(number_size("1767225600000"), 4);
+        assert_eq!(number_size("0"), 2);
+        let mut item = HashMap::new();
+        item.insert("pk".to_string(), AttributeValue::S("AUCTION#x".into()));
+        item.insert("n".to_string(), AttributeValue::N("12".into()));
+        assert_eq!(item_size(&item), 2 + 9 + 1 + 2);
+        assert_eq!(wcu(1024), 1);
+        assert_eq!(wcu(1025), 2);
+    }
+}

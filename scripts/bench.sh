@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every benchmark (loopback only, each bounded in count and time) and writes bench/results/*.md,
+# from which BENCHMARKS.md is assembled. Benchmarks are commands with reports, never timed tests.
+#
+#   ./scripts/bench.sh            full runs (release builds; see BENCHMARKS.md for each one's runtime)
+#   ./scripts/bench.sh --smoke    tiny runs of every benchmark (debug builds): keeps them compiling and
+#                                 working; the test command runs this in CI. Numbers are meaningless.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+if ! .venv/bin/python -c 'import moto' 2>/dev/null; then
+  .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+
+if [ "${1:-}" = "--smoke" ]; then
+  run() { cargo run --locked -q -p auction-bench --bin "$1" -- --smoke; }
+  step "bench-fanout --smoke";     run bench-fanout
+  step "bench-contention --smoke"; run bench-contention
+  step "bench-e2e --smoke";        run bench-e2e
+  step "bench-coldstart --smoke";  run bench-coldstart
+  step "benchmark smoke runs passed"
+  exit 0
+fi
+
+if ! command -v cargo-lambda >/dev/null 2>&1; then
+  .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-bench.txt
+fi
+run() { local bin=$1; shift; cargo run --locked --release -q -p auction-bench --bin "$bin" -- "$@"; }
+step "fan-out (bench/results/fanout.md)"
+run bench-fanout --sweep-concurrency 128,256,512
+step "contention (bench/results/contention.md)"
+run bench-contention --out bench/results/contention.md
+step "end to end on the local stack (bench/results/e2e.md)"
+run bench-e2e --bids-per-bidder 3 --rate 2 --runs 3
+step "cold start, size, memory (bench/results/coldstart.md; builds with cargo lambda)"
+run bench-coldstart --build --out bench/results/coldstart.md
+step "done: bench/results/"
