@@ -319,7 +319,8 @@ mod tests {
     #[test]
     fn dynamodb_item_sizes() {
         assert_eq!(number_size("10000"), 2);
-        assert_eq!(number_size("1767225600000"), 4);
+        // 8 significant digits (trailing zeros do not count): 4 bytes + 1.
+        assert_eq!(number_size("1767225600000"), 5);
         assert_eq!(number_size("0"), 2);
         let mut item = HashMap::new();
         item.insert("pk".to_string(), AttributeValue::S("AUCTION#x".into()));

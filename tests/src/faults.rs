@@ -8,21 +8,14 @@
 //!   forwards everything except the requests of one operation (`x-amz-target`) it was told to fail: a
 //!   throttling answer or a 500 without forwarding, or the nasty one, forward and then answer 500 anyway (the
 //!   write happened, its response was lost).
-//! - [`Harness`]: the real handlers over any store and any broadcaster, with a manual clock; requests are
+//! - The handlers run through [`crate::harness::TestApp::with_parts`] with any store and broadcaster; requests are
 //!   built from the sample events in `events/` like [`crate::harness::TestApp`]'s.
 
-use crate::harness::{http_event, ws_event, Reply, Req, SECRET, T0};
-use auction::auth::{TokenIssuer, TokenVerifier};
-use auction::config::Settings;
-use auction::domain::{Auction, AuctionId, Role};
 use auction::frames::Frame;
-use auction::handlers::{close, http_api, websocket, App};
-use auction::ports::{AuctionStore, Broadcaster, ConnectionStore, ManualClock};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -408,142 +401,5 @@ impl FaultyDynamo {
             .retry_config(retry)
             .build();
         aws_sdk_dynamodb::Client::from_conf(conf)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// A harness generic over the broadcaster
-
-fn reply(resp: lambda_http::Response<lambda_http::Body>) -> Reply {
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes: Vec<u8> = match resp.into_body() {
-        lambda_http::Body::Text(t) => t.into_bytes(),
-        lambda_http::Body::Binary(b) => b,
-        _ => Vec::new(),
-    };
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply {
-        status,
-        body,
-        headers,
-    }
-}
-
-/// The real handlers over `S` and `B` on a manual clock starting at [`T0`].
-pub struct Harness<S, B> {
-    pub app: App<S, B>,
-    pub clock: Arc<ManualClock>,
-    issuer: TokenIssuer,
-}
-
-impl<S: AuctionStore + ConnectionStore, B: Broadcaster> Harness<S, B> {
-    pub fn new(store: S, broadcaster: B, settings: Settings) -> Self {
-        let secret = SecretString::from(SECRET);
-        let clock = Arc::new(ManualClock::new(T0));
-        let app = App::new(
-            store,
-            broadcaster,
-            TokenVerifier::new(&secret).expect("secret"),
-            clock.clone(),
-            settings,
-        );
-        Self {
-            app,
-            clock,
-            issuer: TokenIssuer::new(&secret).expect("secret"),
-        }
-    }
-
-    pub fn token(&self, sub: &str, name: &str, role: Role) -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
-        self.issuer.mint_for(sub, name, role, now, 3600)
-    }
-    pub fn seller(&self) -> String {
-        self.token("seller-1", "Sam Seller", Role::Seller)
-    }
-    pub fn bidder(&self, n: u32) -> String {
-        self.token(&format!("bidder-{n}"), &format!("Bidder {n}"), Role::Bidder)
-    }
-
-    /// An auction starting at 100.00 with a 1.00 increment, ending in five minutes.
-    pub async fn auction(&self) -> String {
-        let req = http_event(
-            "create-auction.json",
-            &Req {
-                token: Some(&self.seller()),
-                body: Some(
-                    json!({"title": "Vintage Leica M3", "startingPrice": 10_000, "minIncrement": 100, "durationSeconds": 300})
-                        .to_string(),
-                ),
-                ..Default::default()
-            },
-        );
-        let r = reply(http_api::create_auction(&self.app, req).await);
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        r.body["auction"]["auctionId"]
-            .as_str()
-            .expect("auctionId")
-            .to_owned()
-    }
-
-    /// `POST /auctions/{id}/bids` with `{"amount": amount}` and an optional Idempotency-Key.
-    pub async fn bid(
-        &self,
-        token: &str,
-        auction_id: &str,
-        amount: i64,
-        key: Option<&str>,
-    ) -> Reply {
-        let req = http_event(
-            "place-bid.json",
-            &Req {
-                token: Some(token),
-                auction_id: Some(auction_id),
-                body: Some(json!({ "amount": amount }).to_string()),
-                idempotency_key: key,
-                ..Default::default()
-            },
-        );
-        reply(http_api::place_bid(&self.app, req).await)
-    }
-
-    pub async fn end(&self, token: &str, auction_id: &str) -> Reply {
-        let req = http_event(
-            "end-auction.json",
-            &Req {
-                token: Some(token),
-                auction_id: Some(auction_id),
-                ..Default::default()
-            },
-        );
-        reply(http_api::end_auction(&self.app, req).await)
-    }
-
-    /// `$connect` a viewer through the ws-connect handler; returns the handshake status.
-    pub async fn connect(&self, connection_id: &str, auction_id: &str, token: &str) -> i64 {
-        let e = ws_event(
-            "ws-connect.json",
-            connection_id,
-            Some((auction_id, token)),
-            None,
-        );
-        websocket::connect(&self.app, e).await.status_code
-    }
-
-    pub async fn close_run(&self) -> close::CloseRunReport {
-        close::run(&self.app).await.expect("close run")
-    }
-
-    pub async fn auction_state(&self, auction_id: &str) -> Auction {
-        self.app
-            .store
-            .get_auction(&AuctionId::parse(auction_id).expect("id"))
-            .await
-            .expect("store")
-            .expect("auction exists")
     }
 }

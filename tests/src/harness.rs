@@ -7,7 +7,7 @@ use auction::config::Settings;
 use auction::domain::{AuctionId, ConnectionId, Role};
 use auction::frames::Frame;
 use auction::handlers::{close, http_api, websocket, App};
-use auction::ports::{AuctionStore, ConnectionStore, ManualClock};
+use auction::ports::{AuctionStore, Broadcaster, ConnectionStore, ManualClock};
 use auction::store::sqlite::SqliteStore;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use secrecy::SecretString;
@@ -45,7 +45,8 @@ impl Reply {
     }
 }
 
-fn reply(resp: lambda_http::Response<lambda_http::Body>) -> Reply {
+/// Decode a handler's response.
+pub fn reply(resp: lambda_http::Response<lambda_http::Body>) -> Reply {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes: Vec<u8> = match resp.into_body() {
@@ -132,9 +133,10 @@ pub fn ws_event(
     serde_json::from_value(e).expect("a valid API Gateway WebSocket event")
 }
 
-pub struct TestApp<S> {
-    pub app: App<S, Arc<MemoryBroadcaster>>,
-    pub broadcaster: Arc<MemoryBroadcaster>,
+/// The real handlers over a store `S` and a broadcaster `B` (by default an in-memory one that records every
+/// frame), on a manual clock starting at [`T0`].
+pub struct TestApp<S, B = Arc<MemoryBroadcaster>> {
+    pub app: App<S, B>,
     pub clock: Arc<ManualClock>,
     issuer: TokenIssuer,
 }
@@ -146,26 +148,36 @@ impl TestApp<SqliteStore> {
     }
 }
 
-impl<S: AuctionStore + ConnectionStore + Clone + 'static> TestApp<S> {
+impl<S: AuctionStore + ConnectionStore> TestApp<S> {
     pub fn with_store(store: S) -> Self {
         Self::with_store_and_settings(store, Settings::default())
     }
 
     pub fn with_store_and_settings(store: S, settings: Settings) -> Self {
+        Self::with_parts(store, Arc::new(MemoryBroadcaster::new()), settings)
+    }
+
+    /// The in-memory broadcaster: frames delivered, gone and faulty connections.
+    pub fn broadcaster(&self) -> &MemoryBroadcaster {
+        &self.app.broadcaster
+    }
+
+    /// Frames a viewer received.
+    pub fn frames(&self, connection_id: &str) -> Vec<Frame> {
+        self.app
+            .broadcaster
+            .frames(&ConnectionId::parse(connection_id).expect("connection id"))
+    }
+}
+
+impl<S: AuctionStore + ConnectionStore, B: Broadcaster> TestApp<S, B> {
+    pub fn with_parts(store: S, broadcaster: B, settings: Settings) -> Self {
         let secret = SecretString::from(SECRET);
-        let broadcaster = Arc::new(MemoryBroadcaster::new());
         let clock = Arc::new(ManualClock::new(T0));
         let verifier = auction::auth::TokenVerifier::new(&secret).expect("secret");
-        let app = App::new(
-            store,
-            broadcaster.clone(),
-            verifier,
-            clock.clone(),
-            settings,
-        );
+        let app = App::new(store, broadcaster, verifier, clock.clone(), settings);
         Self {
             app,
-            broadcaster,
             clock,
             issuer: TokenIssuer::new(&secret).expect("secret"),
         }
@@ -236,11 +248,22 @@ impl<S: AuctionStore + ConnectionStore + Clone + 'static> TestApp<S> {
     }
 
     pub async fn bid(&self, token: &str, auction_id: &str, amount: i64) -> Reply {
+        self.bid_with_key(token, auction_id, amount, None).await
+    }
+
+    /// `POST /auctions/{id}/bids` with `{"amount": amount}` and an optional Idempotency-Key.
+    pub async fn bid_with_key(
+        &self,
+        token: &str,
+        auction_id: &str,
+        amount: i64,
+        key: Option<&str>,
+    ) -> Reply {
         self.bid_raw(
             Some(token),
             auction_id,
             Some(json!({ "amount": amount }).to_string()),
-            None,
+            key,
         )
         .await
     }
@@ -306,12 +329,6 @@ impl<S: AuctionStore + ConnectionStore + Clone + 'static> TestApp<S> {
 
     pub async fn close_run(&self) -> close::CloseRunReport {
         close::run(&self.app).await.expect("close run")
-    }
-
-    /// Frames a viewer received.
-    pub fn frames(&self, connection_id: &str) -> Vec<Frame> {
-        self.broadcaster
-            .frames(&ConnectionId::parse(connection_id).expect("connection id"))
     }
 
     pub async fn auction_state(&self, auction_id: &str) -> auction::domain::Auction {

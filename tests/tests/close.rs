@@ -56,7 +56,7 @@ async fn due_auction_closes_once_announces_winner_and_revokes_viewers() {
         assert!(last.seq > 2, "the end frame outranks every bid frame");
     }
     let mut revoked: Vec<String> = t
-        .broadcaster
+        .broadcaster()
         .disconnected()
         .iter()
         .map(|c| c.to_string())
@@ -122,7 +122,7 @@ async fn a_close_that_crashed_before_announcing_is_finished_by_the_next_run() {
         t.frames("v1=").last().unwrap().event,
         Event::AuctionEnded(_)
     ));
-    assert_eq!(t.broadcaster.disconnected().len(), 1);
+    assert_eq!(t.broadcaster().disconnected().len(), 1);
     assert!(t.auction_state(&id).await.finalized);
 }
 

@@ -107,7 +107,7 @@ async fn every_sample_event_runs_through_its_handler() {
         .collect();
     assert_eq!(kinds, vec!["status", "error", "bid", "ended"]);
     assert_eq!(
-        t.broadcaster.disconnected().len(),
+        t.broadcaster().disconnected().len(),
         1,
         "the viewer was revoked at the end"
     );

@@ -14,7 +14,7 @@ use auction::ports::{AuctionStore, ConnectionStore};
 use auction::store::dynamodb::DynamoStore;
 use auction::store::sqlite::SqliteStore;
 use auction_tests::faults::{
-    dummy_sdk_config, ApiFault, DynamoFault, FaultyDynamo, FaultyManagementApi, Harness,
+    dummy_sdk_config, ApiFault, DynamoFault, FaultyDynamo, FaultyManagementApi,
 };
 use auction_tests::harness::{TestApp, T0};
 use auction_tests::moto;
@@ -46,7 +46,7 @@ fn fanout_bound(s: &Settings) -> Duration {
 }
 
 async fn management_app() -> (
-    Harness<SqliteStore, ApiGatewayBroadcaster>,
+    TestApp<SqliteStore, ApiGatewayBroadcaster>,
     FaultyManagementApi,
 ) {
     let api = FaultyManagementApi::start().await;
@@ -54,7 +54,7 @@ async fn management_app() -> (
     let broadcaster =
         ApiGatewayBroadcaster::new(&dummy_sdk_config().await, &api.url, settings.call_timeout);
     let store = SqliteStore::in_memory().expect("in-memory store");
-    (Harness::new(store, broadcaster, settings), api)
+    (TestApp::with_parts(store, broadcaster, settings), api)
 }
 
 async fn connected(store: &SqliteStore, id: &str) -> bool {
@@ -90,7 +90,7 @@ async fn management_api_faults_never_fail_a_bid_and_are_bounded() {
     assert_eq!(t.connect("other=", &other, &t.bidder(9)).await, 200);
 
     let started = Instant::now();
-    let r = t.bid(&t.bidder(1), &id, 10_000, None).await;
+    let r = t.bid_with_key(&t.bidder(1), &id, 10_000, None).await;
     let elapsed = started.elapsed();
     assert_eq!(r.status, 201, "{:?}", r.body);
 
@@ -136,7 +136,7 @@ async fn management_api_faults_never_fail_a_bid_and_are_bounded() {
     );
 
     // A second bid: the gone viewers are not asked again, the live ones get frame 2.
-    let r = t.bid(&t.bidder(2), &id, 10_100, None).await;
+    let r = t.bid_with_key(&t.bidder(2), &id, 10_100, None).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(api.posts("gone1="), 1);
     assert_eq!(api.posts("gone2="), 1);
@@ -157,7 +157,10 @@ async fn management_api_faults_during_the_close_are_bounded_and_every_record_goe
     for v in ["ok=", "gone=", "down=", "stuck=", "flaky="] {
         assert_eq!(t.connect(v, &id, &t.bidder(9)).await, 200, "{v}");
     }
-    assert_eq!(t.bid(&t.bidder(1), &id, 10_000, None).await.status, 201);
+    assert_eq!(
+        t.bid_with_key(&t.bidder(1), &id, 10_000, None).await.status,
+        201
+    );
     let posts_before: Vec<usize> = ["ok=", "gone=", "down=", "stuck=", "flaky="]
         .iter()
         .map(|v| api.posts(v))
@@ -496,7 +499,7 @@ async fn dynamodb_a_close_that_crashed_before_announcing_is_finished_by_a_later_
 
     let too_soon = t.close_run().await;
     assert!(too_soon.closed.is_empty() && too_soon.recovered.is_empty());
-    assert!(t.broadcaster.disconnected().is_empty());
+    assert!(t.broadcaster().disconnected().is_empty());
     for v in ["v1=", "v2="] {
         assert!(t
             .frames(v)
@@ -523,7 +526,7 @@ async fn dynamodb_a_close_that_crashed_before_announcing_is_finished_by_a_later_
         assert_eq!(ended[0].seq, 2, "the close took the next seq");
     }
     let mut revoked: Vec<String> = t
-        .broadcaster
+        .broadcaster()
         .disconnected()
         .iter()
         .map(|c| c.to_string())
@@ -543,7 +546,7 @@ async fn dynamodb_a_close_that_crashed_before_announcing_is_finished_by_a_later_
     let again = t.close_run().await;
     assert!(again.closed.is_empty() && again.recovered.is_empty());
     assert_eq!(
-        t.broadcaster.disconnected().len(),
+        t.broadcaster().disconnected().len(),
         2,
         "nothing happens twice"
     );
@@ -601,7 +604,7 @@ async fn dynamodb_two_concurrent_close_runs_make_one_transition_per_auction() {
         }
     }
     let mut revoked: Vec<String> = t
-        .broadcaster
+        .broadcaster()
         .disconnected()
         .iter()
         .map(|c| c.to_string())

@@ -104,10 +104,18 @@ async fn idempotency_keys_replay_and_refuse_reuse() {
 
     // Without its idempotency record (a Lambda died after the commit), the returned item still identifies the
     // replay, and the key still cannot be reused for a different amount.
+    // A client's retry is a new request (a new bid id): it recovers the original bid, and the store writes the
+    // missing idempotency record so later retries are plain replays.
     raw_delete(&store, pk("a1"), "IDEM#u1#key-1").await;
-    match store.place_bid(&req).await.unwrap() {
+    let mut retry = req.clone();
+    retry.bid_id = "bid-u1-retry".to_owned();
+    match store.place_bid(&retry).await.unwrap() {
+        BidOutcome::Recovered(p) => assert_eq!(p.bid, original.bid),
+        other => panic!("expected Recovered, got {other:?}"),
+    }
+    match store.place_bid(&retry).await.unwrap() {
         BidOutcome::Replayed(p) => assert_eq!(p.bid, original.bid),
-        other => panic!("expected Replayed, got {other:?}"),
+        other => panic!("expected Replayed once the record is back, got {other:?}"),
     }
     assert_eq!(
         store.place_bid(&other).await.unwrap(),

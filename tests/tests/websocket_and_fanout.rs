@@ -99,8 +99,8 @@ async fn one_frame_per_viewer_per_bid_gone_viewers_removed_other_auctions_untouc
         assert_eq!(t.connect(c, &id, &t.bidder(9)).await, 200);
     }
     assert_eq!(t.connect("o1=", &other, &t.bidder(9)).await, 200);
-    t.broadcaster.mark_gone(&cid("v2="));
-    t.broadcaster.mark_gone(&cid("v4="));
+    t.broadcaster().mark_gone(&cid("v2="));
+    t.broadcaster().mark_gone(&cid("v4="));
 
     let r = t.bid(&t.bidder(1), &id, 10_000).await;
     assert_eq!(r.status, 201);
@@ -160,11 +160,11 @@ async fn throttled_failing_and_hanging_viewers_do_not_fail_the_bid() {
     for c in ["ok=", "slow=", "err=", "hang=", "down="] {
         assert_eq!(t.connect(c, &id, &t.bidder(9)).await, 200);
     }
-    t.broadcaster
+    t.broadcaster()
         .inject(&cid("slow="), &[Fault::Throttled, Fault::Throttled]);
-    t.broadcaster.inject(&cid("err="), &[Fault::ServerError]);
-    t.broadcaster.inject(&cid("hang="), &[Fault::Hang]);
-    t.broadcaster
+    t.broadcaster().inject(&cid("err="), &[Fault::ServerError]);
+    t.broadcaster().inject(&cid("hang="), &[Fault::Hang]);
+    t.broadcaster()
         .inject(&cid("down="), &[Fault::ServerError; 10]);
     let started = std::time::Instant::now();
     let r = t.bid(&t.bidder(1), &id, 10_000).await;
