@@ -866,6 +866,23 @@ impl DynamoStore {
     }
 }
 
+/// For a failed conditional UpdateItem on an auction: the auction item it returned (`ALL_OLD`), decoded;
+/// `Ok(None)` when there was no item. `None` when the error is anything else.
+fn condition_failed_auction(
+    err: &SdkError<UpdateItemError, HttpResponse>,
+) -> Option<StoreResult<Option<Auction>>> {
+    match err.as_service_error() {
+        Some(UpdateItemError::ConditionalCheckFailedException(e)) => Some(
+            e.item()
+                .filter(|i| !i.is_empty())
+                .cloned()
+                .map(decode_auction)
+                .transpose(),
+        ),
+        _ => None,
+    }
+}
+
 /// A refused bid that is really this request's own committed bid, found in the item the failed write
 /// returned: `Some((placed, ours))`. `ours`: the very same request (`bid_id` equal), which happens when the SDK
 /// retried an UpdateItem whose response was lost; otherwise a client retry with the same Idempotency-Key whose
@@ -1031,16 +1048,9 @@ impl AuctionStore for DynamoStore {
                 Ok(BidOutcome::Accepted(placed))
             }
             Err(err) => {
-                if let Some(UpdateItemError::ConditionalCheckFailedException(e)) =
-                    err.as_service_error()
-                {
+                if let Some(current) = condition_failed_auction(&err) {
                     // 4. Explain the refusal from the item the failed write saw.
-                    let current = e
-                        .item()
-                        .filter(|i| !i.is_empty())
-                        .cloned()
-                        .map(decode_auction)
-                        .transpose()?;
+                    let current = current?;
                     let Some((placed, ours)) = own_committed_bid(current.as_ref(), req) else {
                         return Ok(BidOutcome::Rejected(BidRejection::classify(
                             current.as_ref(),
@@ -1145,15 +1155,8 @@ impl AuctionStore for DynamoStore {
                 Ok(CloseOutcome::Closed(closed))
             }
             Err(err) => {
-                if let Some(UpdateItemError::ConditionalCheckFailedException(e)) =
-                    err.as_service_error()
-                {
-                    let current = e
-                        .item()
-                        .filter(|i| !i.is_empty())
-                        .cloned()
-                        .map(decode_auction)
-                        .transpose()?;
+                if let Some(current) = condition_failed_auction(&err) {
+                    let current = current?;
                     return Ok(match current {
                         None => CloseOutcome::NotFound,
                         Some(a) if a.status == AuctionStatus::Ended => {
