@@ -454,6 +454,23 @@ fn query_auction_data(
     rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
 }
 
+/// Run `sql` (a SELECT or a DELETE … RETURNING of the connection columns) for one connection id.
+fn one_connection(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    id: &ConnectionId,
+) -> StoreResult<Option<Connection>> {
+    let row = conn
+        .prepare_cached(sql)
+        .and_then(|mut st| {
+            st.query_row(params![id.as_str()], connection_columns)
+                .optional()
+        })
+        .map_err(map_err)?;
+    row.map(|(c, a, u, at, exp)| row_to_connection(c, a, u, at, exp))
+        .transpose()
+}
+
 #[async_trait]
 impl AuctionStore for SqliteStore {
     async fn create_auction(&self, auction: &Auction) -> StoreResult<()> {
@@ -600,18 +617,12 @@ impl ConnectionStore for SqliteStore {
     async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>> {
         let id = id.clone();
         self.run(move |conn| {
-            let row = conn
-                .prepare_cached(
-                    "DELETE FROM connections WHERE connection_id = ?1
-                     RETURNING connection_id, auction_id, user_id, connected_at, expires_at",
-                )
-                .and_then(|mut st| {
-                    st.query_row(params![id.as_str()], connection_columns)
-                        .optional()
-                })
-                .map_err(map_err)?;
-            row.map(|(c, a, u, at, exp)| row_to_connection(c, a, u, at, exp))
-                .transpose()
+            one_connection(
+                conn,
+                "DELETE FROM connections WHERE connection_id = ?1
+                 RETURNING connection_id, auction_id, user_id, connected_at, expires_at",
+                &id,
+            )
         })
         .await
     }
@@ -619,18 +630,12 @@ impl ConnectionStore for SqliteStore {
     async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>> {
         let id = id.clone();
         self.run(move |conn| {
-            let row = conn
-                .prepare_cached(
-                    "SELECT connection_id, auction_id, user_id, connected_at, expires_at
-                     FROM connections WHERE connection_id = ?1",
-                )
-                .and_then(|mut st| {
-                    st.query_row(params![id.as_str()], connection_columns)
-                        .optional()
-                })
-                .map_err(map_err)?;
-            row.map(|(c, a, u, at, exp)| row_to_connection(c, a, u, at, exp))
-                .transpose()
+            one_connection(
+                conn,
+                "SELECT connection_id, auction_id, user_id, connected_at, expires_at
+                 FROM connections WHERE connection_id = ?1",
+                &id,
+            )
         })
         .await
     }
