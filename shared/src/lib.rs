@@ -19,4 +19,5 @@ pub mod http;
 pub mod ports;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "aws")]
 pub mod wiring;
