@@ -224,7 +224,7 @@ where
         ))
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();
-    let broadcaster = ApiGatewayBroadcaster::new(&sdk, &http_url, opts.settings.call_timeout);
+    let broadcaster = ApiGatewayBroadcaster::new(&sdk, &http_url, opts.settings.longest_call());
     let secret = SecretString::from(secret.clone());
     let verifier = TokenVerifier::new(&secret)?;
     let issuer = TokenIssuer::new(&secret)?;

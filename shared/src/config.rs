@@ -34,8 +34,9 @@ pub struct Settings {
     pub fanout_max_attempts: u32,
     /// First retry backoff; doubles with full jitter (`FANOUT_BACKOFF_MS`).
     pub fanout_backoff: Duration,
-    /// Hard ceiling on one Management API call (`FANOUT_CALL_TIMEOUT_MS`): a call that never answers is cut
-    /// here and retried. Above the Management API's latency tail, well under a second.
+    /// Timeout of a Management API call's first attempt (`FANOUT_CALL_TIMEOUT_MS`): a call that never answers
+    /// is cut here and retried. Above the Management API's latency tail, well under a second. Each retry
+    /// doubles it, up to 4× (see [`Settings::attempt_timeout`]).
     pub call_timeout: Duration,
     /// Connection records expire this long after connecting: API Gateway's 2 h limit plus a margin.
     pub connection_ttl_secs: i64,
@@ -45,6 +46,25 @@ pub struct Settings {
     pub status_broadcast_auctions: usize,
     /// How many due auctions one close run handles at most.
     pub close_batch: usize,
+}
+
+impl Settings {
+    /// The timeout of attempt `attempt` (1-based) of one Management API call: `call_timeout`, doubled per
+    /// retry up to 4×.
+    ///
+    /// The timeout is wall time. A process short of CPU (a small Lambda, or many fan-outs at once) can hold a
+    /// post that was already answered longer than `call_timeout` before it sees the answer; a fixed timeout
+    /// would cut it again on every retry and finally give up on a live viewer. Growing the timeout lets a
+    /// retry outlast such a stall while a call that truly hangs is still cut at `call_timeout` the first time.
+    pub fn attempt_timeout(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(2);
+        self.call_timeout.saturating_mul(1 << doublings)
+    }
+
+    /// The longest any single attempt may take: the SDK's own timeouts are set to this as a safety net.
+    pub fn longest_call(&self) -> Duration {
+        self.attempt_timeout(self.fanout_max_attempts)
+    }
 }
 
 impl Default for Settings {
@@ -185,6 +205,23 @@ where
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn attempt_timeouts_double_up_to_four_times() {
+        let s = Settings {
+            call_timeout: Duration::from_millis(300),
+            fanout_max_attempts: 6,
+            ..Settings::default()
+        };
+        let t: Vec<u128> = (1..=6).map(|a| s.attempt_timeout(a).as_millis()).collect();
+        assert_eq!(t, [300, 600, 1200, 1200, 1200, 1200]);
+        assert_eq!(s.longest_call(), Duration::from_millis(1200));
+        let one = Settings {
+            fanout_max_attempts: 1,
+            ..s
+        };
+        assert_eq!(one.longest_call(), Duration::from_millis(300));
+    }
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let m: HashMap<String, String> = pairs

@@ -4,7 +4,7 @@
 //! A failed post never fails the bid that caused it: the bid is already committed.
 
 use crate::config::Settings;
-use crate::domain::Connection;
+use crate::domain::{Connection, ConnectionId};
 use crate::ports::{Broadcaster, ConnectionStore, PushError};
 use futures::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
@@ -33,6 +33,15 @@ impl std::ops::AddAssign for FanoutReport {
     }
 }
 
+/// What is done to each connection of a fan-out.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    /// PostToConnection with this payload; 410 removes the record.
+    Post(&'a [u8]),
+    /// DeleteConnection; the record is removed whatever the answer.
+    Disconnect,
+}
+
 enum Delivery {
     Delivered { retries: usize },
     Gone { retries: usize },
@@ -51,44 +60,100 @@ where
     S: ConnectionStore + ?Sized,
     B: Broadcaster + ?Sized,
 {
-    // A window of at most `fanout_concurrency` posts in flight. Written without closures so the future stays
-    // `Send` for any caller lifetime (closures here trip rustc's higher-ranked lifetime inference under
-    // `tokio::spawn`), and memory stays bounded by the window, not by the number of viewers.
+    for_each(store, broadcaster, connections, Op::Post(payload), settings).await
+}
+
+/// Close every viewer's socket (DeleteConnection) and remove their records. 410 means already gone: fine.
+/// `delivered` counts the sockets closed here, `gone` those API Gateway had already closed.
+pub async fn revoke_all<S, B>(
+    store: &S,
+    broadcaster: &B,
+    connections: &[Connection],
+    settings: &Settings,
+) -> FanoutReport
+where
+    S: ConnectionStore + ?Sized,
+    B: Broadcaster + ?Sized,
+{
+    for_each(store, broadcaster, connections, Op::Disconnect, settings).await
+}
+
+/// Run `op` on every connection with at most `fanout_concurrency` calls in flight.
+async fn for_each<S, B>(
+    store: &S,
+    broadcaster: &B,
+    connections: &[Connection],
+    op: Op<'_>,
+    settings: &Settings,
+) -> FanoutReport
+where
+    S: ConnectionStore + ?Sized,
+    B: Broadcaster + ?Sized,
+{
+    // Written without closures so the future stays `Send` for any caller lifetime (closures here trip rustc's
+    // higher-ranked lifetime inference under `tokio::spawn`), and memory stays bounded by the window, not by
+    // the number of viewers.
     let limit = settings.fanout_concurrency.max(1);
     let mut pending = connections.iter();
     let mut in_flight = FuturesUnordered::new();
-    let mut outcomes = Vec::with_capacity(connections.len());
-    loop {
-        while in_flight.len() < limit {
-            let Some(conn) = pending.next() else { break };
-            in_flight.push(post_one(store, broadcaster, conn, payload, settings));
-        }
-        match in_flight.next().await {
-            Some(o) => outcomes.push(o),
-            None => break,
-        }
-    }
     let mut report = FanoutReport {
         targets: connections.len(),
         ..Default::default()
     };
-    for o in outcomes {
-        match o {
-            Delivery::Delivered { retries } => {
-                report.delivered += 1;
-                report.retries += retries;
-            }
-            Delivery::Gone { retries } => {
-                report.gone += 1;
-                report.retries += retries;
-            }
-            Delivery::Failed { retries } => {
-                report.failed += 1;
-                report.retries += retries;
-            }
+    loop {
+        while in_flight.len() < limit {
+            let Some(conn) = pending.next() else { break };
+            in_flight.push(apply(store, broadcaster, conn, op, settings));
         }
+        let retries = match in_flight.next().await {
+            Some(Delivery::Delivered { retries }) => {
+                report.delivered += 1;
+                retries
+            }
+            Some(Delivery::Gone { retries }) => {
+                report.gone += 1;
+                retries
+            }
+            Some(Delivery::Failed { retries }) => {
+                report.failed += 1;
+                retries
+            }
+            None => break,
+        };
+        report.retries += retries;
     }
     report
+}
+
+async fn apply<S, B>(
+    store: &S,
+    broadcaster: &B,
+    conn: &Connection,
+    op: Op<'_>,
+    settings: &Settings,
+) -> Delivery
+where
+    S: ConnectionStore + ?Sized,
+    B: Broadcaster + ?Sized,
+{
+    let id = &conn.connection_id;
+    let (result, retries) = call_with_retry(broadcaster, id, op, settings).await;
+    // A post removes exactly the connection API Gateway says is gone. A revocation removes the record
+    // either way: the auction is over, nothing will be sent to it again, and a socket we failed to close
+    // dies at API Gateway's idle or 2 h limit.
+    if matches!(op, Op::Disconnect) || matches!(result, Err(PushError::Gone)) {
+        if let Err(e) = store.remove_connection(id).await {
+            tracing::warn!(connection_id = %id, error = %e, "could not remove connection record");
+        }
+    }
+    match result {
+        Ok(()) => Delivery::Delivered { retries },
+        Err(PushError::Gone) => Delivery::Gone { retries },
+        Err(e) => {
+            tracing::warn!(connection_id = %id, error = %e, retries, "Management API call failed; giving up on this viewer");
+            Delivery::Failed { retries }
+        }
+    }
 }
 
 /// Post to one connection (used by `sync`, and by [`publish`] for each viewer).
@@ -98,51 +163,41 @@ pub async fn post_with_retry<B: Broadcaster + ?Sized>(
     payload: &[u8],
     settings: &Settings,
 ) -> (Result<(), PushError>, usize) {
+    call_with_retry(
+        broadcaster,
+        &conn.connection_id,
+        Op::Post(payload),
+        settings,
+    )
+    .await
+}
+
+/// One call with a timeout on every attempt ([`Settings::attempt_timeout`]), retried with jittered backoff
+/// while the failure is retryable (429, 5xx, timeout) and attempts remain. Returns the last result and the
+/// number of retries made.
+async fn call_with_retry<B: Broadcaster + ?Sized>(
+    broadcaster: &B,
+    id: &ConnectionId,
+    op: Op<'_>,
+    settings: &Settings,
+) -> (Result<(), PushError>, usize) {
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let result = match tokio::time::timeout(
-            settings.call_timeout,
-            broadcaster.post(&conn.connection_id, payload),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(PushError::Transient("timed out".into())),
+        let call = async {
+            match op {
+                Op::Post(payload) => broadcaster.post(id, payload).await,
+                Op::Disconnect => broadcaster.disconnect(id).await,
+            }
         };
+        let result = tokio::time::timeout(settings.attempt_timeout(attempt), call)
+            .await
+            .unwrap_or_else(|_| Err(PushError::Transient("timed out".into())));
         match result {
             Err(e) if e.is_retryable() && attempt < settings.fanout_max_attempts => {
                 tokio::time::sleep(backoff(settings.fanout_backoff, attempt)).await;
             }
             other => return (other, (attempt - 1) as usize),
-        }
-    }
-}
-
-async fn post_one<S, B>(
-    store: &S,
-    broadcaster: &B,
-    conn: &Connection,
-    payload: &[u8],
-    settings: &Settings,
-) -> Delivery
-where
-    S: ConnectionStore + ?Sized,
-    B: Broadcaster + ?Sized,
-{
-    let (result, retries) = post_with_retry(broadcaster, conn, payload, settings).await;
-    match result {
-        Ok(()) => Delivery::Delivered { retries },
-        Err(PushError::Gone) => {
-            // Remove exactly this connection: the one API Gateway says is gone.
-            if let Err(e) = store.remove_connection(&conn.connection_id).await {
-                tracing::warn!(connection_id = %conn.connection_id, error = %e, "could not remove gone connection");
-            }
-            Delivery::Gone { retries }
-        }
-        Err(e) => {
-            tracing::warn!(connection_id = %conn.connection_id, error = %e, retries, "post failed; giving up on this viewer");
-            Delivery::Failed { retries }
         }
     }
 }
@@ -154,81 +209,6 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
         .min(Duration::from_secs(1));
     let millis = cap.as_millis().max(1) as u64;
     Duration::from_millis(rand::rng().random_range(0..=millis))
-}
-
-/// Close every viewer's socket (DeleteConnection) and remove their records. 410 means already gone: fine.
-pub async fn revoke_all<S, B>(
-    store: &S,
-    broadcaster: &B,
-    connections: &[Connection],
-    settings: &Settings,
-) -> FanoutReport
-where
-    S: ConnectionStore + ?Sized,
-    B: Broadcaster + ?Sized,
-{
-    let limit = settings.fanout_concurrency.max(1);
-    let mut pending = connections.iter();
-    let mut in_flight = FuturesUnordered::new();
-    let mut outcomes = Vec::with_capacity(connections.len());
-    loop {
-        while in_flight.len() < limit {
-            let Some(conn) = pending.next() else { break };
-            in_flight.push(revoke_one(store, broadcaster, conn, settings));
-        }
-        match in_flight.next().await {
-            Some(o) => outcomes.push(o),
-            None => break,
-        }
-    }
-    let delivered = outcomes.iter().filter(|ok| **ok).count();
-    FanoutReport {
-        targets: connections.len(),
-        delivered,
-        failed: connections.len() - delivered,
-        ..Default::default()
-    }
-}
-
-async fn revoke_one<S, B>(
-    store: &S,
-    broadcaster: &B,
-    conn: &Connection,
-    settings: &Settings,
-) -> bool
-where
-    S: ConnectionStore + ?Sized,
-    B: Broadcaster + ?Sized,
-{
-    let mut attempt = 0u32;
-    let closed = loop {
-        attempt += 1;
-        let r = match tokio::time::timeout(
-            settings.call_timeout,
-            broadcaster.disconnect(&conn.connection_id),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(PushError::Transient("timed out".into())),
-        };
-        match r {
-            Ok(()) | Err(PushError::Gone) => break true,
-            Err(e) if e.is_retryable() && attempt < settings.fanout_max_attempts => {
-                tokio::time::sleep(backoff(settings.fanout_backoff, attempt)).await;
-            }
-            Err(e) => {
-                tracing::warn!(connection_id = %conn.connection_id, error = %e, "could not disconnect viewer");
-                break false;
-            }
-        }
-    };
-    // The record goes either way: the auction is over, nothing will be sent to it again, and a socket we
-    // failed to close dies at API Gateway's idle or 2 h limit.
-    if let Err(e) = store.remove_connection(&conn.connection_id).await {
-        tracing::warn!(connection_id = %conn.connection_id, error = %e, "could not remove connection record");
-    }
-    closed
 }
 
 #[cfg(test)]

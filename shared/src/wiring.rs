@@ -69,7 +69,7 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
     let broadcaster = config
         .ws_management_endpoint
         .as_deref()
-        .map(|e| ApiGatewayBroadcaster::new(&sdk, e, config.settings.call_timeout));
+        .map(|e| ApiGatewayBroadcaster::new(&sdk, e, config.settings.longest_call()));
     if warm_up_enabled() {
         let warm_ddb = client
             .get_item()

@@ -65,6 +65,9 @@ pub enum ApiFault {
     ServerError,
     /// Never answers.
     Hang,
+    /// Delivers (the frame counts as received) but answers only after this long, like a call whose answer
+    /// reaches a CPU-starved caller late.
+    Late(std::time::Duration),
 }
 
 #[derive(Default)]
@@ -112,7 +115,7 @@ async fn management(
             c.posts += 1;
         }
         let fault = c.next.pop_front().or(c.always);
-        if fault.is_none() {
+        if matches!(fault, None | Some(ApiFault::Late(_))) {
             if method == http::Method::DELETE {
                 c.deleted = true;
             } else {
@@ -121,9 +124,14 @@ async fn management(
         }
         fault
     };
+    if let Some(ApiFault::Late(delay)) = fault {
+        tokio::time::sleep(delay).await;
+    }
     match fault {
-        None if method == http::Method::DELETE => http::StatusCode::NO_CONTENT.into_response(),
-        None => http::StatusCode::OK.into_response(),
+        None | Some(ApiFault::Late(_)) if method == http::Method::DELETE => {
+            http::StatusCode::NO_CONTENT.into_response()
+        }
+        None | Some(ApiFault::Late(_)) => http::StatusCode::OK.into_response(),
         Some(ApiFault::Gone) => api_error(
             http::StatusCode::GONE,
             "GoneException",

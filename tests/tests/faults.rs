@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------------------------------------
 // 1. Management API faults through the production adapter
 
-const CALL_TIMEOUT: Duration = Duration::from_millis(300);
+const CALL_TIMEOUT: Duration = Duration::from_millis(200);
 
 fn fanout_settings() -> Settings {
     Settings {
@@ -35,14 +35,20 @@ fn fanout_settings() -> Settings {
     }
 }
 
-/// The longest a fan-out can take when every call is cut at `call_timeout`: all attempts time out, plus the
-/// backoffs between them (each at most `base * 2^(n-1)`), plus 2 s of slack for a loaded CI machine.
+/// Every attempt of a call that always hangs timing out: `call_timeout`, doubled per retry up to 4×.
+fn all_attempts_timed_out(s: &Settings) -> Duration {
+    (1..=s.fanout_max_attempts)
+        .map(|n| s.attempt_timeout(n))
+        .sum()
+}
+
+/// The longest a fan-out can take when every call hangs: all attempts time out, plus the backoffs between
+/// them (each at most `base * 2^(n-1)`), plus 2 s of slack for a loaded CI machine.
 fn fanout_bound(s: &Settings) -> Duration {
-    let attempts = s.fanout_max_attempts;
-    let backoffs: Duration = (1..attempts)
+    let backoffs: Duration = (1..s.fanout_max_attempts)
         .map(|n| (s.fanout_backoff * (1u32 << (n - 1))).min(Duration::from_secs(1)))
         .sum();
-    s.call_timeout * attempts + backoffs + Duration::from_secs(2)
+    all_attempts_timed_out(s) + backoffs + Duration::from_secs(2)
 }
 
 async fn management_app() -> (
@@ -52,7 +58,7 @@ async fn management_app() -> (
     let api = FaultyManagementApi::start().await;
     let settings = fanout_settings();
     let broadcaster =
-        ApiGatewayBroadcaster::new(&dummy_sdk_config().await, &api.url, settings.call_timeout);
+        ApiGatewayBroadcaster::new(&dummy_sdk_config().await, &api.url, settings.longest_call());
     let store = SqliteStore::in_memory().expect("in-memory store");
     (TestApp::with_parts(store, broadcaster, settings), api)
 }
@@ -81,8 +87,11 @@ async fn management_api_faults_never_fail_a_bid_and_are_bounded() {
     api.script("hang=", &[ApiFault::Hang]);
     api.always("down=", ApiFault::ServerError);
     api.always("stuck=", ApiFault::Hang);
+    // Answers every call after 1.5 × the first attempt's timeout (delivered, but late): the first attempt is
+    // cut, the retry's doubled timeout outlasts it. A fixed timeout would give up on this live viewer.
+    api.always("late=", ApiFault::Late(CALL_TIMEOUT * 3 / 2));
     let viewers = [
-        "ok=", "gone1=", "gone2=", "slow=", "err=", "hang=", "down=", "stuck=",
+        "ok=", "gone1=", "gone2=", "slow=", "err=", "hang=", "down=", "stuck=", "late=",
     ];
     for v in viewers {
         assert_eq!(t.connect(v, &id, &t.bidder(9)).await, 200, "{v}");
@@ -113,6 +122,7 @@ async fn management_api_faults_never_fail_a_bid_and_are_bounded() {
         ("hang=", 2),
         ("down=", max),
         ("stuck=", max),
+        ("late=", 2),
         ("other=", 0),
     ];
     for (v, n) in expected {
@@ -124,9 +134,9 @@ async fn management_api_faults_never_fail_a_bid_and_are_bounded() {
         assert_eq!(connected(&t.app.store, v).await, !gone, "{v}");
     }
     assert!(connected(&t.app.store, "other=").await);
-    // The hanging calls were cut at `call_timeout`, and the whole fan-out is bounded.
+    // The hanging calls were cut at their attempt's timeout, and the whole fan-out is bounded.
     assert!(
-        elapsed >= CALL_TIMEOUT * settings.fanout_max_attempts,
+        elapsed >= all_attempts_timed_out(&settings),
         "`stuck=` waited out {max} timeouts: {elapsed:?}"
     );
     assert!(
@@ -146,6 +156,11 @@ async fn management_api_faults_never_fail_a_bid_and_are_bounded() {
     }
     assert_eq!(api.posts("down="), 2 * max);
     assert_eq!(api.posts("other="), 0);
+    // The late viewer saw each frame twice (the cut attempt had delivered it): a duplicate with the same
+    // seq, which clients drop, never a gap.
+    let seqs: Vec<u64> = api.frames("late=").iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, vec![1, 1, 2, 2]);
+    assert_eq!(api.posts("late="), 4);
 }
 
 #[tokio::test]

@@ -335,7 +335,7 @@ async fn run_once(
     let (store, auction_id, conns) = viewers(n).await;
     let target = Target::start(tcfg.clone()).await.expect("target starts");
     let broadcaster = Timed {
-        inner: ApiGatewayBroadcaster::new(&sdk_config(), &target.url, settings.call_timeout),
+        inner: ApiGatewayBroadcaster::new(&sdk_config(), &target.url, settings.longest_call()),
         times: CallTimes::default(),
     };
     // Like the Lambda's cold start: one connection opened during init, not on the first bid.

@@ -20,15 +20,17 @@ pub struct ApiGatewayBroadcaster {
 
 impl ApiGatewayBroadcaster {
     /// `endpoint`: `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` or a local emulator's URL.
-    pub fn new(sdk: &aws_config::SdkConfig, endpoint: &str, call_timeout: Duration) -> Self {
+    /// `ceiling` bounds every call in the SDK itself, as a safety net: the fan-out cuts attempts sooner
+    /// ([`crate::config::Settings::attempt_timeout`]); pass [`crate::config::Settings::longest_call`].
+    pub fn new(sdk: &aws_config::SdkConfig, endpoint: &str, ceiling: Duration) -> Self {
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
             .endpoint_url(endpoint)
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(call_timeout)
-                    .operation_attempt_timeout(call_timeout)
-                    .operation_timeout(call_timeout)
+                    .connect_timeout(ceiling)
+                    .operation_attempt_timeout(ceiling)
+                    .operation_timeout(ceiling)
                     .build(),
             )
             .build();

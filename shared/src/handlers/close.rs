@@ -60,7 +60,7 @@ where
         winner = auction.high_bid.as_ref().map(|b| b.bidder_id.as_str()),
         announced = announced.delivered,
         gone = announced.gone,
-        revoked = revoked.delivered,
+        revoked = revoked.delivered + revoked.gone,
         "auction finalized"
     );
     Ok((announced, revoked))
