@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what it needs, then runs every check CI runs.
 #   fmt --check, clippy -D warnings, all Rust tests (embedded store, DynamoDB adapter against moto_server,
-#   end to end over real sockets against the local stack), the browser test in headless Chromium, cfn-lint.
+#   end to end over real sockets against the local stack), a 60 s cargo fuzz run, the browser test in headless
+#   Chromium, benchmark smoke runs, cfn-lint.
 # Python tools go into a project-local venv (.venv); nothing is installed globally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ export PATH="$ROOT/.venv/bin:$PATH"
 
 step "cargo test (all crates)"
 cargo test --workspace --locked
+
+step "cargo fuzz smoke: 60 s on the decoders (the 10-minute run: ./scripts/fuzz.sh)"
+./scripts/fuzz.sh --smoke
 
 step "browser test: Debian Chromium driven by playwright-core against the local stack"
 if ! command -v chromium >/dev/null 2>&1; then
