@@ -26,12 +26,17 @@ impl ApiGatewayBroadcaster {
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
             .endpoint_url(endpoint)
             .retry_config(aws_config::retry::RetryConfig::disabled())
+            // With retries off, one operation is one attempt: one timer per call, not two.
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
                     .connect_timeout(ceiling)
-                    .operation_attempt_timeout(ceiling)
                     .operation_timeout(ceiling)
                     .build(),
+            )
+            // Stalled-stream protection watches long response bodies; these answers are empty, and the
+            // timeout above already bounds the call. Off: one interceptor and one body wrapper less per post.
+            .stalled_stream_protection(
+                aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
             )
             .build();
         Self {
