@@ -1,5 +1,6 @@
 //! Shared helpers of the benchmark binaries: statistics over repeated runs and report formatting.
 
+pub mod cli;
 pub mod coldstart;
 pub mod contention;
 pub mod machine;

@@ -15,6 +15,7 @@
 //! ```
 
 use auction::domain::Role;
+use auction_bench::cli::num;
 use auction_bench::coldstart::{cold_start, ColdRun, Launch};
 use auction_bench::machine;
 use auction_bench::runtime_mock::MgmtStub;
@@ -22,6 +23,7 @@ use auction_bench::stats::Summary;
 use auction_bench::tls_proxy::{LocalCa, TlsProxy};
 use auction_tests::harness::{sample_event, TestApp, SECRET};
 use auction_tests::moto;
+use clap::{ArgAction, Parser};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -44,6 +46,45 @@ const FUNCTIONS: [&str; 8] = [
 const HELLO: &str = "hello-lambda";
 const SAMPLE_ID: &str = "01JD5Z8Q4W3N6R2T9V7X0Y1ABC";
 const SAMPLE_CONN: &str = "L0SM9cOFvHcCIhw=";
+
+/// bench-coldstart: size, cold start, first vs warm invocation and peak RSS of every Lambda binary, next to
+/// a hello-world function built the same way.
+#[derive(Parser, Debug)]
+#[command(name = "bench-coldstart", args_override_self = true)]
+struct Cli {
+    /// CI run: `cargo build` (debug) of hello + place-bid only; --reps 2 --warm 20 --first-warm 5 unless given
+    #[arg(long)]
+    smoke: bool,
+    /// Run the cargo lambda build first
+    #[arg(long)]
+    build: bool,
+    /// Where the bootstraps are: DIR/<name>/bootstrap [default: target/lambda]
+    #[arg(long, value_name = "DIR")]
+    lambda_dir: Option<PathBuf>,
+    /// Functions to measure, comma-separated (hello-lambda is always added) [default: all]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = trimmed,
+          action = ArgAction::Set)]
+    functions: Option<Vec<String>>,
+    /// Cold starts per function and warm-up setting [default: 10; --smoke: 2]
+    #[arg(long, value_name = "N", value_parser = num::<usize>)]
+    reps: Option<usize>,
+    /// Invocations of the one process whose peak RSS (VmHWM) is read [default: 1000; --smoke: 20]
+    #[arg(long, value_name = "N", value_parser = num::<usize>)]
+    warm: Option<usize>,
+    /// Invocations after the first, per cold start of hello and place-bid [default: 20; --smoke: 5]
+    #[arg(long, value_name = "N", value_parser = num::<usize>)]
+    first_warm: Option<usize>,
+    /// Title suffix of the report
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    label: Option<String>,
+    /// Write the markdown report here [default: none]
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+fn trimmed(s: &str) -> Result<String, String> {
+    Ok(s.trim().to_string())
+}
 
 struct Args {
     smoke: bool,
@@ -69,10 +110,11 @@ fn target_dir() -> PathBuf {
 }
 
 fn parse_args() -> Result<Args, String> {
+    let c = Cli::parse();
     let mut a = Args {
-        smoke: false,
-        build: false,
-        lambda_dir: target_dir().join("lambda"),
+        smoke: c.smoke,
+        build: c.build,
+        lambda_dir: c.lambda_dir.unwrap_or_else(|| target_dir().join("lambda")),
         functions: std::iter::once(HELLO)
             .chain(FUNCTIONS)
             .map(String::from)
@@ -80,38 +122,10 @@ fn parse_args() -> Result<Args, String> {
         reps: 10,
         warm: 1000,
         first_warm: 20,
-        label: String::new(),
-        out: None,
+        label: c.label.unwrap_or_default(),
+        out: c.out,
     };
-    let (mut reps, mut warm, mut first, mut funcs) = (None, None, None, None);
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut val = || it.next().ok_or(format!("{arg} needs a value"));
-        let num = |v: String| v.parse::<usize>().map_err(|e| e.to_string());
-        match arg.as_str() {
-            "--smoke" => a.smoke = true,
-            "--build" => a.build = true,
-            "--lambda-dir" => a.lambda_dir = PathBuf::from(val()?),
-            "--functions" => {
-                funcs = Some(
-                    val()?
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .collect::<Vec<_>>(),
-                )
-            }
-            "--reps" => reps = Some(num(val()?)?),
-            "--warm" => warm = Some(num(val()?)?),
-            "--first-warm" => first = Some(num(val()?)?),
-            "--label" => a.label = val()?,
-            "--out" => a.out = Some(PathBuf::from(val()?)),
-            "-h" | "--help" => {
-                println!("bench-coldstart [--smoke] [--build] [--lambda-dir DIR] [--functions a,b] [--reps N] [--warm N] [--first-warm N] [--label TEXT] [--out FILE]");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
+    let (reps, warm, first, funcs) = (c.reps, c.warm, c.first_warm, c.functions);
     if a.smoke {
         a.functions = vec![HELLO.into(), "place-bid".into()];
         a.reps = 2;
@@ -715,4 +729,27 @@ async fn run(args: &Args) -> Result<(Vec<FnResult>, String, String), String> {
     };
     let _ = std::fs::remove_dir_all(&work);
     Ok((results, trust, env_note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auction_bench::cli::parse_line;
+
+    #[test]
+    fn flags_parse_as_documented() {
+        // scripts/bench.sh, bench/results/coldstart.md
+        let c: Cli = parse_line("bench-coldstart --build --out bench/results/coldstart.md --functions place-bid,ws-connect --reps 3 --warm 100 --first-warm 5").unwrap();
+        assert!(c.build && !c.smoke);
+        assert_eq!(
+            c.functions,
+            Some(vec!["place-bid".into(), "ws-connect".into()])
+        );
+        assert_eq!(
+            (c.reps, c.warm, c.first_warm),
+            (Some(3), Some(100), Some(5))
+        );
+        let c: Cli = parse_line("bench-coldstart --label -O3 --smoke").unwrap();
+        assert_eq!(c.label.as_deref(), Some("-O3"));
+    }
 }

@@ -11,12 +11,14 @@
 //! Needs `moto_server` (`.venv/bin/moto_server`, see `tests/src/moto.rs`) for the `moto` store.
 
 use auction::store::sqlite::SqliteStore;
+use auction_bench::cli::num;
 use auction_bench::contention::{self, item_size, wcu, RunConfig, RunResult};
 use auction_bench::machine;
 use auction_bench::stats::Summary;
 use auction_tests::harness::TestApp;
 use auction_tests::moto;
 use aws_sdk_dynamodb::types::AttributeValue;
+use clap::{ArgAction, Parser};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -38,14 +40,41 @@ impl Store {
             Store::Moto => "moto_server (request lock)",
         }
     }
-    fn parse(s: &str) -> Option<Store> {
-        match s {
-            "file" => Some(Store::File),
-            "memory" => Some(Store::Memory),
-            "moto" => Some(Store::Moto),
-            _ => None,
+    /// The clap value parser of `--stores`.
+    fn parse(s: &str) -> Result<Store, String> {
+        match s.trim() {
+            "file" => Ok(Store::File),
+            "memory" => Ok(Store::Memory),
+            "moto" => Ok(Store::Moto),
+            _ => Err(format!("unknown store {s}")),
         }
     }
+}
+
+/// bench-contention: K concurrent bidders on one auction through the bid handler, per store.
+#[derive(Parser, Debug)]
+#[command(name = "bench-contention", args_override_self = true)]
+struct Cli {
+    /// K=20, 1 s, stores file,moto, 1 run (each unless given)
+    #[arg(long)]
+    smoke: bool,
+    /// Runs per (K, store) [default: 3; --smoke: 1]
+    #[arg(long, value_name = "N", value_parser = num::<usize>)]
+    runs: Option<usize>,
+    /// Seconds of bidding per run [default: 5; --smoke: 1]
+    #[arg(long, value_name = "S", value_parser = num::<f64>)]
+    secs: Option<f64>,
+    /// Concurrent bidders K, comma-separated [default: 50,200,500; --smoke: 20]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = num::<usize>,
+          action = ArgAction::Set)]
+    bidders: Option<Vec<usize>>,
+    /// Stores, comma-separated: file, memory, moto [default: file,memory,moto; --smoke: file,moto]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Store::parse,
+          action = ArgAction::Set)]
+    stores: Option<Vec<Store>>,
+    /// Write the markdown report here [default: none]
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 struct Args {
@@ -58,64 +87,26 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        smoke: false,
-        runs: 3,
-        secs: 5.0,
-        bidders: vec![50, 200, 500],
-        stores: vec![Store::File, Store::Memory, Store::Moto],
-        out: None,
+    let c = Cli::parse();
+    // Defaults; `--smoke` changes each one that was not given.
+    let (runs, secs, bidders, stores) = if c.smoke {
+        (1, 1.0, vec![20], vec![Store::File, Store::Moto])
+    } else {
+        (
+            3,
+            5.0,
+            vec![50, 200, 500],
+            vec![Store::File, Store::Memory, Store::Moto],
+        )
     };
-    let mut explicit = (false, false, false, false);
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut val = || it.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--smoke" => a.smoke = true,
-            "--runs" => {
-                a.runs = val()?.parse().map_err(|e| format!("--runs: {e}"))?;
-                explicit.0 = true;
-            }
-            "--secs" => {
-                a.secs = val()?.parse().map_err(|e| format!("--secs: {e}"))?;
-                explicit.1 = true;
-            }
-            "--bidders" => {
-                a.bidders = val()?
-                    .split(',')
-                    .map(|s| s.trim().parse().map_err(|e| format!("--bidders: {e}")))
-                    .collect::<Result<_, _>>()?;
-                explicit.2 = true;
-            }
-            "--stores" => {
-                a.stores = val()?
-                    .split(',')
-                    .map(|s| Store::parse(s.trim()).ok_or(format!("unknown store {s}")))
-                    .collect::<Result<_, _>>()?;
-                explicit.3 = true;
-            }
-            "--out" => a.out = Some(PathBuf::from(val()?)),
-            "-h" | "--help" => {
-                println!("bench-contention [--smoke] [--runs N] [--secs S] [--bidders 50,200,500] [--stores file,memory,moto] [--out FILE]");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if a.smoke {
-        if !explicit.0 {
-            a.runs = 1;
-        }
-        if !explicit.1 {
-            a.secs = 1.0;
-        }
-        if !explicit.2 {
-            a.bidders = vec![20];
-        }
-        if !explicit.3 {
-            a.stores = vec![Store::File, Store::Moto];
-        }
-    }
+    let a = Args {
+        smoke: c.smoke,
+        runs: c.runs.unwrap_or(runs),
+        secs: c.secs.unwrap_or(secs),
+        bidders: c.bidders.unwrap_or(bidders),
+        stores: c.stores.unwrap_or(stores),
+        out: c.out,
+    };
     if a.runs == 0 || a.bidders.is_empty() || a.stores.is_empty() || a.secs <= 0.0 {
         return Err("nothing to run".into());
     }
@@ -466,5 +457,24 @@ fn main() {
             std::process::exit(1);
         }
         eprintln!("bench-contention: wrote {}", out.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auction_bench::cli::parse_line;
+
+    #[test]
+    fn flags_parse_as_documented() {
+        // scripts/bench.sh
+        let c: Cli = parse_line("bench-contention --out bench/results/contention.md").unwrap();
+        assert_eq!(c.out, Some(PathBuf::from("bench/results/contention.md")));
+        assert_eq!((c.runs, c.bidders, c.stores), (None, None, None));
+        let c: Cli =
+            parse_line("bench-contention --smoke --bidders 50,200 --stores file,memory").unwrap();
+        assert_eq!(c.bidders, Some(vec![50, 200]));
+        assert_eq!(c.stores, Some(vec![Store::File, Store::Memory]));
+        assert!(parse_line::<Cli>("bench-contention --stores file,disk").is_err());
     }
 }

@@ -13,8 +13,10 @@
 use auction::auth::TokenIssuer;
 use auction::config::Settings;
 use auction::domain::Role;
+use auction_bench::cli::{num, report_path};
 use auction_bench::machine;
 use auction_bench::stats::{percentile, Summary};
+use clap::Parser;
 use futures::StreamExt;
 use local_stack::{Options, StoreChoice};
 use secrecy::SecretString;
@@ -29,19 +31,38 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-const USAGE: &str = "\
-bench-e2e: V WebSocket viewers and B bidders on one auction on the in-process local stack.
-
-  --viewers V           WebSocket viewers (default 1000)
-  --bidders B           bidders (default 20)
-  --bids-per-bidder K   bids each bidder places (default 10; total B*K <= 2000)
-  --rate R              bids per second, all bidders together, evenly spaced (default 10)
-  --runs R              repetitions (default 3)
-  --concurrency C       the stack's FANOUT_CONCURRENCY (default: Settings::default())
-  --grace-ms G          after the last 201, wait at most this long for frames in flight (default 3000)
-  --out PATH            markdown report (default bench/results/e2e.md; --smoke: none)
-  --smoke               V=20, B=2, K=3, 1 run, no report file
-";
+/// bench-e2e: V WebSocket viewers and B bidders on one auction on the in-process local stack.
+#[derive(Parser, Debug)]
+#[command(name = "bench-e2e", args_override_self = true)]
+struct Cli {
+    /// WebSocket viewers
+    #[arg(long, value_name = "V", value_parser = num::<usize>, default_value_t = 1_000)]
+    viewers: usize,
+    /// Bidders
+    #[arg(long, value_name = "B", value_parser = num::<usize>, default_value_t = 20)]
+    bidders: usize,
+    /// Bids each bidder places (total B*K <= 2000)
+    #[arg(long, value_name = "K", value_parser = num::<usize>, default_value_t = 10)]
+    bids_per_bidder: usize,
+    /// Bids per second, all bidders together, evenly spaced
+    #[arg(long, value_name = "R", value_parser = num::<f64>, default_value_t = 10.0)]
+    rate: f64,
+    /// Repetitions
+    #[arg(long, value_name = "R", value_parser = num::<usize>, default_value_t = 3)]
+    runs: usize,
+    /// The stack's FANOUT_CONCURRENCY [default: Settings::default()]
+    #[arg(long, value_name = "C", value_parser = num::<usize>)]
+    concurrency: Option<usize>,
+    /// After the last 201, wait at most this long for frames in flight
+    #[arg(long, value_name = "G", value_parser = num::<u64>, default_value_t = 3_000)]
+    grace_ms: u64,
+    /// Markdown report [default: bench/results/e2e.md; --smoke: none]
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// V=20, B=2, K=3, 1 run, no report file
+    #[arg(long)]
+    smoke: bool,
+}
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -57,66 +78,30 @@ struct Args {
 }
 
 fn parse_args() -> Args {
+    let c = Cli::parse();
     let mut a = Args {
-        viewers: 1_000,
-        bidders: 20,
-        per_bidder: 10,
-        rate: 10.0,
-        runs: 3,
+        viewers: c.viewers,
+        bidders: c.bidders,
+        per_bidder: c.bids_per_bidder,
+        rate: c.rate,
+        runs: c.runs,
         settings: Settings::default(),
-        grace: Duration::from_secs(3),
-        out: Some(PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/results/e2e.md"
-        ))),
-        smoke: false,
+        grace: Duration::from_millis(c.grace_ms),
+        out: report_path(
+            c.out,
+            c.smoke,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/results/e2e.md"),
+        ),
+        smoke: c.smoke,
     };
-    let mut out_given = false;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut val = || {
-            it.next().unwrap_or_else(|| {
-                eprintln!("{flag} needs a value\n\n{USAGE}");
-                std::process::exit(2)
-            })
-        };
-        let num = |v: String| -> f64 {
-            v.replace('_', "").parse().unwrap_or_else(|_| {
-                eprintln!("not a number: {v}");
-                std::process::exit(2)
-            })
-        };
-        match flag.as_str() {
-            "--viewers" => a.viewers = num(val()) as usize,
-            "--bidders" => a.bidders = num(val()) as usize,
-            "--bids-per-bidder" => a.per_bidder = num(val()) as usize,
-            "--rate" => a.rate = num(val()),
-            "--runs" => a.runs = num(val()) as usize,
-            "--concurrency" => a.settings.fanout_concurrency = num(val()) as usize,
-            "--grace-ms" => a.grace = Duration::from_millis(num(val()) as u64),
-            "--out" => {
-                a.out = Some(PathBuf::from(val()));
-                out_given = true;
-            }
-            "--smoke" => a.smoke = true,
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0)
-            }
-            other => {
-                eprintln!("unknown flag {other}\n\n{USAGE}");
-                std::process::exit(2)
-            }
-        }
+    if let Some(v) = c.concurrency {
+        a.settings.fanout_concurrency = v;
     }
     if a.smoke {
         a.viewers = 20;
         a.bidders = 2;
         a.per_bidder = 3;
         a.runs = 1;
-        if !out_given {
-            a.out = None;
-        }
     }
     a.runs = a.runs.max(1);
     a.bidders = a.bidders.max(1);
@@ -572,5 +557,24 @@ async fn main() {
     if args.smoke && (lost > 0 || results.iter().any(|r| r.accepted == 0)) {
         eprintln!("bench-e2e: smoke run lost frames or accepted no bid");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auction_bench::cli::parse_line;
+
+    #[test]
+    fn flags_parse_as_documented() {
+        // scripts/bench.sh, bench/results/e2e.md
+        let c: Cli =
+            parse_line("bench-e2e --bids-per-bidder 3 --rate 2 --runs 3 --concurrency 128")
+                .unwrap();
+        assert_eq!((c.bids_per_bidder, c.rate, c.runs), (3, 2.0, 3));
+        assert_eq!(
+            (c.viewers, c.concurrency, c.grace_ms),
+            (1_000, Some(128), 3_000)
+        );
     }
 }

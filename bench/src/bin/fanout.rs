@@ -16,41 +16,92 @@ use auction::fanout::{publish, FanoutReport};
 use auction::frames::Frame;
 use auction::ports::{AuctionStore, Broadcaster, ConnectionStore, PushError};
 use auction::store::sqlite::SqliteStore;
+use auction_bench::cli::{num, report_path};
 use auction_bench::machine;
 use auction_bench::mgmt_target::{Snapshot, Target, TargetConfig};
 use auction_bench::stats::{percentile, Summary};
+use clap::{ArgAction, Parser};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "\
-bench-fanout: broadcast one bid frame to N connections through the production fan-out path against an
-emulated API Gateway Management API on 127.0.0.1.
-
-  --n LIST              connection counts, comma-separated (default 1000,10000)
-  --runs R              repetitions per configuration (default 5)
-  --concurrency C       FANOUT_CONCURRENCY (default: Settings::default())
-  --timeout-ms T        FANOUT_CALL_TIMEOUT_MS (default: Settings::default())
-  --backoff-ms B        FANOUT_BACKOFF_MS (default: Settings::default())
-  --attempts A          FANOUT_MAX_ATTEMPTS (default: Settings::default())
-  --latency-median-ms M injected latency median (default 20)
-  --latency-p99-ms P    injected latency p99, log-normal (default 100)
-  --gone-share S        share of connection ids answering 410 (default 0.02)
-  --hang-share S        share of calls never answered (default 0.01)
-  --rate R / --burst B  token bucket (default 10000 / 5000)
-  --no-hang-variant     skip the extra N=max run with --hang-share 0
-  --no-naive            skip the naive baseline
-  --naive-n N           naive baseline size (default 1000)
-  --naive-cap-s S       wall-clock cap of one naive run (default 60)
-  --naive-runs R        naive repetitions (default: --runs)
-  --sweep-concurrency LIST   also run N=max at each concurrency (tuning evidence)
-  --sweep-timeout-ms LIST    ... and at each call timeout
-  --sweep-runs R        repetitions per sweep point (default 3)
-  --out PATH            write the markdown report here (default bench/results/fanout.md; --smoke: none)
-  --smoke               N=200, 1 run, no baseline, no variant, no sweep, no report file
-";
+/// bench-fanout: broadcast one bid frame to N connections through the production fan-out path against an
+/// emulated API Gateway Management API on 127.0.0.1.
+#[derive(Parser, Debug)]
+#[command(name = "bench-fanout", args_override_self = true)]
+struct Cli {
+    /// Connection counts, comma-separated
+    #[arg(long = "n", value_name = "LIST", value_delimiter = ',', value_parser = num::<usize>,
+          action = ArgAction::Set, default_value = "1000,10000")]
+    n: Vec<usize>,
+    /// Repetitions per configuration
+    #[arg(long, value_name = "R", value_parser = num::<usize>, default_value_t = 5)]
+    runs: usize,
+    /// FANOUT_CONCURRENCY [default: Settings::default()]
+    #[arg(long, value_name = "C", value_parser = num::<usize>)]
+    concurrency: Option<usize>,
+    /// FANOUT_CALL_TIMEOUT_MS [default: Settings::default()]
+    #[arg(long, value_name = "T", value_parser = num::<u64>)]
+    timeout_ms: Option<u64>,
+    /// FANOUT_BACKOFF_MS [default: Settings::default()]
+    #[arg(long, value_name = "B", value_parser = num::<u64>)]
+    backoff_ms: Option<u64>,
+    /// FANOUT_MAX_ATTEMPTS [default: Settings::default()]
+    #[arg(long, value_name = "A", value_parser = num::<u32>)]
+    attempts: Option<u32>,
+    /// Injected latency median [default: 20]
+    #[arg(long, value_name = "M", value_parser = num::<f64>)]
+    latency_median_ms: Option<f64>,
+    /// Injected latency p99, log-normal [default: 100]
+    #[arg(long, value_name = "P", value_parser = num::<f64>)]
+    latency_p99_ms: Option<f64>,
+    /// Share of connection ids answering 410 [default: 0.02]
+    #[arg(long, value_name = "S", value_parser = num::<f64>)]
+    gone_share: Option<f64>,
+    /// Share of calls never answered [default: 0.01]
+    #[arg(long, value_name = "S", value_parser = num::<f64>)]
+    hang_share: Option<f64>,
+    /// Token bucket rate, requests per second [default: 10000]
+    #[arg(long, value_name = "R", value_parser = num::<f64>)]
+    rate: Option<f64>,
+    /// Token bucket burst [default: 5000]
+    #[arg(long, value_name = "B", value_parser = num::<f64>)]
+    burst: Option<f64>,
+    /// Skip the extra N=max run with --hang-share 0
+    #[arg(long)]
+    no_hang_variant: bool,
+    /// Skip the naive baseline
+    #[arg(long)]
+    no_naive: bool,
+    /// Naive baseline size
+    #[arg(long, value_name = "N", value_parser = num::<usize>, default_value_t = 1_000)]
+    naive_n: usize,
+    /// Wall-clock cap of one naive run, seconds
+    #[arg(long, value_name = "S", value_parser = num::<f64>, default_value_t = 60.0)]
+    naive_cap_s: f64,
+    /// Naive repetitions [default: --runs]
+    #[arg(long, value_name = "R", value_parser = num::<usize>)]
+    naive_runs: Option<usize>,
+    /// Also run N=max at each concurrency (tuning evidence), comma-separated
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = num::<usize>,
+          action = ArgAction::Set)]
+    sweep_concurrency: Vec<usize>,
+    /// ... and at each call timeout, comma-separated
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = num::<u64>,
+          action = ArgAction::Set)]
+    sweep_timeout_ms: Vec<u64>,
+    /// Repetitions per sweep point
+    #[arg(long, value_name = "R", value_parser = num::<usize>, default_value_t = 3)]
+    sweep_runs: usize,
+    /// Write the markdown report here [default: bench/results/fanout.md; --smoke: none]
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// N=200, 1 run, no baseline, no variant, no sweep, no report file
+    #[arg(long)]
+    smoke: bool,
+}
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -70,85 +121,51 @@ struct Args {
     smoke: bool,
 }
 
-fn list<T: std::str::FromStr>(s: &str) -> Vec<T> {
-    s.split(',')
-        .filter_map(|v| v.trim().replace('_', "").parse().ok())
-        .collect()
-}
-
 fn parse_args() -> Args {
+    let c = Cli::parse();
     let mut a = Args {
-        ns: vec![1_000, 10_000],
-        runs: 5,
+        ns: c.n,
+        runs: c.runs,
         settings: Settings::default(),
         target: TargetConfig::default(),
-        hang_variant: true,
-        naive: true,
-        naive_n: 1_000,
-        naive_cap: Duration::from_secs(60),
-        naive_runs: None,
-        sweep_concurrency: vec![],
-        sweep_timeout_ms: vec![],
-        sweep_runs: 3,
-        out: Some(PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/results/fanout.md"
-        ))),
-        smoke: false,
+        hang_variant: !c.no_hang_variant,
+        naive: !c.no_naive,
+        naive_n: c.naive_n,
+        naive_cap: Duration::from_secs_f64(c.naive_cap_s),
+        naive_runs: c.naive_runs,
+        sweep_concurrency: c.sweep_concurrency,
+        sweep_timeout_ms: c.sweep_timeout_ms,
+        sweep_runs: c.sweep_runs,
+        out: report_path(
+            c.out,
+            c.smoke,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/results/fanout.md"),
+        ),
+        smoke: c.smoke,
     };
-    let mut out_given = false;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut val = || {
-            it.next().unwrap_or_else(|| {
-                eprintln!("{flag} needs a value\n\n{USAGE}");
-                std::process::exit(2)
-            })
-        };
-        let num = |v: String| -> f64 {
-            v.replace('_', "").parse().unwrap_or_else(|_| {
-                eprintln!("not a number: {v}");
-                std::process::exit(2)
-            })
-        };
-        match flag.as_str() {
-            "--n" => a.ns = list(&val()),
-            "--runs" => a.runs = num(val()) as usize,
-            "--concurrency" => a.settings.fanout_concurrency = num(val()) as usize,
-            "--timeout-ms" => a.settings.call_timeout = Duration::from_millis(num(val()) as u64),
-            "--backoff-ms" => a.settings.fanout_backoff = Duration::from_millis(num(val()) as u64),
-            "--attempts" => a.settings.fanout_max_attempts = num(val()) as u32,
-            "--latency-median-ms" => {
-                a.target.latency_median = Duration::from_secs_f64(num(val()) / 1e3)
-            }
-            "--latency-p99-ms" => a.target.latency_p99 = Duration::from_secs_f64(num(val()) / 1e3),
-            "--gone-share" => a.target.gone_share = num(val()),
-            "--hang-share" => a.target.hang_share = num(val()),
-            "--rate" => a.target.rate_per_sec = num(val()),
-            "--burst" => a.target.burst = num(val()),
-            "--no-hang-variant" => a.hang_variant = false,
-            "--no-naive" => a.naive = false,
-            "--naive-n" => a.naive_n = num(val()) as usize,
-            "--naive-cap-s" => a.naive_cap = Duration::from_secs_f64(num(val())),
-            "--naive-runs" => a.naive_runs = Some(num(val()) as usize),
-            "--sweep-concurrency" => a.sweep_concurrency = list(&val()),
-            "--sweep-timeout-ms" => a.sweep_timeout_ms = list(&val()),
-            "--sweep-runs" => a.sweep_runs = num(val()) as usize,
-            "--out" => {
-                a.out = Some(PathBuf::from(val()));
-                out_given = true;
-            }
-            "--smoke" => a.smoke = true,
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0)
-            }
-            other => {
-                eprintln!("unknown flag {other}\n\n{USAGE}");
-                std::process::exit(2)
-            }
-        }
+    let (s, t) = (&mut a.settings, &mut a.target);
+    if let Some(v) = c.concurrency {
+        s.fanout_concurrency = v;
     }
+    if let Some(v) = c.timeout_ms {
+        s.call_timeout = Duration::from_millis(v);
+    }
+    if let Some(v) = c.backoff_ms {
+        s.fanout_backoff = Duration::from_millis(v);
+    }
+    if let Some(v) = c.attempts {
+        s.fanout_max_attempts = v;
+    }
+    if let Some(v) = c.latency_median_ms {
+        t.latency_median = Duration::from_secs_f64(v / 1e3);
+    }
+    if let Some(v) = c.latency_p99_ms {
+        t.latency_p99 = Duration::from_secs_f64(v / 1e3);
+    }
+    t.gone_share = c.gone_share.unwrap_or(t.gone_share);
+    t.hang_share = c.hang_share.unwrap_or(t.hang_share);
+    t.rate_per_sec = c.rate.unwrap_or(t.rate_per_sec);
+    t.burst = c.burst.unwrap_or(t.burst);
     if a.smoke {
         a.ns = vec![200];
         a.runs = 1;
@@ -156,9 +173,6 @@ fn parse_args() -> Args {
         a.hang_variant = false;
         a.sweep_concurrency.clear();
         a.sweep_timeout_ms.clear();
-        if !out_given {
-            a.out = None;
-        }
     }
     a.runs = a.runs.max(1);
     a.ns.retain(|n| *n > 0);
@@ -685,5 +699,24 @@ async fn main() {
     }
     if args.smoke && bad {
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auction_bench::cli::parse_line;
+
+    #[test]
+    fn flags_parse_as_documented() {
+        let c: Cli = parse_line("bench-fanout --smoke").unwrap();
+        assert_eq!((c.n, c.runs, c.naive_cap_s), (vec![1_000, 10_000], 5, 60.0));
+        // bench/results/fanout.md
+        let c: Cli = parse_line("bench-fanout --naive-runs 5 --naive-cap-s 60 --sweep-concurrency 128,256,512 --sweep-runs 3").unwrap();
+        assert_eq!(c.sweep_concurrency, [128, 256, 512]);
+        assert_eq!((c.naive_runs, c.sweep_runs), (Some(5), 3));
+        // `_` separators; the last of a repeated flag wins, lists included.
+        let c: Cli = parse_line("bench-fanout --n 10_000 --n 1_000,2000 --hang-share 0").unwrap();
+        assert_eq!((c.n, c.hang_share), (vec![1_000, 2_000], Some(0.0)));
     }
 }
