@@ -348,8 +348,13 @@ async fn run_once(
 ) -> RunResult {
     let (store, auction_id, conns) = viewers(n).await;
     let target = Target::start(tcfg.clone()).await.expect("target starts");
+    // The naive loop has no timeout of its own: the SDK's is its only one, at `call_timeout`.
+    let ceiling = match mode {
+        Mode::Production => settings.longest_call(),
+        Mode::Naive(_) => settings.call_timeout,
+    };
     let broadcaster = Timed {
-        inner: ApiGatewayBroadcaster::new(&sdk_config(), &target.url, settings.longest_call()),
+        inner: ApiGatewayBroadcaster::new(&sdk_config(), &target.url, ceiling),
         times: CallTimes::default(),
     };
     // Like the Lambda's cold start: one connection opened during init, not on the first bid.
