@@ -522,7 +522,7 @@ fn main() {
             );
             println!("{text}");
             if let Some(out) = &args.out {
-                if let Err(e) = std::fs::write(out, &text) {
+                if let Err(e) = auction_bench::report::write(out, &text) {
                     eprintln!("bench-coldstart: cannot write {}: {e}", out.display());
                     std::process::exit(1);
                 }

@@ -452,7 +452,7 @@ fn main() {
     let text = report(&args, &rows, &capacity, started.elapsed(), &machine_desc);
     println!("{text}");
     if let Some(out) = &args.out {
-        if let Err(e) = std::fs::write(out, &text) {
+        if let Err(e) = auction_bench::report::write(out, &text) {
             eprintln!("bench-contention: cannot write {}: {e}", out.display());
             std::process::exit(1);
         }

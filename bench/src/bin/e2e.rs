@@ -540,15 +540,12 @@ async fn main() {
 - **Frames lost**: for each viewer, accepted seqs (from the 201 bodies) it never received; summed over viewers.\n\
 - **Out-of-order**: frames whose seq is lower than one the viewer already received (clients ignore them, since a newer state is already shown).\n\
 \n### What limits these numbers\n\n\
-- Everything — 1,000 client sockets, 1,000 server sockets, the HTTP API, the Management API emulation, the fan-out's HTTP client and SQLite — runs in one process on a 2-vCPU machine shared with other engineers' builds. Every accepted bid costs V HTTP posts (client and server side, both here) plus V WebSocket writes and V reads, so one bid's fan-out to 1,000 viewers is CPU-bound: the per-bid spread (last viewer) dominates the p99.\n\
+- Everything — 1,000 client sockets, 1,000 server sockets, the HTTP API, the Management API emulation, the fan-out's HTTP client and SQLite — runs in one process on a 2-vCPU machine (the machine's load before and after the run is in the header). Every accepted bid costs V HTTP posts (client and server side, both here) plus V WebSocket writes and V reads, so one bid's fan-out to 1,000 viewers is CPU-bound: the per-bid spread (last viewer) dominates the p99.\n\
 - The Management API emulation answers at once; on AWS each post also waits API Gateway's latency (tens of ms), which `bench-fanout` models.\n",
     );
     println!("{md}");
     if let Some(path) = &args.out {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        match std::fs::write(path, &md) {
+        match auction_bench::report::write(path, &md) {
             Ok(()) => eprintln!("wrote {}", path.display()),
             Err(e) => eprintln!("could not write {}: {e}", path.display()),
         }

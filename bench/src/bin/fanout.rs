@@ -679,16 +679,13 @@ async fn main() {
 - **Retries**: `FanoutReport::retries` (429, 5xx, timeouts).\n\
 - **Longest / p99 call**: client side, per attempt, measured in a wrapper `Broadcaster` around `ApiGatewayBroadcaster` (a call cancelled at the per-call timeout counts with the time it ran).\n\
 \n### What limits these numbers\n\n\
-- The client, the load target and the Tokio runtime share one 2-vCPU machine (other engineers' builds ran on it too): the production path's single fan-out task signs and serialises every request (SigV4) on one core while the target's connections use the other. The HTTP client is plain HTTP/1.1 on loopback: no TLS handshakes (each new connection to the real endpoint costs a TLS handshake) and no HTTP/2 multiplexing (the SDK offers `h2` by ALPN to real endpoints).\n\
+- The client, the load target and the Tokio runtime share one 2-vCPU machine (its load before and after the run is in the header): the production path's single fan-out task signs and serialises every request (SigV4) on one core while the target's connections use the other. The HTTP client is plain HTTP/1.1 on loopback: no TLS handshakes (each new connection to the real endpoint costs a TLS handshake) and no HTTP/2 multiplexing (the SDK offers `h2` by ALPN to real endpoints).\n\
 - With API Gateway's limits, 10,000 posts cannot finish before 0.5 s (5,000 burst, then 10 per ms). A call that never answers can only be detected by a timeout longer than the latency's tail (p99 100 ms), and its retry pays one more latency; the calls issued in the last ~timeout of the fan-out set the completion time, so with 1 % hung calls completion is ≈ quota floor + timeout + backoff + one latency.\n\
 - In-flight HTTP/1.1 requests cannot be cancelled without closing their connection, so every hung call (and every timeout) costs a new connection: connections opened ≈ concurrency + hung calls.\n",
     );
     println!("{md}");
     if let Some(path) = &args.out {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        match std::fs::write(path, &md) {
+        match auction_bench::report::write(path, &md) {
             Ok(()) => eprintln!("wrote {}", path.display()),
             Err(e) => eprintln!("could not write {}: {e}", path.display()),
         }
