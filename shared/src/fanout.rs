@@ -8,7 +8,9 @@ use crate::domain::{Connection, ConnectionId};
 use crate::ports::{Broadcaster, ConnectionStore, PushError};
 use futures::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// What one fan-out did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,24 @@ impl std::ops::AddAssign for FanoutReport {
     }
 }
 
+/// The Management API calls this process may have in flight at once, shared by every fan-out, revocation and
+/// sync it runs (`FANOUT_CONCURRENCY` of them).
+///
+/// A call's timeout starts only once it holds a slot. Without a shared bound, fan-outs that overlap (bids
+/// arriving faster than one fan-out takes, or a close announcing to many auctions) multiply the calls in
+/// flight until the CPU cannot keep up; calls then wait for the CPU longer than their timeout, are retried
+/// although delivered, and are finally given up on. With it, the extra calls queue, untimed and in arrival
+/// order (the semaphore is fair, so an earlier bid's frames go first), and the ones in flight see only the
+/// network's latency.
+#[derive(Debug, Clone)]
+pub struct CallSlots(Arc<Semaphore>);
+
+impl CallSlots {
+    pub fn new(slots: usize) -> Self {
+        Self(Arc::new(Semaphore::new(slots.max(1))))
+    }
+}
+
 /// What is done to each connection of a fan-out.
 #[derive(Clone, Copy)]
 enum Op<'a> {
@@ -52,6 +72,7 @@ enum Delivery {
 pub async fn publish<S, B>(
     store: &S,
     broadcaster: &B,
+    slots: &CallSlots,
     connections: &[Connection],
     payload: &[u8],
     settings: &Settings,
@@ -60,7 +81,8 @@ where
     S: ConnectionStore + ?Sized,
     B: Broadcaster + ?Sized,
 {
-    for_each(store, broadcaster, connections, Op::Post(payload), settings).await
+    let op = Op::Post(payload);
+    for_each(store, broadcaster, slots, connections, op, settings).await
 }
 
 /// Close every viewer's socket (DeleteConnection) and remove their records. 410 means already gone: fine.
@@ -68,6 +90,7 @@ where
 pub async fn revoke_all<S, B>(
     store: &S,
     broadcaster: &B,
+    slots: &CallSlots,
     connections: &[Connection],
     settings: &Settings,
 ) -> FanoutReport
@@ -75,13 +98,16 @@ where
     S: ConnectionStore + ?Sized,
     B: Broadcaster + ?Sized,
 {
-    for_each(store, broadcaster, connections, Op::Disconnect, settings).await
+    let op = Op::Disconnect;
+    for_each(store, broadcaster, slots, connections, op, settings).await
 }
 
-/// Run `op` on every connection with at most `fanout_concurrency` calls in flight.
+/// Run `op` on every connection: at most `fanout_concurrency` connections handled at once by this fan-out,
+/// and every call holding one of the process's [`CallSlots`].
 async fn for_each<S, B>(
     store: &S,
     broadcaster: &B,
+    slots: &CallSlots,
     connections: &[Connection],
     op: Op<'_>,
     settings: &Settings,
@@ -103,7 +129,7 @@ where
     loop {
         while in_flight.len() < limit {
             let Some(conn) = pending.next() else { break };
-            in_flight.push(apply(store, broadcaster, conn, op, settings));
+            in_flight.push(apply(store, broadcaster, slots, conn, op, settings));
         }
         let retries = match in_flight.next().await {
             Some(Delivery::Delivered { retries }) => {
@@ -128,6 +154,7 @@ where
 async fn apply<S, B>(
     store: &S,
     broadcaster: &B,
+    slots: &CallSlots,
     conn: &Connection,
     op: Op<'_>,
     settings: &Settings,
@@ -137,7 +164,7 @@ where
     B: Broadcaster + ?Sized,
 {
     let id = &conn.connection_id;
-    let (result, retries) = call_with_retry(broadcaster, id, op, settings).await;
+    let (result, retries) = call_with_retry(broadcaster, slots, id, op, settings).await;
     // A post removes exactly the connection API Gateway says is gone. A revocation removes the record
     // either way: the auction is over, nothing will be sent to it again, and a socket we failed to close
     // dies at API Gateway's idle or 2 h limit.
@@ -159,12 +186,14 @@ where
 /// Post to one connection (used by `sync`, and by [`publish`] for each viewer).
 pub async fn post_with_retry<B: Broadcaster + ?Sized>(
     broadcaster: &B,
+    slots: &CallSlots,
     conn: &Connection,
     payload: &[u8],
     settings: &Settings,
 ) -> (Result<(), PushError>, usize) {
     call_with_retry(
         broadcaster,
+        slots,
         &conn.connection_id,
         Op::Post(payload),
         settings,
@@ -172,11 +201,12 @@ pub async fn post_with_retry<B: Broadcaster + ?Sized>(
     .await
 }
 
-/// One call with a timeout on every attempt ([`Settings::attempt_timeout`]), retried with jittered backoff
-/// while the failure is retryable (429, 5xx, timeout) and attempts remain. Returns the last result and the
-/// number of retries made.
+/// One call with a timeout on every attempt ([`Settings::attempt_timeout`]), counted from when the attempt
+/// holds a slot, retried with jittered backoff while the failure is retryable (429, 5xx, timeout) and
+/// attempts remain. No slot is held during the backoff. Returns the last result and the number of retries.
 async fn call_with_retry<B: Broadcaster + ?Sized>(
     broadcaster: &B,
+    slots: &CallSlots,
     id: &ConnectionId,
     op: Op<'_>,
     settings: &Settings,
@@ -190,9 +220,12 @@ async fn call_with_retry<B: Broadcaster + ?Sized>(
                 Op::Disconnect => broadcaster.disconnect(id).await,
             }
         };
+        // The semaphore is never closed; were it, the call would simply go ahead without a slot.
+        let slot = slots.0.acquire().await.ok();
         let result = tokio::time::timeout(settings.attempt_timeout(attempt), call)
             .await
             .unwrap_or_else(|_| Err(PushError::Transient("timed out".into())));
+        drop(slot);
         match result {
             Err(e) if e.is_retryable() && attempt < settings.fanout_max_attempts => {
                 tokio::time::sleep(backoff(settings.fanout_backoff, attempt)).await;
@@ -215,10 +248,112 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
 mod tests {
     use super::*;
 
+    use crate::domain::{AuctionId, UserId};
+    use crate::store::sqlite::SqliteStore;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     #[test]
     fn backoff_is_bounded() {
         for attempt in 1..20 {
             assert!(backoff(Duration::from_millis(25), attempt) <= Duration::from_secs(1));
         }
+    }
+
+    /// A Management API whose latency grows with the calls in flight, like a saturated CPU or link: each
+    /// call takes `per_call` × (calls in flight when it started). Counts the calls that completed.
+    #[derive(Default)]
+    struct Saturating {
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+        delivered: AtomicUsize,
+    }
+
+    struct InFlight<'a>(&'a AtomicUsize);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait]
+    impl Broadcaster for Saturating {
+        async fn post(&self, _: &ConnectionId, _: &[u8]) -> Result<(), PushError> {
+            let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            let _guard = InFlight(&self.in_flight);
+            self.most_in_flight.fetch_max(n, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5) * n as u32).await;
+            self.delivered.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        async fn disconnect(&self, id: &ConnectionId) -> Result<(), PushError> {
+            self.post(id, b"").await
+        }
+    }
+
+    fn viewers(fanout: usize, n: usize) -> Vec<Connection> {
+        (0..n)
+            .map(|i| Connection {
+                connection_id: ConnectionId::parse(&format!("c{fanout}-{i}=")).unwrap(),
+                auction_id: AuctionId::parse(&format!("a{fanout}")).unwrap(),
+                user_id: UserId::parse("viewer").unwrap(),
+                connected_at: 0,
+                expires_at: 0,
+            })
+            .collect()
+    }
+
+    /// Eight fan-outs at once (8 bids in quick succession) to 16 viewers each, 8 calls per fan-out at once,
+    /// a 60 ms first timeout: returns what they reported together and the most calls ever in flight.
+    async fn eight_overlapping_fanouts(shared: bool) -> (FanoutReport, usize, usize) {
+        let settings = Settings {
+            fanout_concurrency: 8,
+            call_timeout: Duration::from_millis(60),
+            fanout_max_attempts: 4,
+            fanout_backoff: Duration::from_millis(5),
+            ..Settings::default()
+        };
+        let store = SqliteStore::in_memory().unwrap();
+        let api = Saturating::default();
+        let process_slots = CallSlots::new(settings.fanout_concurrency);
+        let audiences: Vec<Vec<Connection>> = (0..8).map(|f| viewers(f, 16)).collect();
+        let runs = audiences.iter().map(|conns| {
+            // Shared: the process's slots, as `App` holds them. Not shared: every fan-out bounded alone.
+            let slots = if shared {
+                process_slots.clone()
+            } else {
+                CallSlots::new(settings.fanout_concurrency)
+            };
+            let (store, api, settings) = (&store, &api, &settings);
+            async move { publish(store, api, &slots, conns, b"frame", settings).await }
+        });
+        let mut total = FanoutReport::default();
+        for r in futures::future::join_all(runs).await {
+            total += r;
+        }
+        let delivered = api.delivered.load(Ordering::SeqCst);
+        (total, api.most_in_flight.load(Ordering::SeqCst), delivered)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overlapping_fanouts_share_the_call_slots_so_none_times_out() {
+        let (report, most, delivered) = eight_overlapping_fanouts(true).await;
+        assert_eq!(most, 8, "calls in flight are bounded process-wide");
+        assert_eq!(report.targets, 128);
+        assert_eq!((report.delivered, report.failed), (128, 0), "{report:?}");
+        assert_eq!(
+            report.retries, 0,
+            "at most 8 × 5 ms = 40 ms per call, under 60 ms"
+        );
+        assert_eq!(delivered, 128);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_shared_slots_the_same_load_times_out_and_gives_up() {
+        // The failure the slots prevent: 64 calls in flight take 320 ms each, over every attempt's timeout
+        // (60, 120, 240, 240 ms), so viewers are given up on although the API is up.
+        let (report, most, _) = eight_overlapping_fanouts(false).await;
+        assert!(most > 8, "{most}");
+        assert!(report.failed > 0, "{report:?}");
     }
 }

@@ -12,7 +12,7 @@ use auction::domain::{
     new_auction, AuctionDraft, AuctionId, BidOutcome, BidRequest, Connection, ConnectionId, Money,
     Principal, Role, UserId,
 };
-use auction::fanout::{publish, FanoutReport};
+use auction::fanout::{publish, CallSlots, FanoutReport};
 use auction::frames::Frame;
 use auction::ports::{AuctionStore, Broadcaster, ConnectionStore, PushError};
 use auction::store::sqlite::SqliteStore;
@@ -363,7 +363,11 @@ async fn run_once(
     let t0 = Instant::now();
     let (report, capped) = match mode {
         Mode::Production => (
-            publish(&store, &broadcaster, &conns, payload, settings).await,
+            {
+                // One fan-out in the process, as in one Lambda invocation: its own slots.
+                let slots = CallSlots::new(settings.fanout_concurrency);
+                publish(&store, &broadcaster, &slots, &conns, payload, settings).await
+            },
             false,
         ),
         Mode::Naive(cap) => {

@@ -46,6 +46,7 @@ where
     let announced = fanout::publish(
         &app.store,
         &app.broadcaster,
+        &app.call_slots,
         &connections,
         &frame,
         &app.settings,
@@ -53,7 +54,14 @@ where
     .await;
     // Viewers that were gone are already removed; revoke the rest.
     let remaining = app.store.connections_for_auction(id).await?;
-    let revoked = fanout::revoke_all(&app.store, &app.broadcaster, &remaining, &app.settings).await;
+    let revoked = fanout::revoke_all(
+        &app.store,
+        &app.broadcaster,
+        &app.call_slots,
+        &remaining,
+        &app.settings,
+    )
+    .await;
     app.store.mark_finalized(id).await?;
     tracing::info!(
         auction_id = %id,
@@ -158,6 +166,7 @@ where
             let r = fanout::publish(
                 &app.store,
                 &app.broadcaster,
+                &app.call_slots,
                 &connections,
                 &frame,
                 &app.settings,

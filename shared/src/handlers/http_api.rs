@@ -278,6 +278,7 @@ where
     let r = fanout::publish(
         &app.store,
         &app.broadcaster,
+        &app.call_slots,
         &connections,
         &frame,
         &app.settings,

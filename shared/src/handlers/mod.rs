@@ -8,6 +8,7 @@ pub mod websocket;
 
 use crate::auth::TokenVerifier;
 use crate::config::Settings;
+use crate::fanout::CallSlots;
 use crate::ports::{AuctionStore, Broadcaster, Clock, ConnectionStore};
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ pub struct App<S, B> {
     pub verifier: TokenVerifier,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
+    /// Management API calls in flight across every handler of this process (`FANOUT_CONCURRENCY`).
+    pub call_slots: CallSlots,
 }
 
 impl<S, B> App<S, B>
@@ -37,6 +40,7 @@ where
             broadcaster,
             verifier,
             clock,
+            call_slots: CallSlots::new(settings.fanout_concurrency),
             settings,
         }
     }

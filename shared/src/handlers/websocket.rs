@@ -168,8 +168,14 @@ where
             )
         }
     };
-    let (result, _) =
-        fanout::post_with_retry(&app.broadcaster, &conn, &frame.to_bytes(), &app.settings).await;
+    let (result, _) = fanout::post_with_retry(
+        &app.broadcaster,
+        &app.call_slots,
+        &conn,
+        &frame.to_bytes(),
+        &app.settings,
+    )
+    .await;
     if let Err(crate::ports::PushError::Gone) = result {
         let _ = app.store.remove_connection(&conn_id).await;
     }
