@@ -27,7 +27,8 @@ pub enum StoreConfig {
 /// Behaviour knobs shared by the handlers.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Posts in flight at once during a fan-out (`FANOUT_CONCURRENCY`). Also the number of HTTP connections
+    /// Management API calls in flight at once, per fan-out and across all fan-outs of the process
+    /// (`FANOUT_CONCURRENCY`; see [`crate::fanout::CallSlots`]). Also the number of HTTP connections
     /// the fan-out keeps open (HTTP/1.1: one request per connection at a time).
     pub fanout_concurrency: usize,
     /// Attempts per connection for retryable failures (429, 5xx, timeout) (`FANOUT_MAX_ATTEMPTS`).
