@@ -90,11 +90,7 @@ impl RuntimeApi {
             )
             .route("/2018-06-01/runtime/init/error", post(on_init_error))
             .with_state(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = serve(app).await?;
         Ok(Self {
             addr,
             events,
@@ -256,11 +252,7 @@ impl MgmtStub {
                 }
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = serve(app).await?;
         Ok(Self {
             addr,
             posts,
@@ -273,4 +265,14 @@ impl Drop for MgmtStub {
     fn drop(&mut self) {
         self.server.abort();
     }
+}
+
+/// Serve `app` on a free 127.0.0.1 port until the returned task is aborted.
+async fn serve(app: Router) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, server))
 }

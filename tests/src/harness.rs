@@ -168,6 +168,18 @@ impl<S: AuctionStore + ConnectionStore> TestApp<S> {
             .broadcaster
             .frames(&ConnectionId::parse(connection_id).expect("connection id"))
     }
+
+    /// The connections the server closed (DeleteConnection), sorted, duplicates kept.
+    pub fn revoked(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .broadcaster()
+            .disconnected()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
 }
 
 impl<S: AuctionStore + ConnectionStore, B: Broadcaster> TestApp<S, B> {

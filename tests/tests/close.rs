@@ -55,13 +55,7 @@ async fn due_auction_closes_once_announces_winner_and_revokes_viewers() {
         );
         assert!(last.seq > 2, "the end frame outranks every bid frame");
     }
-    let mut revoked: Vec<String> = t
-        .broadcaster()
-        .disconnected()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    revoked.sort();
+    let revoked = t.revoked();
     assert_eq!(revoked, vec!["v1=", "v2="]);
     assert!(t
         .store()

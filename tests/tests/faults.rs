@@ -540,13 +540,7 @@ async fn dynamodb_a_close_that_crashed_before_announcing_is_finished_by_a_later_
         assert_eq!(e.final_price, Some(10_000));
         assert_eq!(ended[0].seq, 2, "the close took the next seq");
     }
-    let mut revoked: Vec<String> = t
-        .broadcaster()
-        .disconnected()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    revoked.sort();
+    let revoked = t.revoked();
     assert_eq!(revoked, vec!["v1=", "v2="]);
     assert!(t
         .store()
@@ -618,13 +612,7 @@ async fn dynamodb_two_concurrent_close_runs_make_one_transition_per_auction() {
             assert_eq!(ended[0].1.final_price, price, "{v}");
         }
     }
-    let mut revoked: Vec<String> = t
-        .broadcaster()
-        .disconnected()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    revoked.sort();
+    let revoked = t.revoked();
     let mut all: Vec<String> = viewers.iter().flatten().map(|s| s.to_string()).collect();
     all.sort();
     assert_eq!(revoked, all, "each viewer revoked once");

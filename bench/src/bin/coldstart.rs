@@ -20,7 +20,7 @@ use auction_bench::coldstart::{cold_start, ColdRun, Launch};
 use auction_bench::machine;
 use auction_bench::runtime_mock::MgmtStub;
 use auction_bench::stats::Summary;
-use auction_bench::tls_proxy::{LocalCa, TlsProxy};
+use auction_bench::tls_proxy::{LocalCa, ProxyStats, TlsProxy};
 use auction_tests::harness::{sample_event, TestApp, SECRET};
 use auction_tests::moto;
 use clap::{ArgAction, Parser};
@@ -31,6 +31,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FUNCTIONS: [&str; 8] = [
@@ -273,6 +274,41 @@ fn substitute(sample: &Value, token: &str, auction: &str) -> Value {
 }
 
 /// The event of invocation `n` (counted over all runs of the function).
+/// Starts cold processes of the built functions, numbering each function's events on across all its
+/// launches (`counters`), so every bid and auction a run creates is new.
+struct Launcher<'a> {
+    args: &'a Args,
+    tls: Vec<Arc<ProxyStats>>,
+    counters: BTreeMap<String, usize>,
+}
+
+impl Launcher<'_> {
+    async fn launch(
+        &mut self,
+        f: &str,
+        fx: &Fixture,
+        env: Vec<(String, String)>,
+        log: PathBuf,
+        invocations: usize,
+    ) -> Result<ColdRun, String> {
+        let counter = self.counters.entry(f.to_owned()).or_insert(0);
+        let mut event = |_: usize| {
+            *counter += 1;
+            event_for(f, fx, *counter)
+        };
+        cold_start(Launch {
+            name: f,
+            bin: &binary(self.args, f),
+            env,
+            log,
+            invocations,
+            event: &mut event,
+            tls: self.tls.clone(),
+        })
+        .await
+    }
+}
+
 fn event_for(name: &str, fx: &Fixture, n: usize) -> Vec<u8> {
     let v = match name {
         HELLO => sample_event("place-bid.json"),
@@ -555,7 +591,6 @@ async fn run(args: &Args) -> Result<(Vec<FnResult>, String, String), String> {
     let mgmt = TlsProxy::start(ca.server_config.clone(), stub.addr)
         .await
         .map_err(|e| e.to_string())?;
-    let tls = vec![ddb.stats.clone(), mgmt.stats.clone()];
     let logs = target_dir().join("bench-coldstart");
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
     let env_note = format!(
@@ -568,7 +603,11 @@ async fn run(args: &Args) -> Result<(Vec<FnResult>, String, String), String> {
     );
     let mut results = Vec::new();
     let mut fixtures = BTreeMap::new();
-    let mut counters: BTreeMap<String, usize> = BTreeMap::new();
+    let mut runs = Launcher {
+        args,
+        tls: vec![ddb.stats.clone(), mgmt.stats.clone()],
+        counters: BTreeMap::new(),
+    };
     for f in &args.functions {
         fixtures.insert(f.clone(), fixture().await?);
         results.push(FnResult {
@@ -628,22 +667,9 @@ async fn run(args: &Args) -> Result<(Vec<FnResult>, String, String), String> {
         for (i, f) in args.functions.iter().enumerate() {
             for warm_up in [true, false] {
                 let fx = &fixtures[f];
-                let counter = counters.entry(f.clone()).or_insert(0);
-                let bin = binary(args, f);
-                let mut event = |_: usize| {
-                    *counter += 1;
-                    event_for(f, fx, *counter)
-                };
-                let r = cold_start(Launch {
-                    name: f,
-                    bin: &bin,
-                    env: env_for(f, fx, warm_up, true),
-                    log: logs.join(format!("{f}.log")),
-                    invocations: invocations(f),
-                    event: &mut event,
-                    tls: tls.clone(),
-                })
-                .await?;
+                let env = env_for(f, fx, warm_up, true);
+                let log = logs.join(format!("{f}.log"));
+                let r = runs.launch(f, fx, env, log, invocations(f)).await?;
                 eprintln!(
                     "rep {rep} {f:<15} warm-up {:<5} init {:>7.2} ms, first {:>7.2} ms, warm {:>6.2} ms, tls init {:?} first {:?}, {:?}",
                     warm_up,
@@ -664,22 +690,9 @@ async fn run(args: &Args) -> Result<(Vec<FnResult>, String, String), String> {
     }
     for (i, f) in args.functions.iter().enumerate() {
         let fx = &fixtures[f];
-        let counter = counters.entry(f.clone()).or_insert(0);
-        let bin = binary(args, f);
-        let mut event = |_: usize| {
-            *counter += 1;
-            event_for(f, fx, *counter)
-        };
-        let r = cold_start(Launch {
-            name: f,
-            bin: &bin,
-            env: env_for(f, fx, true, true),
-            log: logs.join(format!("{f}.log")),
-            invocations: args.warm,
-            event: &mut event,
-            tls: tls.clone(),
-        })
-        .await?;
+        let env = env_for(f, fx, true, true);
+        let log = logs.join(format!("{f}.log"));
+        let r = runs.launch(f, fx, env, log, args.warm).await?;
         eprintln!(
             "{f:<15} {} invocations: warm median {:.2} ms, VmHWM {:?} KiB, {:?}",
             args.warm,
@@ -692,22 +705,9 @@ async fn run(args: &Args) -> Result<(Vec<FnResult>, String, String), String> {
     let posts_before = stub.posts.load(Ordering::SeqCst);
     // Negative control: place-bid without SSL_CERT_FILE must fail its handshakes (and so cannot store bids).
     let trust = if let Some(fx) = fixtures.get("place-bid") {
-        let counter = counters.entry("place-bid".into()).or_insert(0);
-        let bin = binary(args, "place-bid");
-        let mut event = |_: usize| {
-            *counter += 1;
-            event_for("place-bid", fx, *counter)
-        };
-        let r = cold_start(Launch {
-            name: "place-bid",
-            bin: &bin,
-            env: env_for("place-bid", fx, true, false),
-            log: logs.join("place-bid-untrusted.log"),
-            invocations: 1,
-            event: &mut event,
-            tls: tls.clone(),
-        })
-        .await?;
+        let env = env_for("place-bid", fx, true, false);
+        let log = logs.join("place-bid-untrusted.log");
+        let r = runs.launch("place-bid", fx, env, log, 1).await?;
         let with = results
             .iter()
             .find(|r| r.name == "place-bid")
