@@ -18,6 +18,9 @@ if ! .venv/bin/python -c 'import moto, cfnlint' 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
 
+# A CI run builds once from scratch: incremental-compilation caches would only take disk (several GB).
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -29,6 +32,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 export PATH="$ROOT/.venv/bin:$PATH"
 
 step "cargo test (all crates)"
+# Build every target first in one feature resolution (tests included), so the binaries the browser test and
+# the bench smoke runs start are these same builds rather than a second build with other features.
+cargo build --workspace --all-targets --locked
 cargo test --workspace --locked
 
 step "cargo fuzz smoke: 60 s on the decoders (the 10-minute run: ./scripts/fuzz.sh)"
@@ -42,7 +48,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-cargo build --locked -p local-stack --bin auction-local
 (cd tests/browser && CHROMIUM="$(command -v chromium)" node --test --test-reporter=spec)
 echo "screenshots: target/test-output/browser/"
 

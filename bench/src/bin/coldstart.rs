@@ -155,8 +155,10 @@ fn run_build(args: &Args) -> Result<(String, Duration), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
     let text = if args.smoke {
-        cmd.args(["build", "-p", HELLO, "-p", "place-bid"]);
-        format!("{cargo} build -p {HELLO} -p place-bid")
+        // The test command's own build (one feature resolution for the workspace): a no-op after it, where
+        // `-p` would resolve features anew and rebuild the dependencies a second time.
+        cmd.args(["build", "--workspace", "--all-targets", "--locked"]);
+        format!("{cargo} build --workspace --all-targets --locked")
     } else {
         let venv = root().join(".venv/bin");
         let path = std::env::var("PATH").unwrap_or_default();
