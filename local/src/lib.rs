@@ -9,6 +9,8 @@
 //!   128 KB message and 32 KB frame limits. The production broadcaster (aws-sdk-apigatewaymanagement) posts
 //!   here unchanged.
 //! - **Schedule emulation**: the close run on a timer.
+//! - **TTL emulation** (embedded store only): expired connections and idempotency records are deleted on a
+//!   timer, as DynamoDB's TTL deletes them in AWS.
 //! - **Dev identity**: `POST /dev/token` mints tokens for a name and role; refused unless enabled.
 
 mod bridge;
@@ -20,9 +22,9 @@ use auction::broadcast::apigw::ApiGatewayBroadcaster;
 use auction::config::Settings;
 use auction::domain::{validate_text, Role, MAX_NAME_LEN};
 use auction::handlers::{close, App};
-use auction::ports::{AuctionStore, ConnectionStore, SystemClock};
+use auction::ports::{AuctionStore, Clock, ConnectionStore, SystemClock};
 use auction::store::dynamodb::{self, DynamoStore};
-use auction::store::sqlite::SqliteStore;
+use auction::store::sqlite::{SqliteStore, Swept};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -61,6 +63,9 @@ pub struct Options {
     pub store: StoreChoice,
     /// How often the close function runs.
     pub schedule: Duration,
+    /// How often the embedded store deletes expired connections and idempotency records (DynamoDB's TTL
+    /// does this in AWS; ignored with DynamoDB).
+    pub sweep: Duration,
     /// HS256 secret; `None` reads or creates `<data_dir>/jwt-secret`.
     pub jwt_secret: Option<String>,
     pub dev_tokens: bool,
@@ -77,6 +82,7 @@ impl Options {
             data_dir,
             store: StoreChoice::Sqlite,
             schedule: Duration::from_secs(1),
+            sweep: Duration::from_secs(60),
             jwt_secret: None,
             dev_tokens: true,
             web_dir: Some(default_web_dir()),
@@ -159,7 +165,13 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     match &opts.store {
         StoreChoice::Sqlite => {
             let store = SqliteStore::open(&opts.data_dir.join("auction.db"))?;
-            serve(store, opts, secret).await
+            let every = opts.sweep;
+            let mut running = serve(store.clone(), opts, secret).await?;
+            let stop = running.stop.subscribe();
+            running
+                .tasks
+                .push(tokio::spawn(sweep_expired(store, every, stop)));
+            Ok(running)
         }
         StoreChoice::DynamoDb { endpoint, table } => {
             let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
@@ -182,6 +194,26 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
             let client = aws_sdk_dynamodb::Client::new(&loader.load().await);
             dynamodb::create_table(&client, table).await?;
             serve(DynamoStore::new(client, table.clone()), opts, secret).await
+        }
+    }
+}
+
+/// The embedded store's stand-in for DynamoDB TTL: sweep every `every` until stopped.
+async fn sweep_expired(store: SqliteStore, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match store.sweep_expired(SystemClock.now_millis()).await {
+                Ok(s) if s != Swept::default() => tracing::info!(
+                    connections = s.connections,
+                    idempotency_records = s.idempotency_records,
+                    "ttl: expired rows deleted"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "ttl: sweep failed"),
+            },
+            _ = stop.changed() => break,
         }
     }
 }

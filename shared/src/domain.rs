@@ -106,6 +106,16 @@ id_type!(
 
 pub const MAX_ID_LEN: usize = 128;
 
+/// How long an accepted bid's `Idempotency-Key` is remembered: a retry within this window gets the original
+/// answer; after it, the store may have forgotten the key (DynamoDB TTL, the embedded store's sweeper).
+pub const IDEMPOTENCY_RETENTION_SECS: i64 = 24 * 3600;
+
+/// When (epoch seconds, the unit DynamoDB TTL reads) the idempotency record of a bid placed at `placed_at`
+/// may be forgotten.
+pub fn idempotency_expires_at(placed_at: Millis) -> i64 {
+    placed_at.div_euclid(1000) + IDEMPOTENCY_RETENTION_SECS
+}
+
 /// Ids become parts of storage keys (`AUCTION#<id>`), so only a conservative alphabet is accepted: no `#`,
 /// no whitespace, no control characters, bounded length. No user input can forge another key.
 fn validate_id(raw: &str, what: &'static str) -> Result<(), DomainError> {

@@ -11,13 +11,20 @@ pub type Socket =
 
 /// A stack on a free loopback port with a fresh data directory and a fast schedule.
 pub async fn start(store: StoreChoice) -> Running {
+    local_stack::start(options(store))
+        .await
+        .expect("local stack starts")
+}
+
+/// The options [`start`] uses, to change before starting.
+pub fn options(store: StoreChoice) -> Options {
     let dir = std::env::temp_dir().join(format!("auction-e2e-{}", ulid::Ulid::generate()));
     let mut opts = Options::new(dir);
     opts.port = 0;
     opts.store = store;
     opts.schedule = Duration::from_millis(100);
     opts.web_dir = None;
-    local_stack::start(opts).await.expect("local stack starts")
+    opts
 }
 
 pub struct Client {

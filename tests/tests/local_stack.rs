@@ -2,8 +2,9 @@
 //! Management API adapter posting through the emulator, the schedule closing the auction.
 
 use auction::broadcast::apigw::ApiGatewayBroadcaster;
-use auction::domain::ConnectionId;
-use auction::ports::{Broadcaster, PushError};
+use auction::domain::{AuctionId, Connection, ConnectionId, UserId};
+use auction::ports::{Broadcaster, ConnectionStore, PushError};
+use auction::store::sqlite::SqliteStore;
 use auction_tests::stack::{self, connect, read_until_closed, send, Client};
 use local_stack::StoreChoice;
 use serde_json::json;
@@ -263,6 +264,50 @@ async fn production_management_adapter_through_the_emulator() {
     );
     assert!(seen.closed_by_server, "DeleteConnection closes the socket");
     stack.shutdown().await;
+}
+
+/// The embedded store's TTL emulation: the running stack deletes an expired connection written by another
+/// process (a second handle on its SQLite file) and leaves a live one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stack_sweeps_expired_rows_from_the_embedded_store() {
+    // GIVEN a stack on the embedded store sweeping every 100 ms, and a second handle on its file
+    let mut opts = stack::options(StoreChoice::Sqlite);
+    opts.sweep = Duration::from_millis(100);
+    let db = opts.data_dir.join("auction.db");
+    let running = local_stack::start(opts).await.unwrap();
+    let other = SqliteStore::open(&db).unwrap();
+
+    // WHEN a connection past its expiry and a live one are written
+    let auction = AuctionId::parse("01JD5Z8Q4W3N6R2T9V7X0Y1ZZZ").unwrap();
+    let row = |id: &str, expires_at: i64| Connection {
+        connection_id: ConnectionId::parse(id).unwrap(),
+        auction_id: auction.clone(),
+        user_id: UserId::parse("viewer-1").unwrap(),
+        connected_at: now_ms(),
+        expires_at,
+    };
+    let now_secs = now_ms() / 1000;
+    other
+        .add_connection(&row("expired", now_secs - 10))
+        .await
+        .unwrap();
+    other
+        .add_connection(&row("live", now_secs + 3_600))
+        .await
+        .unwrap();
+
+    // THEN within a few sweeps only the live one is left
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = other.connections_for_auction(&auction).await.unwrap();
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ids: Vec<&str> = left.iter().map(|c| c.connection_id.as_str()).collect();
+    assert_eq!(ids, ["live"]);
+    running.shutdown().await;
 }
 
 /// The connection id the stack assigned to the viewer of `auction_id`.

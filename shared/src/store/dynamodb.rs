@@ -114,7 +114,6 @@ const META: &str = "META";
 const CONN_POINTER_SK: &str = "CONN";
 const GSI_ACTIVE: &str = "ACTIVE";
 const GSI_ENDING: &str = "ENDING";
-const IDEM_TTL_SECS: i64 = 24 * 3600;
 /// Attempts for BatchWriteItem/BatchGetItem leftovers (`Unprocessed*`), with exponential backoff.
 const BATCH_ATTEMPTS: u32 = 6;
 const BATCH_GET_MAX: usize = 100;
@@ -399,7 +398,7 @@ impl IdemItem {
             sk: idem_sk(&bid.bidder_id, key),
             bid: bid.clone(),
             auction: auction.clone(),
-            expires_at: bid.placed_at.div_euclid(1000) + IDEM_TTL_SECS,
+            expires_at: domain::idempotency_expires_at(bid.placed_at),
         })
     }
 }
@@ -1373,7 +1372,7 @@ mod tests {
         let hb = a.high_bid.clone().unwrap();
         let idem = IdemItem::from_placed(&hb, &a).unwrap();
         assert_eq!(idem.sk, "IDEM#u1#k1");
-        assert_eq!(idem.expires_at, IDEM_TTL_SECS);
+        assert_eq!(idem.expires_at, domain::IDEMPOTENCY_RETENTION_SECS);
     }
 
     #[test]

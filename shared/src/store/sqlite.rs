@@ -18,7 +18,7 @@
 //! never held across an `.await`). Within a process that makes every operation serial, which is exactly
 //! the single-writer model SQLite has anyway; reads are short and indexed. The store is `Clone` (an `Arc`).
 //!
-//! # Schema (`PRAGMA user_version = 1`, created idempotently on every open)
+//! # Schema (`PRAGMA user_version = 2`, created idempotently on every open)
 //!
 //! ```sql
 //! -- The auction item: `data` is the JSON of `domain::Auction`, the single source of truth. `status`,
@@ -42,14 +42,17 @@
 //!
 //! -- One row per accepted bid that carried an Idempotency-Key. `seq` points at the bid; `auction_after`
 //! -- is the JSON of the auction right after that bid, so a replay returns exactly the original result.
+//! -- `expires_at` (epoch seconds) = placedAt + 24 h, as the DynamoDB item's TTL (added in version 2).
 //! CREATE TABLE idempotency (
 //!     auction_id    TEXT NOT NULL,
 //!     bidder_id     TEXT NOT NULL,
 //!     idem_key      TEXT NOT NULL,
 //!     seq           INTEGER NOT NULL,
 //!     auction_after TEXT NOT NULL,
+//!     expires_at    INTEGER NOT NULL,
 //!     PRIMARY KEY (auction_id, bidder_id, idem_key)
 //! );
+//! CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
 //!
 //! -- Viewer connections; `expires_at` is epoch seconds (the DynamoDB TTL attribute).
 //! CREATE TABLE connections (
@@ -60,11 +63,20 @@
 //!     expires_at    INTEGER NOT NULL
 //! );
 //! CREATE INDEX connections_by_auction ON connections (auction_id);
+//! CREATE INDEX connections_by_expiry ON connections (expires_at);
 //! ```
 //!
+//! A version-1 file (no `idempotency.expires_at`) is migrated when opened: the column is added and filled
+//! from each record's bid (`placedAt` + 24 h), in the same transaction that sets the new version.
+//!
 //! `mark_finalized` only ever sets `finalized` on an ended auction (unknown or active: a no-op).
-//! Nothing expires connections here (there is no TTL sweeper); like DynamoDB before its sweeper runs,
-//! expired rows stay listed until removed.
+//!
+//! # Expiry
+//!
+//! DynamoDB deletes expired connection and idempotency items itself (TTL on `expiresAt`); here
+//! [`SqliteStore::sweep_expired`] does, and the local stack runs it on a timer. As with DynamoDB before its
+//! sweeper has run, an expired row stays visible until it is swept: nothing reads `expires_at` but the
+//! sweep.
 
 use crate::domain::{
     self, Auction, AuctionId, AuctionStatus, Bid, BidOutcome, BidRejection, BidRequest,
@@ -80,7 +92,7 @@ use std::time::Duration;
 /// How long a write waits for another process's write lock before answering `Throttled`.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS auctions (
@@ -103,8 +115,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
     idem_key      TEXT NOT NULL,
     seq           INTEGER NOT NULL,
     auction_after TEXT NOT NULL,
+    expires_at    INTEGER NOT NULL,
     PRIMARY KEY (auction_id, bidder_id, idem_key)
 );
+CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_at);
 CREATE TABLE IF NOT EXISTS connections (
     connection_id TEXT PRIMARY KEY NOT NULL,
     auction_id    TEXT NOT NULL,
@@ -113,7 +127,26 @@ CREATE TABLE IF NOT EXISTS connections (
     expires_at    INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS connections_by_auction ON connections (auction_id);
+CREATE INDEX IF NOT EXISTS connections_by_expiry ON connections (expires_at);
 ";
+
+/// Version 1 → 2: idempotency records get their expiry column, filled from their bid as new ones are
+/// (`?1` = the retention in seconds).
+const MIGRATE_1_TO_2: [&str; 2] = [
+    "ALTER TABLE idempotency ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0",
+    // A record whose bid is missing (it could only answer Corrupt) gets 0: the next sweep removes it.
+    "UPDATE idempotency SET expires_at = COALESCE((
+         SELECT json_extract(b.data, '$.placedAt') / 1000 + ?1
+         FROM bids b WHERE b.auction_id = idempotency.auction_id AND b.seq = idempotency.seq
+     ), 0)",
+];
+
+/// What one [`SqliteStore::sweep_expired`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub connections: usize,
+    pub idempotency_records: usize,
+}
 
 /// The embedded store. Cheap to clone: every clone shares the one connection.
 #[derive(Clone)]
@@ -175,6 +208,9 @@ impl SqliteStore {
                 "database schema version {version} is newer than this build understands ({SCHEMA_VERSION})"
             )));
         }
+        if version == 1 {
+            migrate_1_to_2(&tx)?;
+        }
         tx.execute_batch(SCHEMA).map_err(map_err)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(map_err)?;
@@ -182,6 +218,29 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
+    }
+
+    /// Delete the connections and idempotency records whose `expires_at` (epoch seconds) is before `now`,
+    /// as DynamoDB's TTL deletes the items whose `expiresAt` has passed. One write transaction.
+    pub async fn sweep_expired(&self, now: Millis) -> StoreResult<Swept> {
+        let now_secs = now.div_euclid(1000);
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let delete = |sql: &str| {
+                tx.prepare_cached(sql)
+                    .and_then(|mut st| st.execute(params![now_secs]))
+                    .map_err(map_err)
+            };
+            let swept = Swept {
+                connections: delete("DELETE FROM connections WHERE expires_at < ?1")?,
+                idempotency_records: delete("DELETE FROM idempotency WHERE expires_at < ?1")?,
+            };
+            tx.commit().map_err(map_err)?;
+            Ok(swept)
+        })
+        .await
     }
 
     /// Run `f` on the connection on the blocking thread pool.
@@ -214,6 +273,14 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Other(format!("sqlite task failed: {e}")))?
     }
+}
+
+fn migrate_1_to_2(tx: &rusqlite::Transaction<'_>) -> StoreResult<()> {
+    let [add_column, fill] = MIGRATE_1_TO_2;
+    tx.execute(add_column, []).map_err(map_err)?;
+    tx.execute(fill, params![domain::IDEMPOTENCY_RETENTION_SECS])
+        .map_err(map_err)?;
+    Ok(())
 }
 
 /// SQLite errors → store errors: lock contention is retryable, I/O is unavailability, undecodable rows
@@ -399,8 +466,8 @@ fn place_bid_tx(conn: &mut rusqlite::Connection, req: &BidRequest) -> StoreResul
     if let Some(key) = &req.idempotency_key {
         let snapshot = to_json("auction", &placed.auction)?;
         tx.prepare_cached(
-            "INSERT INTO idempotency (auction_id, bidder_id, idem_key, seq, auction_after)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO idempotency (auction_id, bidder_id, idem_key, seq, auction_after, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .and_then(|mut st| {
             st.execute(params![
@@ -408,7 +475,8 @@ fn place_bid_tx(conn: &mut rusqlite::Connection, req: &BidRequest) -> StoreResul
                 req.bidder_id.as_str(),
                 key.as_str(),
                 seq,
-                snapshot
+                snapshot,
+                domain::idempotency_expires_at(placed.bid.placed_at)
             ])
         })
         .map_err(map_err)?;
@@ -772,6 +840,143 @@ mod tests {
             .unwrap();
         assert_eq!((mode.as_str(), sync), ("wal", 2));
         drop(conn);
+        drop(store);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    fn connection(a: &Auction, id: &str, expires_at: i64) -> Connection {
+        Connection {
+            connection_id: ConnectionId::parse(id).unwrap(),
+            auction_id: a.auction_id.clone(),
+            user_id: UserId::parse("viewer-1").unwrap(),
+            connected_at: NOW,
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_only_what_has_expired_as_dynamodb_ttl_does() {
+        // GIVEN a two-day auction with two connections, one past its expiry, and two keyed bids a day apart
+        let store = SqliteStore::in_memory().unwrap();
+        let mut a = auction();
+        a.ends_at = NOW + 2 * 86_400_000;
+        store.create_auction(&a).await.unwrap();
+        let now_secs = NOW / 1000;
+        store
+            .add_connection(&connection(&a, "gone", now_secs - 1))
+            .await
+            .unwrap();
+        store
+            .add_connection(&connection(
+                &a,
+                "live",
+                now_secs + domain::IDEMPOTENCY_RETENTION_SECS + 3_600,
+            ))
+            .await
+            .unwrap();
+        let BidOutcome::Accepted(first) =
+            store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap()
+        else {
+            panic!("first bid accepted")
+        };
+        let day_later = NOW + domain::IDEMPOTENCY_RETENTION_SECS * 1000;
+        let mut second = bid(&a, 1_100, Some("k2"));
+        second.now = day_later;
+        assert!(matches!(
+            store.place_bid(&second).await.unwrap(),
+            BidOutcome::Accepted(_)
+        ));
+
+        // WHEN the sweep runs a day and two seconds after the first bid
+        let swept = store.sweep_expired(day_later + 2_000).await.unwrap();
+
+        // THEN the expired connection and the first key's record are gone, the rest stays
+        assert_eq!(
+            swept,
+            Swept {
+                connections: 1,
+                idempotency_records: 1
+            }
+        );
+        let ids: Vec<String> = store
+            .connections_for_auction(&a.auction_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.connection_id.to_string())
+            .collect();
+        assert_eq!(ids, ["live"]);
+        assert!(matches!(
+            store.place_bid(&second).await.unwrap(),
+            BidOutcome::Replayed(_)
+        ));
+        // AND the forgotten key is judged as a new bid (too low now), not replayed
+        let mut retry = bid(&a, 1_000, Some("k1"));
+        retry.now = day_later + 2_000;
+        assert_eq!(
+            store.place_bid(&retry).await.unwrap(),
+            BidOutcome::Rejected(BidRejection::TooLow {
+                current_price: Money::new(1_100).unwrap(),
+                minimum_bid: Money::new(1_200).unwrap()
+            })
+        );
+        // AND the bid history is untouched
+        assert_eq!(store.recent_bids(&a.auction_id, 10).await.unwrap().len(), 2);
+        assert_eq!(first.bid.seq, 1);
+
+        // AND a second sweep finds nothing
+        assert_eq!(
+            store.sweep_expired(day_later + 2_000).await.unwrap(),
+            Swept::default()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_version_1_file_is_migrated_with_each_records_expiry() {
+        // GIVEN a file written by the version-1 schema (no idempotency.expires_at) holding a keyed bid
+        let path = temp_db();
+        let a = auction();
+        let placed = {
+            let store = SqliteStore::open(&path).unwrap();
+            store.create_auction(&a).await.unwrap();
+            let BidOutcome::Accepted(placed) =
+                store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap()
+            else {
+                panic!("bid should be accepted")
+            };
+            let conn = store.conn.lock().unwrap();
+            conn.execute_batch(
+                "DROP INDEX idempotency_by_expiry;
+                 ALTER TABLE idempotency DROP COLUMN expires_at;
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+            placed
+        };
+
+        // WHEN it is opened by this build
+        let store = SqliteStore::open(&path).unwrap();
+
+        // THEN it is at version 2, the record's expiry is its bid's time + 24 h, and replays still work
+        let (version, expires): (i64, i64) = {
+            let conn = store.conn.lock().unwrap();
+            let version = conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            let expires = conn
+                .query_row("SELECT expires_at FROM idempotency", [], |r| r.get(0))
+                .unwrap();
+            (version, expires)
+        };
+        assert_eq!(version, 2);
+        assert_eq!(
+            expires,
+            domain::idempotency_expires_at(placed.bid.placed_at)
+        );
+        assert_eq!(
+            store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap(),
+            BidOutcome::Replayed(placed)
+        );
         drop(store);
         let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
     }
