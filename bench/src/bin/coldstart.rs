@@ -9,7 +9,7 @@
 //! ```text
 //! .venv/bin/pip install -r scripts/requirements-bench.txt        # cargo-lambda (ships zig)
 //! cargo run --release -p auction-bench --bin bench-coldstart -- --build --out bench/results/coldstart.md
-//! cargo run -p auction-bench --bin bench-coldstart -- --smoke     # CI: debug builds of hello + place-bid
+//! cargo run -p auction-bench --bin bench-coldstart -- --smoke     # CI: the workspace debug build, hello + place-bid
 //! options: --lambda-dir DIR (default target/lambda)  --functions a,b  --reps N (10)  --warm N (1000)
 //!          --first-warm N (20)  --label TEXT  --build  --out FILE
 //! ```

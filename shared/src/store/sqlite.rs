@@ -779,22 +779,29 @@ mod tests {
         }
     }
 
+    async fn accept(store: &SqliteStore, req: &BidRequest) -> PlacedBid {
+        match store.place_bid(req).await.unwrap() {
+            BidOutcome::Accepted(placed) => placed,
+            other => panic!("bid should be accepted: {other:?}"),
+        }
+    }
+
+    /// A store on the file at `path` holding `a` and one accepted bid with Idempotency-Key `k1`.
+    async fn open_with_keyed_bid(path: &Path, a: &Auction) -> (SqliteStore, PlacedBid) {
+        let store = SqliteStore::open(path).unwrap();
+        store.create_auction(a).await.unwrap();
+        let placed = accept(&store, &bid(a, 1_000, Some("k1"))).await;
+        (store, placed)
+    }
+
     #[tokio::test]
     async fn an_accepted_bid_and_a_close_survive_reopening_the_file() {
         // GIVEN a file-backed store (in a directory that does not exist yet) with one auction and one bid
         let path = temp_db();
         let a = auction();
-        let placed = {
-            let store = SqliteStore::open(&path).unwrap();
-            store.create_auction(&a).await.unwrap();
-            let BidOutcome::Accepted(placed) =
-                store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap()
-            else {
-                panic!("bid should be accepted")
-            };
-            placed
-            // WHEN the store is dropped (the process ends)
-        };
+        let (store, placed) = open_with_keyed_bid(&path, &a).await;
+        // WHEN the store is dropped (the process ends)
+        drop(store);
 
         // THEN a new store on the same file sees the auction, the bid and the idempotency record
         let store = SqliteStore::open(&path).unwrap();
@@ -874,18 +881,11 @@ mod tests {
             ))
             .await
             .unwrap();
-        let BidOutcome::Accepted(first) =
-            store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap()
-        else {
-            panic!("first bid accepted")
-        };
+        let first = accept(&store, &bid(&a, 1_000, Some("k1"))).await;
         let day_later = NOW + domain::IDEMPOTENCY_RETENTION_SECS * 1000;
         let mut second = bid(&a, 1_100, Some("k2"));
         second.now = day_later;
-        assert!(matches!(
-            store.place_bid(&second).await.unwrap(),
-            BidOutcome::Accepted(_)
-        ));
+        accept(&store, &second).await;
 
         // WHEN the sweep runs a day and two seconds after the first bid
         let swept = store.sweep_expired(day_later + 2_000).await.unwrap();
@@ -936,23 +936,18 @@ mod tests {
         // GIVEN a file written by the version-1 schema (no idempotency.expires_at) holding a keyed bid
         let path = temp_db();
         let a = auction();
-        let placed = {
-            let store = SqliteStore::open(&path).unwrap();
-            store.create_auction(&a).await.unwrap();
-            let BidOutcome::Accepted(placed) =
-                store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap()
-            else {
-                panic!("bid should be accepted")
-            };
-            let conn = store.conn.lock().unwrap();
-            conn.execute_batch(
+        let (store, placed) = open_with_keyed_bid(&path, &a).await;
+        store
+            .conn
+            .lock()
+            .unwrap()
+            .execute_batch(
                 "DROP INDEX idempotency_by_expiry;
                  ALTER TABLE idempotency DROP COLUMN expires_at;
                  PRAGMA user_version = 1;",
             )
             .unwrap();
-            placed
-        };
+        drop(store);
 
         // WHEN it is opened by this build
         let store = SqliteStore::open(&path).unwrap();
