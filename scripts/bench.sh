@@ -19,7 +19,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 if [ "${1:-}" = "--smoke" ]; then
   # The same build as the test command's (one feature resolution for the whole workspace), then the binaries.
   cargo build --workspace --all-targets --locked -q
-  run() { "target/debug/$1" --smoke; }
+  run() { "${CARGO_TARGET_DIR:-target}/debug/$1" --smoke; }
   step "bench-fanout --smoke";     run bench-fanout
   step "bench-contention --smoke"; run bench-contention
   step "bench-e2e --smoke";        run bench-e2e

@@ -48,7 +48,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-(cd tests/browser && CHROMIUM="$(command -v chromium)" node --test --test-reporter=spec)
+LOCAL_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/auction-local"   # built by the test step
+(cd tests/browser && CHROMIUM="$(command -v chromium)" AUCTION_LOCAL_BIN="$LOCAL_BIN" node --test --test-reporter=spec)
 echo "screenshots: target/test-output/browser/"
 
 step "benchmark smoke runs (keep every benchmark compiling and working; numbers meaningless)"
