@@ -1,7 +1,6 @@
 //! One typed configuration, read once per cold start from the environment. Secrets never print.
 
 use secrecy::SecretString;
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -12,16 +11,13 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-/// Which store adapter to use.
+/// The DynamoDB table the functions use. (The embedded store is the local stack's, chosen by its flags.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreConfig {
-    /// `STORE=dynamodb` (the default): `TABLE_NAME`, optional `DYNAMODB_ENDPOINT` (moto_server, DynamoDB Local).
-    DynamoDb {
-        table: String,
-        endpoint: Option<String>,
-    },
-    /// `STORE=sqlite`: the embedded store at `SQLITE_PATH`.
-    Sqlite { path: PathBuf },
+pub struct StoreConfig {
+    /// `TABLE_NAME`.
+    pub table: String,
+    /// `DYNAMODB_ENDPOINT`: another endpoint (moto_server, DynamoDB Local); unset in AWS.
+    pub endpoint: Option<String>,
 }
 
 /// Behaviour knobs shared by the handlers.
@@ -115,22 +111,9 @@ impl Config {
                 reason: "must be at least 32 bytes".into(),
             });
         }
-        let store = match get("STORE").as_deref().unwrap_or("dynamodb") {
-            "dynamodb" => StoreConfig::DynamoDb {
-                table: get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
-                endpoint: get("DYNAMODB_ENDPOINT"),
-            },
-            "sqlite" => StoreConfig::Sqlite {
-                path: get("SQLITE_PATH")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(".local-data/auction.db")),
-            },
-            other => {
-                return Err(ConfigError::Invalid {
-                    name: "STORE",
-                    reason: format!("unknown store {other:?}"),
-                })
-            }
+        let store = StoreConfig {
+            table: get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
+            endpoint: get("DYNAMODB_ENDPOINT"),
         };
         let d = Settings::default();
         let settings = Settings {
@@ -252,7 +235,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             c.store,
-            StoreConfig::DynamoDb {
+            StoreConfig {
                 table: "t".into(),
                 endpoint: None
             }

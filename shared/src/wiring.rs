@@ -49,17 +49,13 @@ pub enum WiringError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Secret(#[from] crate::auth::WeakSecret),
-    #[error("Lambda functions use the DynamoDB store (STORE=dynamodb)")]
-    NotDynamo,
 }
 
 /// Build the app from the environment and open the TLS connections now, during init, so the first
 /// request does not pay for the handshakes.
 pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
     let config = Config::from_env()?;
-    let StoreConfig::DynamoDb { table, endpoint } = config.store else {
-        return Err(WiringError::NotDynamo);
-    };
+    let StoreConfig { table, endpoint } = config.store;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let mut ddb = aws_sdk_dynamodb::config::Builder::from(&sdk);
     if let Some(endpoint) = endpoint {
