@@ -2,7 +2,7 @@
 //!
 //! `RUST_LOG` takes `target=level` directives and a bare default level, e.g. `info`, `debug`,
 //! `info,auction=debug,aws_smithy_runtime=warn` (`tracing_subscriber::filter::Targets`). Span and field
-//! filters (`[span{field=…}]`) are not supported: they need `EnvFilter`'s regex engine, which was ≈ 0.4 MB of
+//! filters (`[span{field=…}]`) are not supported: they need `EnvFilter`'s regex engine, which was ≈ 350 KB of
 //! every Lambda binary (bench/results/coldstart.md). An unreadable value is reported once on stderr and
 //! `info` is used.
 
