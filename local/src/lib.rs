@@ -167,10 +167,12 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
             let store = SqliteStore::open(&opts.data_dir.join("auction.db"))?;
             let every = opts.sweep;
             let mut running = serve(store.clone(), opts, secret).await?;
-            let stop = running.stop.subscribe();
-            running
-                .tasks
-                .push(tokio::spawn(sweep_expired(store, every, stop)));
+            // The embedded store's stand-in for DynamoDB TTL.
+            let sweeper = spawn_every(every, running.stop.subscribe(), move || {
+                let store = store.clone();
+                async move { sweep_expired(&store).await }
+            });
+            running.tasks.push(sweeper);
             Ok(running)
         }
         StoreChoice::DynamoDb { endpoint, table } => {
@@ -198,23 +200,33 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     }
 }
 
-/// The embedded store's stand-in for DynamoDB TTL: sweep every `every` until stopped.
-async fn sweep_expired(store: SqliteStore, every: Duration, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => match store.sweep_expired(SystemClock.now_millis()).await {
-                Ok(s) if s != Swept::default() => tracing::info!(
-                    connections = s.connections,
-                    idempotency_records = s.idempotency_records,
-                    "ttl: expired rows deleted"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "ttl: sweep failed"),
-            },
-            _ = stop.changed() => break,
+/// Run `job` now and then every `period` (a late run delays the next, never doubles up) until `stop` changes.
+fn spawn_every<F, Fut>(period: Duration, mut stop: watch::Receiver<bool>, job: F) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => job().await,
+                _ = stop.changed() => break,
+            }
         }
+    })
+}
+
+async fn sweep_expired(store: &SqliteStore) {
+    match store.sweep_expired(SystemClock.now_millis()).await {
+        Ok(s) if s != Swept::default() => tracing::info!(
+            connections = s.connections,
+            idempotency_records = s.idempotency_records,
+            "ttl: expired rows deleted"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "ttl: sweep failed"),
     }
 }
 
@@ -320,24 +332,16 @@ where
         }
     });
 
-    let schedule = opts.schedule;
     let sched_stack = stack.clone();
-    let mut stop_sched = stop_rx.clone();
-    let scheduler = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(schedule);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    match close::run(&sched_stack.app).await {
-                        Ok(r) if !r.closed.is_empty() || !r.recovered.is_empty() => {
-                            tracing::info!(closed = ?r.closed, recovered = ?r.recovered, "schedule: auctions closed");
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "schedule: close run failed"),
-                    }
+    let scheduler = spawn_every(opts.schedule, stop_rx.clone(), move || {
+        let stack = sched_stack.clone();
+        async move {
+            match close::run(&stack.app).await {
+                Ok(r) if !r.closed.is_empty() || !r.recovered.is_empty() => {
+                    tracing::info!(closed = ?r.closed, recovered = ?r.recovered, "schedule: auctions closed");
                 }
-                _ = stop_sched.changed() => break,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "schedule: close run failed"),
             }
         }
     });
