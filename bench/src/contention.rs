@@ -1,5 +1,5 @@
 //! `bench-contention`: K concurrent bidders on one auction through the real bid handler
-//! (`http_api::place_bid`, requests built from `events/place-bid.json` by `lambda_http::request::from_str`),
+//! (`App::place_bid`, requests built from `events/place-bid.json` by `lambda_http::request::from_str`),
 //! against one store. No viewers, so the store's conditional write is what is measured.
 //!
 //! Each bidder loops until the deadline (or its bid cap): it bids the minimum it last heard of
@@ -8,8 +8,7 @@
 //! checked from the outside ([`check_invariants`]); a violation is an `Err`, and the binary exits non-zero.
 
 use auction::domain::AuctionId;
-use auction::handlers::http_api;
-use auction::ports::{AuctionStore, ConnectionStore};
+use auction::ports::Store;
 use auction_tests::harness::{sample_event, TestApp};
 use aws_sdk_dynamodb::types::AttributeValue;
 use rand::{Rng, SeedableRng};
@@ -113,10 +112,7 @@ struct BidderLog {
 }
 
 /// One run: a fresh auction on `t`'s store, `cfg.bidders` concurrent bidders, then the invariants.
-pub async fn run<S>(t: Arc<TestApp<S>>, cfg: RunConfig) -> Result<RunResult, String>
-where
-    S: AuctionStore + ConnectionStore + Clone + 'static,
-{
+pub async fn run<S: Store>(t: Arc<TestApp<S>>, cfg: RunConfig) -> Result<RunResult, String> {
     let auction_id = t.auction().await;
     let requests = Arc::new(BidRequests::new());
     let tokens: Vec<String> = (0..cfg.bidders as u32).map(|n| t.bidder(n)).collect();
@@ -138,7 +134,7 @@ where
                 let amount = minimum + INCREMENT * rng.random_range(0..=2i64);
                 let req = requests.build(&token, &id, amount);
                 let t0 = Instant::now();
-                let resp = http_api::place_bid(&t.app, req).await;
+                let resp = t.app.place_bid(req).await;
                 log.latencies_ms.push(t0.elapsed().as_secs_f64() * 1e3);
                 let (status, body) = decode(resp);
                 match (status, body["error"].as_str()) {
@@ -193,14 +189,11 @@ where
 /// One accept per price level; strictly increasing amounts (by at least the increment) in seq order with
 /// seq = 1..=n; final price = max accepted; bidCount = seq = accepted count; the stored history's most recent
 /// bids are exactly the last accepted ones. Returns the final price.
-pub async fn check_invariants<S>(
+pub async fn check_invariants<S: Store>(
     t: &TestApp<S>,
     auction_id: &str,
     accepted: &mut [(u64, i64)],
-) -> Result<i64, String>
-where
-    S: AuctionStore + ConnectionStore + Clone + 'static,
-{
+) -> Result<i64, String> {
     accepted.sort();
     let n = accepted.len();
     if n == 0 {

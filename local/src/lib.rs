@@ -1,36 +1,39 @@
 //! The local stack: the whole live auction on one machine, with the *same handler code* the Lambdas run.
+//! One module per AWS piece it stands in for:
 //!
-//! - **HTTP API emulation**: each request becomes an API Gateway HTTP API (payload v2) event and goes through
-//!   `lambda_http`'s own event parser into the real handler.
-//! - **WebSocket API emulation**: `ws://…/ws?auctionId=…&token=…`; one connection id per socket; `$connect`,
-//!   `$default` and `$disconnect` events in API Gateway's shape go to the real handlers; a refused `$connect`
-//!   refuses the upgrade with its status.
-//! - **Management API emulation**: `POST|GET|DELETE /@connections/{id}`, 410 for unknown ids, API Gateway's
-//!   128 KB message and 32 KB frame limits. The production broadcaster (aws-sdk-apigatewaymanagement) posts
-//!   here unchanged.
-//! - **Schedule emulation**: the close run on a timer.
-//! - **TTL emulation** (embedded store only): expired connections and idempotency records are deleted on a
-//!   timer, as DynamoDB's TTL deletes them in AWS.
-//! - **Dev identity**: `POST /dev/token` mints tokens for a name and role; refused unless enabled.
+//! - [`http_api`] — **HTTP API**: each request becomes an API Gateway HTTP API (payload v2) event, parsed by
+//!   `lambda_http`'s own event parser, and goes to the real handler.
+//! - [`websocket_api`] — **WebSocket API**: `ws://…/ws?auctionId=…&token=…`; one connection id per socket;
+//!   `$connect`, `$default` and `$disconnect` events in API Gateway's shape go to the real handlers; a
+//!   refused `$connect` refuses the upgrade with its status.
+//! - [`management_api`] — **Management API**: `POST|GET|DELETE /@connections/{id}`, 410 for unknown ids, API
+//!   Gateway's 128 KB message and 32 KB frame limits. The production broadcaster
+//!   (aws-sdk-apigatewaymanagement) posts here unchanged.
+//! - [`schedule`] — **EventBridge schedule**: the close run on a timer.
+//! - [`ttl`] — **DynamoDB TTL** (embedded store only): expired connections and idempotency records are
+//!   deleted on a timer.
+//! - [`dev_identity`] — **an identity provider**: `POST /dev/token` mints tokens for a name and role;
+//!   refused unless enabled.
 
-mod bridge;
-mod management;
-mod sockets;
+pub mod dev_identity;
+pub mod http_api;
+pub mod management_api;
+pub mod schedule;
+pub mod ttl;
+pub mod websocket_api;
 
 use auction::auth::{TokenIssuer, TokenVerifier};
 use auction::broadcast::apigw::ApiGatewayBroadcaster;
 use auction::config::Settings;
-use auction::domain::{validate_text, Role, MAX_NAME_LEN};
-use auction::handlers::{close, App};
-use auction::ports::{AuctionStore, Clock, ConnectionStore, SystemClock};
+use auction::handlers::App;
+use auction::ports::{Store, SystemClock};
 use auction::store::dynamodb::{self, DynamoStore};
-use auction::store::sqlite::{SqliteStore, Swept};
+use auction::store::sqlite::SqliteStore;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -121,7 +124,7 @@ pub struct Running {
     pub ws_url: String,
     /// The secret tokens are signed with (tests mint their own).
     pub jwt_secret: String,
-    sockets: Arc<sockets::Registry>,
+    sockets: Arc<websocket_api::Registry>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -144,7 +147,7 @@ impl Running {
 /// Everything the routes share.
 pub(crate) struct Stack<S> {
     pub app: App<S, ApiGatewayBroadcaster>,
-    pub sockets: Arc<sockets::Registry>,
+    pub sockets: Arc<websocket_api::Registry>,
     pub issuer: TokenIssuer,
     pub dev_tokens: bool,
     pub http_url: String,
@@ -167,12 +170,9 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
             let store = SqliteStore::open(&opts.data_dir.join("auction.db"))?;
             let every = opts.sweep;
             let mut running = serve(store.clone(), opts, secret).await?;
-            // The embedded store's stand-in for DynamoDB TTL.
-            let sweeper = spawn_every(every, running.stop.subscribe(), move || {
-                let store = store.clone();
-                async move { sweep_expired(&store).await }
-            });
-            running.tasks.push(sweeper);
+            running
+                .tasks
+                .push(ttl::spawn(store, every, running.stop.subscribe()));
             Ok(running)
         }
         StoreChoice::DynamoDb { endpoint, table } => {
@@ -200,36 +200,6 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     }
 }
 
-/// Run `job` now and then every `period` (a late run delays the next, never doubles up) until `stop` changes.
-fn spawn_every<F, Fut>(period: Duration, mut stop: watch::Receiver<bool>, job: F) -> JoinHandle<()>
-where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => job().await,
-                _ = stop.changed() => break,
-            }
-        }
-    })
-}
-
-async fn sweep_expired(store: &SqliteStore) {
-    match store.sweep_expired(SystemClock.now_millis()).await {
-        Ok(s) if s != Swept::default() => tracing::info!(
-            connections = s.connections,
-            idempotency_records = s.idempotency_records,
-            "ttl: expired rows deleted"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "ttl: sweep failed"),
-    }
-}
-
 fn load_or_create_secret(dir: &std::path::Path) -> Result<String, StartError> {
     let path = dir.join("jwt-secret");
     if let Ok(s) = std::fs::read_to_string(&path) {
@@ -246,10 +216,7 @@ fn load_or_create_secret(dir: &std::path::Path) -> Result<String, StartError> {
     Ok(s)
 }
 
-async fn serve<S>(store: S, opts: Options, secret: String) -> Result<Running, StartError>
-where
-    S: AuctionStore + ConnectionStore + Clone + 'static,
-{
+async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Running, StartError> {
     let addr = SocketAddr::new(opts.host, opts.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -281,7 +248,7 @@ where
             Arc::new(SystemClock),
             opts.settings.clone(),
         ),
-        sockets: Arc::new(sockets::Registry::default()),
+        sockets: Arc::new(websocket_api::Registry::default()),
         issuer,
         dev_tokens: opts.dev_tokens,
         http_url: http_url.clone(),
@@ -291,11 +258,11 @@ where
 
     let mut router = Router::new()
         .route("/config.json", get(config_json::<S>))
-        .route("/dev/token", post(dev_token::<S>))
-        .route("/ws", get(sockets::upgrade::<S>))
-        .route("/@connections/{id}", any(management::connection::<S>))
-        .route("/auctions", any(bridge::http_api::<S>))
-        .route("/auctions/{*rest}", any(bridge::http_api::<S>));
+        .route("/dev/token", post(dev_identity::dev_token::<S>))
+        .route("/ws", get(websocket_api::upgrade::<S>))
+        .route("/@connections/{id}", any(management_api::connection::<S>))
+        .route("/auctions", any(http_api::handle::<S>))
+        .route("/auctions/{*rest}", any(http_api::handle::<S>));
     if let Some(dir) = &opts.web_dir {
         router = router.fallback_service(
             tower_http::services::ServeDir::new(dir)
@@ -332,19 +299,7 @@ where
         }
     });
 
-    let sched_stack = stack.clone();
-    let scheduler = spawn_every(opts.schedule, stop_rx.clone(), move || {
-        let stack = sched_stack.clone();
-        async move {
-            match close::run(&stack.app).await {
-                Ok(r) if !r.closed.is_empty() || !r.recovered.is_empty() => {
-                    tracing::info!(closed = ?r.closed, recovered = ?r.recovered, "schedule: auctions closed");
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "schedule: close run failed"),
-            }
-        }
-    });
+    let scheduler = schedule::spawn(stack.clone(), opts.schedule, stop_rx.clone());
 
     tracing::info!(%http_url, %ws_url, "local stack listening");
     Ok(Running {
@@ -365,51 +320,5 @@ fn secret_string(s: &SecretString) -> String {
 
 async fn config_json<S>(State(st): State<Arc<Stack<S>>>) -> Response {
     Json(json!({ "httpUrl": st.http_url, "wsUrl": st.ws_url, "devTokens": st.dev_tokens }))
-        .into_response()
-}
-
-#[derive(Deserialize)]
-struct TokenRequest {
-    name: String,
-    role: Role,
-}
-
-/// Local-only identity: a token for a name and role. The user id is derived from the name, so the same name
-/// is the same user across restarts.
-async fn dev_token<S>(State(st): State<Arc<Stack<S>>>, body: axum::body::Bytes) -> Response {
-    let error = |status: u16, code: &str, message: &str| {
-        (
-            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST),
-            Json(json!({ "error": code, "message": message })),
-        )
-            .into_response()
-    };
-    if !st.dev_tokens {
-        return error(404, "not_found", "dev tokens are disabled");
-    }
-    let Ok(req) = serde_json::from_slice::<TokenRequest>(&body) else {
-        return error(
-            422,
-            "validation_failed",
-            "expected {\"name\": string, \"role\": \"bidder\"|\"seller\"|\"admin\"}",
-        );
-    };
-    let Ok(name) = validate_text("name", &req.name, MAX_NAME_LEN, true) else {
-        return error(422, "validation_failed", "name must be 1 to 64 characters");
-    };
-    let slug: String = name
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let user_id = format!("u-{}", slug.trim_matches('-'));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let token = st
-        .issuer
-        .mint_for(&user_id, &name, req.role, now, 12 * 3600);
-    Json(json!({ "token": token, "userId": user_id, "name": name, "role": req.role }))
         .into_response()
 }

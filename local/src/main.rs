@@ -43,7 +43,7 @@ struct Cli {
     /// Folder of the web client served at / (default: web/ in the source tree).
     #[arg(long)]
     web_dir: Option<PathBuf>,
-    /// Management API posts in flight per fan-out.
+    /// Management API calls in flight at once, across every fan-out of the process.
     #[arg(long, default_value_t = 256)]
     fanout_concurrency: usize,
 }

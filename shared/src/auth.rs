@@ -128,9 +128,8 @@ impl TokenIssuer {
         })
     }
 
-    pub fn mint(&self, claims: &Claims) -> String {
-        // HS256 signing of a serialisable struct cannot fail.
-        encode(&Header::new(Algorithm::HS256), claims, &self.key).unwrap_or_default()
+    pub fn mint(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        encode(&Header::new(Algorithm::HS256), claims, &self.key)
     }
 
     /// A token valid for `ttl_secs` from `now_secs`.
@@ -141,7 +140,7 @@ impl TokenIssuer {
         role: Role,
         now_secs: u64,
         ttl_secs: u64,
-    ) -> String {
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         self.mint(&Claims {
             sub: sub.to_owned(),
             name: name.to_owned(),
@@ -176,7 +175,7 @@ mod tests {
     #[test]
     fn valid_token_gives_principal() {
         let (i, v) = pair();
-        let t = i.mint_for("u1", "Ada", Role::Bidder, now(), 60);
+        let t = i.mint_for("u1", "Ada", Role::Bidder, now(), 60).unwrap();
         let p = v.verify(Some(&t)).unwrap();
         assert_eq!(p.user_id.as_str(), "u1");
         assert_eq!(p.name, "Ada");
@@ -187,11 +186,13 @@ mod tests {
     fn refuses_missing_expired_forged_and_none() {
         let (i, v) = pair();
         assert_eq!(v.verify(None), Err(AuthError::MissingToken));
-        let expired = i.mint_for("u1", "Ada", Role::Bidder, now() - 3600, 60);
+        let expired = i
+            .mint_for("u1", "Ada", Role::Bidder, now() - 3600, 60)
+            .unwrap();
         assert_eq!(v.verify(Some(&expired)), Err(AuthError::Expired));
         let other =
             TokenIssuer::new(&SecretString::from("another-secret-another-secret-000")).unwrap();
-        let forged = other.mint_for("u1", "Ada", Role::Admin, now(), 60);
+        let forged = other.mint_for("u1", "Ada", Role::Admin, now(), 60).unwrap();
         assert_eq!(v.verify(Some(&forged)), Err(AuthError::Invalid));
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
@@ -210,9 +211,9 @@ mod tests {
     fn refuses_weak_secret_and_bad_claims() {
         assert!(TokenVerifier::new(&SecretString::from("short")).is_err());
         let (i, v) = pair();
-        let bad_sub = i.mint_for("a#b", "Ada", Role::Bidder, now(), 60);
+        let bad_sub = i.mint_for("a#b", "Ada", Role::Bidder, now(), 60).unwrap();
         assert_eq!(v.verify(Some(&bad_sub)), Err(AuthError::Invalid));
-        let no_name = i.mint_for("u1", "  ", Role::Bidder, now(), 60);
+        let no_name = i.mint_for("u1", "  ", Role::Bidder, now(), 60).unwrap();
         assert_eq!(v.verify(Some(&no_name)), Err(AuthError::Invalid));
     }
 }

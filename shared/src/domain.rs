@@ -380,9 +380,18 @@ pub fn apply_close(before: &Auction, now: Millis) -> Auction {
     a
 }
 
-/// May this auction be closed at `now`? `force` is the seller's or an admin's early end.
-pub fn close_allowed(a: &Auction, now: Millis, force: bool) -> bool {
-    a.status == AuctionStatus::Active && (force || a.ends_at <= now)
+/// Which close is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// The scheduled close: only once `endsAt` has passed.
+    Due,
+    /// The seller's or an admin's early end: at any time while active.
+    Early,
+}
+
+/// May this auction be closed at `now`?
+pub fn close_allowed(a: &Auction, now: Millis, closing: Closing) -> bool {
+    a.status == AuctionStatus::Active && (closing == Closing::Early || a.ends_at <= now)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -391,7 +400,7 @@ pub enum CloseOutcome {
     Closed(Auction),
     /// Already ended by someone else; `finalized` on the auction tells whether the announcement is done.
     AlreadyEnded(Auction),
-    /// Active and not yet due (only without `force`).
+    /// Active and not yet due (only for [`Closing::Due`]).
     NotDue(Auction),
     NotFound,
 }

@@ -1,11 +1,16 @@
-//! The HTTP boundary's one error type: every failure a client can see, with its status and a stable code.
+//! The error types of the two client-facing boundaries, each with its status and a stable code:
+//! [`ApiError`] for the HTTP API, [`WsError`] for the WebSocket API. (The store's is
+//! [`crate::ports::StoreError`].)
 //!
-//! The body is always `{"error": "<code>", "message": "<human text>", ...details}`. Codes are part of the
-//! API contract (listed in the README); messages are for people and may change.
+//! An HTTP error body is always `{"error": "<code>", "message": "<human text>", ...details}`. Codes are part
+//! of the API contract (listed in the README); messages are for people and may change.
 
 use crate::auth::AuthError;
 use crate::domain::{BidRejection, DomainError, Money};
+use crate::frames::Frame;
 use crate::ports::StoreError;
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use aws_lambda_events::encodings::Body;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
@@ -42,8 +47,6 @@ pub enum ApiError {
     },
     #[error("the auction is not accepting bids")]
     AuctionNotActive { ends_at: i64 },
-    #[error("the auction has already ended")]
-    AuctionEnded,
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
     #[error("the service is busy, retry shortly")]
@@ -85,7 +88,6 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::BidTooLow { .. } | ApiError::AuctionNotActive { .. } => StatusCode::CONFLICT,
-            ApiError::AuctionEnded => StatusCode::GONE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -109,7 +111,6 @@ impl ApiError {
             ApiError::Validation(_) => "validation_failed",
             ApiError::BidTooLow { .. } => "bid_too_low",
             ApiError::AuctionNotActive { .. } => "auction_not_active",
-            ApiError::AuctionEnded => "auction_ended",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::Unavailable { .. } => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -190,4 +191,106 @@ impl From<BidRejection> for ApiError {
             BidRejection::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
         }
     }
+}
+
+/// The WebSocket boundary's one error type: why a `$connect` handshake is refused (its status is the
+/// handshake's status) or why a `$default` / `$disconnect` event is not served.
+#[derive(Debug, thiserror::Error)]
+pub enum WsError {
+    #[error("missing connection id")]
+    MissingConnectionId,
+    #[error("missing or invalid auctionId")]
+    InvalidAuctionId,
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    #[error("auction not found")]
+    AuctionNotFound,
+    #[error("the auction has ended")]
+    AuctionEnded,
+    /// `$default` from a connection the store does not know (already revoked or expired).
+    #[error("unknown connection")]
+    UnknownConnection,
+    /// `$default` with anything but `{"action":"sync"}`.
+    #[error(
+        "this channel is read-only; the only accepted message is {{\"action\":\"sync\"}}. \
+         Bids go through POST /auctions/{{id}}/bids"
+    )]
+    ReadOnly,
+    #[error("store failure: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl WsError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WsError::MissingConnectionId | WsError::InvalidAuctionId | WsError::ReadOnly => {
+                StatusCode::BAD_REQUEST
+            }
+            WsError::Auth(_) => StatusCode::UNAUTHORIZED,
+            WsError::AuctionNotFound => StatusCode::NOT_FOUND,
+            WsError::AuctionEnded | WsError::UnknownConnection => StatusCode::GONE,
+            WsError::Store(StoreError::Throttled | StoreError::Unavailable(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            WsError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WsError::MissingConnectionId => "missing_connection_id",
+            WsError::InvalidAuctionId => "invalid_id",
+            WsError::Auth(e) => e.code(),
+            WsError::AuctionNotFound => "auction_not_found",
+            WsError::AuctionEnded => "auction_ended",
+            WsError::UnknownConnection => "unknown_connection",
+            WsError::ReadOnly => "read_only",
+            WsError::Store(StoreError::Throttled | StoreError::Unavailable(_)) => {
+                "service_unavailable"
+            }
+            WsError::Store(_) => "internal_error",
+        }
+    }
+
+    /// The error frame the sender is told on its own socket, for refusals of what it sent.
+    pub fn notice(&self) -> Option<Frame> {
+        match self {
+            WsError::ReadOnly => Some(Frame::error(self.code(), &self.to_string())),
+            WsError::AuctionNotFound => {
+                Some(Frame::error(self.code(), "the auction no longer exists"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The Lambda integration response: the status (for `$connect`, the handshake's) and a JSON body.
+    pub fn response(&self) -> ApiGatewayProxyResponse {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), error = %self, "websocket event failed");
+        } else {
+            tracing::info!(
+                code = self.code(),
+                status = status.as_u16(),
+                "websocket event refused"
+            );
+        }
+        let message = match self {
+            WsError::Store(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        };
+        ws_response(
+            status,
+            &json!({ "error": self.code(), "message": message }).to_string(),
+        )
+    }
+}
+
+/// A WebSocket route's integration response.
+pub fn ws_response(status: StatusCode, body: &str) -> ApiGatewayProxyResponse {
+    let mut r = ApiGatewayProxyResponse::default();
+    r.status_code = i64::from(status.as_u16());
+    r.body = Some(Body::Text(body.to_owned()));
+    r
 }

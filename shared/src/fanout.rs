@@ -5,6 +5,7 @@
 
 use crate::config::Settings;
 use crate::domain::{Connection, ConnectionId};
+use crate::frames::Frame;
 use crate::ports::{Broadcaster, ConnectionStore, PushError};
 use futures::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
@@ -68,137 +69,140 @@ enum Delivery {
     Failed { retries: usize },
 }
 
-/// Post `payload` to every connection. Returns when every post has succeeded or been given up on.
-pub async fn publish<S, B>(
-    store: &S,
-    broadcaster: &B,
-    slots: &CallSlots,
-    connections: &[Connection],
-    payload: &[u8],
-    settings: &Settings,
-) -> FanoutReport
-where
-    S: ConnectionStore + ?Sized,
-    B: Broadcaster + ?Sized,
-{
-    let op = Op::Post(payload);
-    for_each(store, broadcaster, slots, connections, op, settings).await
+/// The fan-out: the store (to remove the connections API Gateway reports gone), the Management API, the
+/// process's call slots and the retry settings, in one value. Every post and revocation of the process goes
+/// through it, so the 410 policy lives in one place ([`Fanout::apply`]).
+pub struct Fanout<S, B> {
+    store: S,
+    broadcaster: B,
+    slots: CallSlots,
+    settings: Settings,
 }
 
-/// Close every viewer's socket (DeleteConnection) and remove their records. 410 means already gone: fine.
-/// `delivered` counts the sockets closed here, `gone` those API Gateway had already closed.
-pub async fn revoke_all<S, B>(
-    store: &S,
-    broadcaster: &B,
-    slots: &CallSlots,
-    connections: &[Connection],
-    settings: &Settings,
-) -> FanoutReport
-where
-    S: ConnectionStore + ?Sized,
-    B: Broadcaster + ?Sized,
-{
-    let op = Op::Disconnect;
-    for_each(store, broadcaster, slots, connections, op, settings).await
-}
+impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
+    /// A fan-out with its own [`CallSlots`] (`settings.fanout_concurrency` of them).
+    pub fn new(store: S, broadcaster: B, settings: &Settings) -> Self {
+        Self::with_slots(
+            store,
+            broadcaster,
+            CallSlots::new(settings.fanout_concurrency),
+            settings,
+        )
+    }
 
-/// Run `op` on every connection: at most `fanout_concurrency` connections handled at once by this fan-out,
-/// and every call holding one of the process's [`CallSlots`].
-async fn for_each<S, B>(
-    store: &S,
-    broadcaster: &B,
-    slots: &CallSlots,
-    connections: &[Connection],
-    op: Op<'_>,
-    settings: &Settings,
-) -> FanoutReport
-where
-    S: ConnectionStore + ?Sized,
-    B: Broadcaster + ?Sized,
-{
-    // Written without closures so the future stays `Send` for any caller lifetime (closures here trip rustc's
-    // higher-ranked lifetime inference under `tokio::spawn`), and memory stays bounded by the window, not by
-    // the number of viewers.
-    let limit = settings.fanout_concurrency.max(1);
-    let mut pending = connections.iter();
-    let mut in_flight = FuturesUnordered::new();
-    let mut report = FanoutReport {
-        targets: connections.len(),
-        ..Default::default()
-    };
-    loop {
-        while in_flight.len() < limit {
-            let Some(conn) = pending.next() else { break };
-            in_flight.push(apply(store, broadcaster, slots, conn, op, settings));
+    /// A fan-out sharing `slots` with others (tests compare shared and separate slots).
+    pub fn with_slots(store: S, broadcaster: B, slots: CallSlots, settings: &Settings) -> Self {
+        Self {
+            store,
+            broadcaster,
+            slots,
+            settings: settings.clone(),
         }
-        let retries = match in_flight.next().await {
-            Some(Delivery::Delivered { retries }) => {
-                report.delivered += 1;
-                retries
-            }
-            Some(Delivery::Gone { retries }) => {
-                report.gone += 1;
-                retries
-            }
-            Some(Delivery::Failed { retries }) => {
-                report.failed += 1;
-                retries
-            }
-            None => break,
+    }
+
+    pub fn broadcaster(&self) -> &B {
+        &self.broadcaster
+    }
+
+    /// Post `frame` to every connection. Returns when every post has succeeded or been given up on.
+    pub async fn publish(&self, connections: &[Connection], frame: &Frame) -> FanoutReport {
+        match encode(frame) {
+            Some(payload) => self.for_each(connections, Op::Post(&payload)).await,
+            None => FanoutReport {
+                targets: connections.len(),
+                failed: connections.len(),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Close every viewer's socket (DeleteConnection) and remove their records. 410 means already gone: fine.
+    /// `delivered` counts the sockets closed here, `gone` those API Gateway had already closed.
+    pub async fn revoke_all(&self, connections: &[Connection]) -> FanoutReport {
+        self.for_each(connections, Op::Disconnect).await
+    }
+
+    /// Post `frame` to one connection (the answer to a `sync`, an error notice), with the same retries and
+    /// the same 410 policy as a fan-out.
+    pub async fn send_one(&self, conn: &Connection, frame: &Frame) -> Result<(), PushError> {
+        let payload = encode(frame).ok_or_else(|| PushError::Other("unencodable frame".into()))?;
+        match self.apply(conn, Op::Post(&payload)).await {
+            Delivery::Delivered { .. } => Ok(()),
+            Delivery::Gone { .. } => Err(PushError::Gone),
+            Delivery::Failed { .. } => Err(PushError::Other("gave up".into())),
+        }
+    }
+
+    /// Run `op` on every connection: at most `fanout_concurrency` connections handled at once by this fan-out,
+    /// and every call holding one of the process's [`CallSlots`].
+    async fn for_each(&self, connections: &[Connection], op: Op<'_>) -> FanoutReport {
+        // Written without closures so the future stays `Send` for any caller lifetime (closures here trip
+        // rustc's higher-ranked lifetime inference under `tokio::spawn`), and memory stays bounded by the
+        // window, not by the number of viewers.
+        let limit = self.settings.fanout_concurrency.max(1);
+        let mut pending = connections.iter();
+        let mut in_flight = FuturesUnordered::new();
+        let mut report = FanoutReport {
+            targets: connections.len(),
+            ..Default::default()
         };
-        report.retries += retries;
+        loop {
+            while in_flight.len() < limit {
+                let Some(conn) = pending.next() else { break };
+                in_flight.push(self.apply(conn, op));
+            }
+            let retries = match in_flight.next().await {
+                Some(Delivery::Delivered { retries }) => {
+                    report.delivered += 1;
+                    retries
+                }
+                Some(Delivery::Gone { retries }) => {
+                    report.gone += 1;
+                    retries
+                }
+                Some(Delivery::Failed { retries }) => {
+                    report.failed += 1;
+                    retries
+                }
+                None => break,
+            };
+            report.retries += retries;
+        }
+        report
     }
-    report
-}
 
-async fn apply<S, B>(
-    store: &S,
-    broadcaster: &B,
-    slots: &CallSlots,
-    conn: &Connection,
-    op: Op<'_>,
-    settings: &Settings,
-) -> Delivery
-where
-    S: ConnectionStore + ?Sized,
-    B: Broadcaster + ?Sized,
-{
-    let id = &conn.connection_id;
-    let (result, retries) = call_with_retry(broadcaster, slots, id, op, settings).await;
-    // A post removes exactly the connection API Gateway says is gone. A revocation removes the record
-    // either way: the auction is over, nothing will be sent to it again, and a socket we failed to close
-    // dies at API Gateway's idle or 2 h limit.
-    if matches!(op, Op::Disconnect) || matches!(result, Err(PushError::Gone)) {
-        if let Err(e) = store.remove_connection(id).await {
-            tracing::warn!(connection_id = %id, error = %e, "could not remove connection record");
+    /// One connection: the call with its retries, then THE 410 policy. A post removes exactly the connection
+    /// API Gateway says is gone. A revocation removes the record either way: the auction is over, nothing will
+    /// be sent to it again, and a socket we failed to close dies at API Gateway's idle or 2 h limit.
+    async fn apply(&self, conn: &Connection, op: Op<'_>) -> Delivery {
+        let id = &conn.connection_id;
+        let (result, retries) =
+            call_with_retry(&self.broadcaster, &self.slots, id, op, &self.settings).await;
+        if matches!(op, Op::Disconnect) || matches!(result, Err(PushError::Gone)) {
+            if let Err(e) = self.store.remove_connection(id).await {
+                tracing::warn!(connection_id = %id, error = %e, "could not remove connection record");
+            }
+        }
+        match result {
+            Ok(()) => Delivery::Delivered { retries },
+            Err(PushError::Gone) => Delivery::Gone { retries },
+            Err(e) => {
+                tracing::warn!(connection_id = %id, error = %e, retries, "Management API call failed; giving up on this viewer");
+                Delivery::Failed { retries }
+            }
         }
     }
-    match result {
-        Ok(()) => Delivery::Delivered { retries },
-        Err(PushError::Gone) => Delivery::Gone { retries },
+}
+
+/// A frame's bytes; `None` (logged) if it cannot be encoded, which no frame the server builds can hit.
+fn encode(frame: &Frame) -> Option<Vec<u8>> {
+    match frame.to_bytes() {
+        Ok(bytes) => Some(bytes),
         Err(e) => {
-            tracing::warn!(connection_id = %id, error = %e, retries, "Management API call failed; giving up on this viewer");
-            Delivery::Failed { retries }
+            tracing::error!(error = %e, "frame could not be encoded; nothing sent");
+            None
         }
     }
-}
-
-/// Post to one connection (used by `sync`, and by [`publish`] for each viewer).
-pub async fn post_with_retry<B: Broadcaster + ?Sized>(
-    broadcaster: &B,
-    slots: &CallSlots,
-    conn: &Connection,
-    payload: &[u8],
-    settings: &Settings,
-) -> (Result<(), PushError>, usize) {
-    call_with_retry(
-        broadcaster,
-        slots,
-        &conn.connection_id,
-        Op::Post(payload),
-        settings,
-    )
-    .await
 }
 
 /// One call with a timeout on every attempt ([`Settings::attempt_timeout`]), counted from when the attempt
@@ -249,7 +253,7 @@ mod tests {
     use super::*;
 
     use crate::domain::{AuctionId, UserId};
-    use crate::store::sqlite::SqliteStore;
+    use crate::ports::StoreResult;
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -303,6 +307,26 @@ mod tests {
             .collect()
     }
 
+    /// No connection records: these tests are about the Management API calls only.
+    #[derive(Clone, Copy)]
+    struct NoRecords;
+
+    #[async_trait]
+    impl ConnectionStore for NoRecords {
+        async fn add_connection(&self, _: &Connection) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn remove_connection(&self, _: &ConnectionId) -> StoreResult<Option<Connection>> {
+            Ok(None)
+        }
+        async fn get_connection(&self, _: &ConnectionId) -> StoreResult<Option<Connection>> {
+            Ok(None)
+        }
+        async fn connections_for_auction(&self, _: &AuctionId) -> StoreResult<Vec<Connection>> {
+            Ok(Vec::new())
+        }
+    }
+
     /// Eight fan-outs at once (8 bids in quick succession) to 16 viewers each, 8 calls per fan-out at once,
     /// a 60 ms first timeout: returns what they reported together and the most calls ever in flight.
     async fn eight_overlapping_fanouts(shared: bool) -> (FanoutReport, usize, usize) {
@@ -313,8 +337,7 @@ mod tests {
             fanout_backoff: Duration::from_millis(5),
             ..Settings::default()
         };
-        let store = SqliteStore::in_memory().unwrap();
-        let api = Saturating::default();
+        let api = Arc::new(Saturating::default());
         let process_slots = CallSlots::new(settings.fanout_concurrency);
         let audiences: Vec<Vec<Connection>> = (0..8).map(|f| viewers(f, 16)).collect();
         let runs = audiences.iter().map(|conns| {
@@ -324,8 +347,9 @@ mod tests {
             } else {
                 CallSlots::new(settings.fanout_concurrency)
             };
-            let (store, api, settings) = (&store, &api, &settings);
-            async move { publish(store, api, &slots, conns, b"frame", settings).await }
+            let fanout = Fanout::with_slots(NoRecords, api.clone(), slots, &settings);
+            let frame = Frame::error("test", "frame");
+            async move { fanout.publish(conns, &frame).await }
         });
         let mut total = FanoutReport::default();
         for r in futures::future::join_all(runs).await {

@@ -78,8 +78,10 @@ impl Frame {
             }),
         }
     }
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    /// The frame's JSON. Encoding cannot fail for the frames the server builds (string keys, no floats), but
+    /// the error is passed on rather than replaced by an empty payload.
+    pub fn to_bytes(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(self)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Ports: the narrow traits the handlers are generic over. Adapters live in `store/` and `broadcast/`.
 
 use crate::domain::{
-    Auction, AuctionId, Bid, BidOutcome, BidRequest, CloseOutcome, Connection, ConnectionId, Millis,
+    Auction, AuctionId, Bid, BidOutcome, BidRequest, CloseOutcome, Closing, Connection,
+    ConnectionId, Millis,
 };
 use async_trait::async_trait;
 
@@ -49,12 +50,13 @@ pub trait AuctionStore: Send + Sync {
     /// Auctions that need the closer: active with `endsAt <= now`, or ended but not yet finalized.
     async fn due_auctions(&self, now: Millis, limit: usize) -> StoreResult<Vec<AuctionId>>;
 
-    /// Move active → ended exactly once (conditional write). `force` ends it before `endsAt`.
+    /// Move active → ended exactly once (conditional write): at or after `endsAt` ([`Closing::Due`]), or at
+    /// any time ([`Closing::Early`], the seller's or an admin's end).
     async fn close_auction(
         &self,
         id: &AuctionId,
         now: Millis,
-        force: bool,
+        closing: Closing,
     ) -> StoreResult<CloseOutcome>;
 
     /// Record that `auction.ended` was announced and viewers revoked; removes it from `due_auctions`.
@@ -75,6 +77,12 @@ pub trait ConnectionStore: Send + Sync {
     /// the TTL sweeper removes them; posting to them answers 410 and removes them.
     async fn connections_for_auction(&self, id: &AuctionId) -> StoreResult<Vec<Connection>>;
 }
+
+/// Everything the handlers need from storage: both ports, in one bound. Every store adapter is a cheap
+/// handle (a client or an `Arc`), so the handlers and the fan-out each hold a clone.
+pub trait Store: AuctionStore + ConnectionStore + Clone + 'static {}
+
+impl<T: AuctionStore + ConnectionStore + Clone + 'static> Store for T {}
 
 /// Why a post or delete to one connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -173,9 +181,9 @@ impl<T: AuctionStore + ?Sized> AuctionStore for std::sync::Arc<T> {
         &self,
         id: &AuctionId,
         now: Millis,
-        force: bool,
+        closing: Closing,
     ) -> StoreResult<CloseOutcome> {
-        (**self).close_auction(id, now, force).await
+        (**self).close_auction(id, now, closing).await
     }
     async fn mark_finalized(&self, id: &AuctionId) -> StoreResult<()> {
         (**self).mark_finalized(id).await

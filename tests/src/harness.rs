@@ -6,8 +6,9 @@ use auction::broadcast::memory::MemoryBroadcaster;
 use auction::config::Settings;
 use auction::domain::{AuctionId, ConnectionId, Role};
 use auction::frames::Frame;
-use auction::handlers::{close, http_api, websocket, App};
-use auction::ports::{AuctionStore, Broadcaster, ConnectionStore, ManualClock};
+use auction::handlers::{close, App};
+use auction::ports::{Broadcaster, ManualClock, Store};
+use auction::store::dynamodb::DynamoStore;
 use auction::store::sqlite::SqliteStore;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use secrecy::SecretString;
@@ -148,7 +149,38 @@ impl TestApp<SqliteStore> {
     }
 }
 
-impl<S: AuctionStore + ConnectionStore> TestApp<S> {
+impl TestApp<DynamoStore> {
+    /// A fresh app on a fresh DynamoDB table in moto (started once per test binary).
+    pub async fn dynamodb() -> Self {
+        Self::with_store(crate::moto::fresh_table().await)
+    }
+}
+
+/// Defines a handler-level scenario once and runs it on every store: `async fn name(t) { … }` becomes
+/// `pub async fn name<S: Store>(t: TestApp<S>)` and a module `name` with two tests, `embedded` (SQLite in
+/// memory) and `dynamodb` (the DynamoDB adapter on moto). A scenario cannot be written without running on
+/// both.
+#[macro_export]
+macro_rules! scenario {
+    ($(#[$meta:meta])* async fn $name:ident($t:ident) $body:block) => {
+        $(#[$meta])*
+        pub async fn $name<S: ::auction::ports::Store>($t: $crate::harness::TestApp<S>) $body
+
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn embedded() {
+                super::$name($crate::harness::TestApp::sqlite()).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn dynamodb() {
+                super::$name($crate::harness::TestApp::dynamodb().await).await
+            }
+        }
+    };
+}
+
+impl<S: Store> TestApp<S> {
     pub fn with_store(store: S) -> Self {
         Self::with_store_and_settings(store, Settings::default())
     }
@@ -159,13 +191,12 @@ impl<S: AuctionStore + ConnectionStore> TestApp<S> {
 
     /// The in-memory broadcaster: frames delivered, gone and faulty connections.
     pub fn broadcaster(&self) -> &MemoryBroadcaster {
-        &self.app.broadcaster
+        self.app.broadcaster()
     }
 
     /// Frames a viewer received.
     pub fn frames(&self, connection_id: &str) -> Vec<Frame> {
-        self.app
-            .broadcaster
+        self.broadcaster()
             .frames(&ConnectionId::parse(connection_id).expect("connection id"))
     }
 
@@ -182,7 +213,7 @@ impl<S: AuctionStore + ConnectionStore> TestApp<S> {
     }
 }
 
-impl<S: AuctionStore + ConnectionStore, B: Broadcaster> TestApp<S, B> {
+impl<S: Store, B: Broadcaster> TestApp<S, B> {
     pub fn with_parts(store: S, broadcaster: B, settings: Settings) -> Self {
         let secret = SecretString::from(SECRET);
         let clock = Arc::new(ManualClock::new(T0));
@@ -205,7 +236,9 @@ impl<S: AuctionStore + ConnectionStore, B: Broadcaster> TestApp<S, B> {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_secs();
-        self.issuer.mint_for(sub, name, role, now, 3600)
+        self.issuer
+            .mint_for(sub, name, role, now, 3600)
+            .expect("HS256 signing")
     }
 
     pub fn seller(&self) -> String {
@@ -224,7 +257,7 @@ impl<S: AuctionStore + ConnectionStore, B: Broadcaster> TestApp<S, B> {
                 ..Default::default()
             },
         );
-        reply(http_api::create_auction(&self.app, req).await)
+        reply(self.app.create_auction(req).await)
     }
 
     /// Create an auction that starts at 100.00 with a 1.00 increment and ends in five minutes.
@@ -256,7 +289,7 @@ impl<S: AuctionStore + ConnectionStore, B: Broadcaster> TestApp<S, B> {
                 ..Default::default()
             },
         );
-        reply(http_api::place_bid(&self.app, req).await)
+        reply(self.app.place_bid(req).await)
     }
 
     pub async fn bid(&self, token: &str, auction_id: &str, amount: i64) -> Reply {
@@ -288,12 +321,13 @@ impl<S: AuctionStore + ConnectionStore, B: Broadcaster> TestApp<S, B> {
                 ..Default::default()
             },
         );
-        reply(http_api::get_auction(&self.app, req).await)
+        reply(self.app.get_auction(req).await)
     }
 
     pub async fn list(&self) -> Reply {
         reply(
-            http_api::get_auction(&self.app, http_event("list-auctions.json", &Req::default()))
+            self.app
+                .list_auctions(http_event("list-auctions.json", &Req::default()))
                 .await,
         )
     }
@@ -307,7 +341,7 @@ impl<S: AuctionStore + ConnectionStore, B: Broadcaster> TestApp<S, B> {
                 ..Default::default()
             },
         );
-        reply(http_api::end_auction(&self.app, req).await)
+        reply(self.app.end_auction(req).await)
     }
 
     /// `$connect` a viewer; returns the status API Gateway would answer the handshake with.
@@ -318,29 +352,25 @@ impl<S: AuctionStore + ConnectionStore, B: Broadcaster> TestApp<S, B> {
             Some((auction_id, token)),
             None,
         );
-        websocket::connect(&self.app, e).await.status_code
+        self.app.ws_connect(e).await.status_code
     }
 
     pub async fn disconnect(&self, connection_id: &str) -> i64 {
-        websocket::disconnect(
-            &self.app,
-            ws_event("ws-disconnect.json", connection_id, None, None),
-        )
-        .await
-        .status_code
+        self.app
+            .ws_disconnect(ws_event("ws-disconnect.json", connection_id, None, None))
+            .await
+            .status_code
     }
 
     pub async fn send(&self, connection_id: &str, body: &str) -> i64 {
-        websocket::default(
-            &self.app,
-            ws_event("ws-default.json", connection_id, None, Some(body)),
-        )
-        .await
-        .status_code
+        self.app
+            .ws_default(ws_event("ws-default.json", connection_id, None, Some(body)))
+            .await
+            .status_code
     }
 
     pub async fn close_run(&self) -> close::CloseRunReport {
-        close::run(&self.app).await.expect("close run")
+        self.app.close_run().await.expect("close run")
     }
 
     pub async fn auction_state(&self, auction_id: &str) -> auction::domain::Auction {

@@ -326,7 +326,7 @@ fn report(
         total.as_secs_f64()
     )
     .ok();
-    writeln!(o, "- Each run: a fresh auction (start 100.00, increment 1.00) on a fresh store, K bidder tasks on a 2-worker tokio runtime for {} s (at most 100,000 bids per bidder); each bidder bids the `minimumBid` of its last answer plus 0–2 increments, through `http_api::place_bid` with requests built from `events/place-bid.json` (no Idempotency-Key; JWT verified per request); no viewers. Latency is the handler call alone (request parsing excluded). {} run(s) per (K, store): median (min–max).", args.secs, args.runs).ok();
+    writeln!(o, "- Each run: a fresh auction (start 100.00, increment 1.00) on a fresh store, K bidder tasks on a 2-worker tokio runtime for {} s (at most 100,000 bids per bidder); each bidder bids the `minimumBid` of its last answer plus 0–2 increments, through `App::place_bid` with requests built from `events/place-bid.json` (no Idempotency-Key; JWT verified per request); no viewers. Latency is the handler call alone (request parsing excluded). {} run(s) per (K, store): median (min–max).", args.secs, args.runs).ok();
     writeln!(o, "- Invariants checked after every run (a violation aborts with exit 1): one accept per price level; accepted seqs are exactly 1..n; amounts strictly increasing by at least the increment in seq order; final price = max accepted; bidCount = seq = accepted count; the stored history's 20 most recent bids = the last 20 accepted. **All runs below passed.**\n").ok();
     writeln!(o, "| Store | K | accepted bids/s | refused bids/s | refused per accepted | p50 latency (ms) | p99 latency (ms) | bids per run | other answers |").ok();
     writeln!(o, "|---|---|---|---|---|---|---|---|---|").ok();

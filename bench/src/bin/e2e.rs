@@ -215,8 +215,11 @@ async fn run_once(args: &Args) -> RunResult {
     opts.settings = args.settings.clone();
     let stack = local_stack::start(opts).await.expect("local stack starts");
     let issuer = TokenIssuer::new(&SecretString::from(secret)).expect("issuer");
-    let token =
-        |sub: &str, name: &str, role: Role| issuer.mint_for(sub, name, role, now_secs(), 3_600);
+    let token = |sub: &str, name: &str, role: Role| {
+        issuer
+            .mint_for(sub, name, role, now_secs(), 3_600)
+            .expect("HS256 signing")
+    };
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.bidders * 2)

@@ -12,7 +12,7 @@ use auction::domain::{
     new_auction, AuctionDraft, AuctionId, BidOutcome, BidRequest, Connection, ConnectionId, Money,
     Principal, Role, UserId,
 };
-use auction::fanout::{publish, CallSlots, FanoutReport};
+use auction::fanout::{Fanout, FanoutReport};
 use auction::frames::Frame;
 use auction::ports::{AuctionStore, Broadcaster, ConnectionStore, PushError};
 use auction::store::sqlite::SqliteStore;
@@ -267,7 +267,7 @@ fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// A realistic combined bid frame (`bid.placed` + `auction.status`), produced by the real store and frame code.
-async fn bid_frame() -> Vec<u8> {
+async fn bid_frame() -> Frame {
     let store = SqliteStore::in_memory().expect("in-memory store");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -300,7 +300,7 @@ async fn bid_frame() -> Vec<u8> {
         idempotency_key: None,
     };
     match store.place_bid(&req).await.expect("bid") {
-        BidOutcome::Accepted(placed) => Frame::bid_accepted(&placed).to_bytes(),
+        BidOutcome::Accepted(placed) => Frame::bid_accepted(&placed),
         other => panic!("bid not accepted: {other:?}"),
     }
 }
@@ -344,7 +344,7 @@ async fn run_once(
     n: usize,
     settings: &Settings,
     tcfg: &TargetConfig,
-    payload: &[u8],
+    frame: &Frame,
 ) -> RunResult {
     let (store, auction_id, conns) = viewers(n).await;
     let target = Target::start(tcfg.clone()).await.expect("target starts");
@@ -353,23 +353,23 @@ async fn run_once(
         Mode::Production => settings.longest_call(),
         Mode::Naive(_) => settings.call_timeout,
     };
-    let broadcaster = Timed {
-        inner: ApiGatewayBroadcaster::new(&sdk_config(), &target.url, ceiling),
-        times: CallTimes::default(),
-    };
+    // One fan-out in the process, as in one Lambda invocation: its own call slots.
+    let fanout = Fanout::new(
+        store.clone(),
+        Timed {
+            inner: ApiGatewayBroadcaster::new(&sdk_config(), &target.url, ceiling),
+            times: CallTimes::default(),
+        },
+        settings,
+    );
+    let broadcaster = fanout.broadcaster();
     // Like the Lambda's cold start: one connection opened during init, not on the first bid.
     broadcaster.inner.warm_up().await;
+    let payload = frame.to_bytes().expect("frame encodes");
     let before = target.counters.snapshot();
     let t0 = Instant::now();
     let (report, capped) = match mode {
-        Mode::Production => (
-            {
-                // One fan-out in the process, as in one Lambda invocation: its own slots.
-                let slots = CallSlots::new(settings.fanout_concurrency);
-                publish(&store, &broadcaster, &slots, &conns, payload, settings).await
-            },
-            false,
-        ),
+        Mode::Production => (fanout.publish(&conns, frame).await, false),
         Mode::Naive(cap) => {
             // What a straightforward handler does: one post after the other, no retries, no 410 handling.
             let mut report = FanoutReport {
@@ -378,7 +378,7 @@ async fn run_once(
             };
             let naive = async {
                 for c in &conns {
-                    match broadcaster.post(&c.connection_id, payload).await {
+                    match broadcaster.post(&c.connection_id, &payload).await {
                         Ok(()) => report.delivered += 1,
                         Err(PushError::Gone) => report.gone += 1,
                         Err(_) => report.failed += 1,
@@ -469,11 +469,11 @@ async fn measure(
     runs: usize,
     settings: &Settings,
     tcfg: &TargetConfig,
-    payload: &[u8],
+    frame: &Frame,
 ) -> Row {
     let mut results = Vec::new();
     for run in 1..=runs {
-        let r = run_once(mode, n, settings, tcfg, payload).await;
+        let r = run_once(mode, n, settings, tcfg, frame).await;
         eprintln!(
             "  {label} N={n} run {run}/{runs}: {:.3} s, lost {}, dup {}, 410 removed {}, 429 {}, retries {}, conns {}, hung {}, longest call {:.0} ms{}",
             r.elapsed_s,
@@ -544,11 +544,9 @@ async fn main() {
     let (fd_before, fd_after) = machine::raise_fd_limit(65_536);
     let machine_line = machine::describe();
     let load_before = machine::load1();
-    let payload = bid_frame().await;
-    eprintln!(
-        "bench-fanout: frame {} bytes; fd limit {fd_before} -> {fd_after}; {machine_line}",
-        payload.len()
-    );
+    let frame = bid_frame().await;
+    let frame_bytes = frame.to_bytes().expect("frame encodes").len();
+    eprintln!("bench-fanout: frame {frame_bytes} bytes; fd limit {fd_before} -> {fd_after}; {machine_line}");
     let s = &args.settings;
     let t = &args.target;
     let started = Instant::now();
@@ -557,13 +555,13 @@ async fn main() {
     for &n in &args.ns {
         main_rows.push(
             measure(
-                "production (`fanout::publish`)",
+                "production (`Fanout::publish`)",
                 Mode::Production,
                 n,
                 args.runs,
                 s,
                 t,
-                &payload,
+                &frame,
             )
             .await,
         );
@@ -580,7 +578,7 @@ async fn main() {
                 args.runs,
                 s,
                 &t0,
-                &payload,
+                &frame,
             )
             .await,
         );
@@ -598,7 +596,7 @@ async fn main() {
                 args.naive_runs.unwrap_or(args.runs),
                 &ns,
                 t,
-                &payload,
+                &frame,
             )
             .await,
         );
@@ -629,7 +627,7 @@ async fn main() {
                         args.sweep_runs,
                         &st,
                         t,
-                        &payload,
+                        &frame,
                     )
                     .await,
                 );
@@ -650,7 +648,7 @@ async fn main() {
         "- Command: `{}` (total wall time {total:.0} s).",
         machine::command_line()
     );
-    let _ = writeln!(md, "- Frame: one `Frame::bid_accepted` (bid.placed + auction.status), {} bytes, from the real store and frame code.", payload.len());
+    let _ = writeln!(md, "- Frame: one `Frame::bid_accepted` (bid.placed + auction.status), {} bytes, from the real store and frame code.", frame_bytes);
     let _ = writeln!(md, "- Load target (`bench/src/mgmt_target.rs`, same process, HTTP/1.1 on 127.0.0.1): token bucket {:.0} req/s, burst {:.0} (429 `LimitExceededException` past it, answered at once); log-normal latency median {} ms, p99 {} ms; {}% of connection ids 410 `GoneException` (fixed hash of the id: gone stays gone); {}% of admitted calls never answered (per call).",
         t.rate_per_sec, t.burst, t.latency_median.as_millis(), t.latency_p99.as_millis(), t.gone_share * 100.0, t.hang_share * 100.0);
     let _ = writeln!(md, "- Fan-out settings (production path): `FANOUT_CONCURRENCY={}`, `FANOUT_CALL_TIMEOUT_MS={}`, `FANOUT_BACKOFF_MS={}`, `FANOUT_MAX_ATTEMPTS={}`. One fresh SDK client per run, warmed like a Lambda cold start (one connection), store = `SqliteStore::in_memory` with N connection records.",
@@ -674,7 +672,7 @@ async fn main() {
     }
     md.push_str(
         "\n### Definitions\n\n\
-- **Time to complete**: wall clock around `fanout::publish` (or the naive loop), from the first post to the return of the last one, retries included.\n\
+- **Time to complete**: wall clock around `Fanout::publish` (or the naive loop), from the first post to the return of the last one, retries included.\n\
 - **Quota floor**: `max(0, N − burst) / rate`: no client can finish sooner against API Gateway's published account limits.\n\
 - **Lost**: connection ids that are live (not 410 by the target's fixed rule) with no 200 delivery recorded by the target when the fan-out returned. A hung call delivers nothing, so it counts as lost unless a retry delivered.\n\
 - **Duplicated**: live ids that received the frame more than once (a call slower than the timeout that did deliver, then its retry).\n\

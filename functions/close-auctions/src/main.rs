@@ -1,5 +1,4 @@
 //! EventBridge schedule: end due auctions exactly once, announce winners, revoke viewers.
-use auction::handlers::close;
 use auction::{telemetry, wiring};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -11,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     run(service_fn(
         move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
-            close::run(app).await.map_err(close::CloseFailed::from)
+            app.close_run().await
         },
     ))
     .await

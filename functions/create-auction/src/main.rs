@@ -1,5 +1,5 @@
 //! POST /auctions: a seller creates an auction.
-use auction::{handlers::http_api, telemetry, wiring};
+use auction::{telemetry, wiring};
 use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let app = wiring::lambda_app().await?;
     let app = &app;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(http_api::create_auction(app, req).await)
+        Ok::<_, Error>(app.create_auction(req).await)
     }))
     .await
 }

@@ -1,5 +1,5 @@
 //! POST /auctions/{id}/end: the seller or an admin ends an auction now.
-use auction::{handlers::http_api, telemetry, wiring};
+use auction::{telemetry, wiring};
 use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let app = wiring::lambda_app().await?;
     let app = &app;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(http_api::end_auction(app, req).await)
+        Ok::<_, Error>(app.end_auction(req).await)
     }))
     .await
 }

@@ -1,5 +1,5 @@
 //! GET /auctions/{id} and GET /auctions: state and recent bids.
-use auction::{handlers::http_api, telemetry, wiring};
+use auction::{telemetry, wiring};
 use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let app = wiring::lambda_app().await?;
     let app = &app;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(http_api::get_auction(app, req).await)
+        Ok::<_, Error>(app.read_auctions(req).await)
     }))
     .await
 }

@@ -1,5 +1,5 @@
 //! WebSocket $connect: authenticate the viewer and store the connection.
-use auction::{handlers::websocket, telemetry, wiring};
+use auction::{telemetry, wiring};
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            Ok::<_, Error>(websocket::connect(app, event.payload).await)
+            Ok::<_, Error>(app.ws_connect(event.payload).await)
         },
     ))
     .await

@@ -1,5 +1,5 @@
 //! WebSocket $default: read-only channel; answers {"action":"sync"}, refuses everything else.
-use auction::{handlers::websocket, telemetry, wiring};
+use auction::{telemetry, wiring};
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            Ok::<_, Error>(websocket::default(app, event.payload).await)
+            Ok::<_, Error>(app.ws_default(event.payload).await)
         },
     ))
     .await

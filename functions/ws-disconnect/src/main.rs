@@ -1,5 +1,5 @@
 //! WebSocket $disconnect: remove the connection (idempotent).
-use auction::{handlers::websocket, telemetry, wiring};
+use auction::{telemetry, wiring};
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            Ok::<_, Error>(websocket::disconnect(app, event.payload).await)
+            Ok::<_, Error>(app.ws_disconnect(event.payload).await)
         },
     ))
     .await

@@ -9,10 +9,10 @@
 //! working, a run only finishes someone else's close after [`FINALIZE_GRACE_MS`].
 
 use super::App;
-use crate::domain::{Auction, AuctionId, CloseOutcome};
-use crate::fanout::{self, FanoutReport};
+use crate::domain::{Auction, AuctionId, CloseOutcome, Closing};
+use crate::fanout::FanoutReport;
 use crate::frames::Frame;
-use crate::ports::{AuctionStore, Broadcaster, ConnectionStore, StoreError};
+use crate::ports::{Broadcaster, Store, StoreError};
 use serde::Serialize;
 
 /// How long after an auction ended another run may take over its announcement.
@@ -31,49 +31,6 @@ pub struct CloseRunReport {
     pub errors: usize,
 }
 
-/// Announce the result and revoke every viewer, then mark the auction finalized.
-pub async fn finalize<S, B>(
-    app: &App<S, B>,
-    auction: &Auction,
-) -> Result<(FanoutReport, FanoutReport), StoreError>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    let id = &auction.auction_id;
-    let connections = app.store.connections_for_auction(id).await?;
-    let frame = Frame::ended(auction).to_bytes();
-    let announced = fanout::publish(
-        &app.store,
-        &app.broadcaster,
-        &app.call_slots,
-        &connections,
-        &frame,
-        &app.settings,
-    )
-    .await;
-    // Viewers that were gone are already removed; revoke the rest.
-    let remaining = app.store.connections_for_auction(id).await?;
-    let revoked = fanout::revoke_all(
-        &app.store,
-        &app.broadcaster,
-        &app.call_slots,
-        &remaining,
-        &app.settings,
-    )
-    .await;
-    app.store.mark_finalized(id).await?;
-    tracing::info!(
-        auction_id = %id,
-        winner = auction.high_bid.as_ref().map(|b| b.bidder_id.as_str()),
-        announced = announced.delivered,
-        gone = announced.gone,
-        revoked = revoked.delivered + revoked.gone,
-        "auction finalized"
-    );
-    Ok((announced, revoked))
-}
-
 /// The outcome of closing one auction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
@@ -88,95 +45,114 @@ pub enum Closed {
     NotFound,
 }
 
-/// Close one auction (`force`: before `endsAt`, for the seller's early end).
-pub async fn close_one<S, B>(
-    app: &App<S, B>,
-    id: &AuctionId,
-    force: bool,
-) -> Result<Closed, StoreError>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    let now = app.now();
-    match app.store.close_auction(id, now, force).await? {
-        CloseOutcome::Closed(a) => {
-            finalize(app, &a).await?;
-            Ok(Closed::Now(a))
-        }
-        CloseOutcome::AlreadyEnded(a) => {
-            let stale = a.ended_at.is_none_or(|t| now - t >= FINALIZE_GRACE_MS);
-            let recovered = !a.finalized && stale;
-            if recovered {
-                finalize(app, &a).await?;
-            }
-            Ok(Closed::Earlier {
-                auction: a,
-                recovered,
-            })
-        }
-        CloseOutcome::NotDue(a) => Ok(Closed::NotDue(a)),
-        CloseOutcome::NotFound => Ok(Closed::NotFound),
-    }
-}
-
-/// One scheduled run: close what is due, finish interrupted closes, then send `auction.status` to viewers
-/// of active auctions (bounded by `status_broadcast_auctions`).
-pub async fn run<S, B>(app: &App<S, B>) -> Result<CloseRunReport, StoreError>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    let mut report = CloseRunReport::default();
-    let due = app
-        .store
-        .due_auctions(app.now(), app.settings.close_batch)
-        .await?;
-    for id in due {
-        match close_one(app, &id, false).await {
-            Ok(Closed::Now(a)) => {
-                report.closed.push(a.auction_id.to_string());
-            }
-            Ok(Closed::Earlier {
-                recovered: true,
-                auction,
-            }) => report.recovered.push(auction.auction_id.to_string()),
-            Ok(_) => report.skipped += 1,
-            Err(e) => {
-                // One bad auction must not stop the others; it stays due and the next run retries it.
-                tracing::error!(auction_id = %id, error = %e, "close failed; will retry next run");
-                report.errors += 1;
-            }
-        }
-    }
-    if app.settings.status_broadcast_auctions > 0 {
-        let active = app
+impl<S: Store, B: Broadcaster> App<S, B> {
+    /// One scheduled run (`close-auctions`): close what is due, finish interrupted closes, then send
+    /// `auction.status` to viewers of active auctions (bounded by `status_broadcast_auctions`).
+    pub async fn close_run(&self) -> Result<CloseRunReport, CloseFailed> {
+        let mut report = CloseRunReport::default();
+        let due = self
             .store
-            .list_active(app.now(), app.settings.status_broadcast_auctions)
+            .due_auctions(self.now(), self.settings.close_batch)
             .await?;
-        for auction in active {
-            let connections = app
-                .store
-                .connections_for_auction(&auction.auction_id)
-                .await?;
-            if connections.is_empty() {
-                continue;
+        for id in due {
+            match self.close_due(&id).await {
+                Ok(Closed::Now(a)) => {
+                    report.closed.push(a.auction_id.to_string());
+                }
+                Ok(Closed::Earlier {
+                    recovered: true,
+                    auction,
+                }) => report.recovered.push(auction.auction_id.to_string()),
+                Ok(_) => report.skipped += 1,
+                Err(e) => {
+                    // One bad auction must not stop the others; it stays due and the next run retries it.
+                    tracing::error!(auction_id = %id, error = %e, "close failed; will retry next run");
+                    report.errors += 1;
+                }
             }
-            let frame = Frame::status(&auction).to_bytes();
-            let r = fanout::publish(
-                &app.store,
-                &app.broadcaster,
-                &app.call_slots,
-                &connections,
-                &frame,
-                &app.settings,
-            )
-            .await;
-            report.status_frames += r.delivered;
+        }
+        if self.settings.status_broadcast_auctions > 0 {
+            let active = self
+                .store
+                .list_active(self.now(), self.settings.status_broadcast_auctions)
+                .await?;
+            for auction in active {
+                let connections = self
+                    .store
+                    .connections_for_auction(&auction.auction_id)
+                    .await?;
+                if connections.is_empty() {
+                    continue;
+                }
+                let r = self
+                    .fanout
+                    .publish(&connections, &Frame::status(&auction))
+                    .await;
+                report.status_frames += r.delivered;
+            }
+        }
+        tracing::info!(?report, "close run done");
+        Ok(report)
+    }
+
+    /// Close one auction whose `endsAt` has passed (the schedule's close).
+    pub async fn close_due(&self, id: &AuctionId) -> Result<Closed, StoreError> {
+        self.close(id, Closing::Due).await
+    }
+
+    /// End one auction now, before its `endsAt` (the seller's or an admin's end).
+    pub async fn end_early(&self, id: &AuctionId) -> Result<Closed, StoreError> {
+        self.close(id, Closing::Early).await
+    }
+
+    async fn close(&self, id: &AuctionId, closing: Closing) -> Result<Closed, StoreError> {
+        let now = self.now();
+        match self.store.close_auction(id, now, closing).await? {
+            CloseOutcome::Closed(a) => {
+                self.finalize(&a).await?;
+                Ok(Closed::Now(a))
+            }
+            CloseOutcome::AlreadyEnded(a) => {
+                let stale = a.ended_at.is_none_or(|t| now - t >= FINALIZE_GRACE_MS);
+                let recovered = !a.finalized && stale;
+                if recovered {
+                    self.finalize(&a).await?;
+                }
+                Ok(Closed::Earlier {
+                    auction: a,
+                    recovered,
+                })
+            }
+            CloseOutcome::NotDue(a) => Ok(Closed::NotDue(a)),
+            CloseOutcome::NotFound => Ok(Closed::NotFound),
         }
     }
-    tracing::info!(?report, "close run done");
-    Ok(report)
+
+    /// Announce the result and revoke every viewer, then mark the auction finalized.
+    async fn finalize(
+        &self,
+        auction: &Auction,
+    ) -> Result<(FanoutReport, FanoutReport), StoreError> {
+        let id = &auction.auction_id;
+        let connections = self.store.connections_for_auction(id).await?;
+        let announced = self
+            .fanout
+            .publish(&connections, &Frame::ended(auction))
+            .await;
+        // Viewers that were gone are already removed; revoke the rest.
+        let remaining = self.store.connections_for_auction(id).await?;
+        let revoked = self.fanout.revoke_all(&remaining).await;
+        self.store.mark_finalized(id).await?;
+        tracing::info!(
+            auction_id = %id,
+            winner = auction.high_bid.as_ref().map(|b| b.bidder_id.as_str()),
+            announced = announced.delivered,
+            gone = announced.gone,
+            revoked = revoked.delivered + revoked.gone,
+            "auction finalized"
+        );
+        Ok((announced, revoked))
+    }
 }
 
 /// A failed close run, reported to Lambda with an error type an alarm can match (`CloseFailed`).

@@ -1,6 +1,6 @@
-//! HTTP API handlers (API Gateway HTTP API, payload v2): create, get/list, bid, end.
+//! HTTP API handlers (API Gateway HTTP API, payload v2): create, list, get, bid, end.
 
-use super::close::{self, Closed};
+use super::close::Closed;
 use super::views::{public_bids, AuctionView, BidAccepted};
 use super::App;
 use crate::domain::{
@@ -9,20 +9,15 @@ use crate::domain::{
     MAX_TITLE_LEN, MIN_DURATION_MS,
 };
 use crate::error::ApiError;
-use crate::fanout;
 use crate::frames::Frame;
 use crate::http::{
     auction_id_param, bearer_token, idempotency_key, int_field, json_object, json_response,
     money_field, query_limit, respond, string_field,
 };
-use crate::ports::{AuctionStore, Broadcaster, ConnectionStore};
+use crate::ports::{Broadcaster, Store};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use std::time::Instant;
-
-fn authenticate<S, B>(app: &App<S, B>, req: &Request) -> Result<Principal, ApiError> {
-    Ok(app.verifier.verify(bearer_token(req))?)
-}
 
 fn method_is(req: &Request, m: http::Method) -> Result<(), ApiError> {
     if req.method() == m {
@@ -32,46 +27,218 @@ fn method_is(req: &Request, m: http::Method) -> Result<(), ApiError> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// POST /auctions
+impl<S: Store, B: Broadcaster> App<S, B> {
+    /// `POST /auctions` (seller or admin).
+    pub async fn create_auction(&self, req: Request) -> Response<Body> {
+        respond(self.create_auction_inner(&req).await)
+    }
 
-pub async fn create_auction<S, B>(app: &App<S, B>, req: Request) -> Response<Body>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    respond(create_auction_inner(app, &req).await)
+    /// `GET /auctions?limit=N`: active auctions, soonest ending first.
+    pub async fn list_auctions(&self, req: Request) -> Response<Body> {
+        respond(self.list_auctions_inner(&req).await)
+    }
+
+    /// `GET /auctions/{id}`: the auction and its most recent bids.
+    pub async fn get_auction(&self, req: Request) -> Response<Body> {
+        respond(self.get_auction_inner(&req).await)
+    }
+
+    /// The `get-auction` function serves both read routes; the path says which.
+    pub async fn read_auctions(&self, req: Request) -> Response<Body> {
+        if req.path_parameters().first("id").is_some() {
+            self.get_auction(req).await
+        } else {
+            self.list_auctions(req).await
+        }
+    }
+
+    /// `POST /auctions/{id}/bids`: one conditional write, then the fan-out to viewers.
+    pub async fn place_bid(&self, req: Request) -> Response<Body> {
+        respond(self.place_bid_inner(&req).await)
+    }
+
+    /// `POST /auctions/{id}/end` (the auction's seller, or an admin).
+    pub async fn end_auction(&self, req: Request) -> Response<Body> {
+        respond(self.end_auction_inner(&req).await)
+    }
+
+    fn authenticate(&self, req: &Request) -> Result<Principal, ApiError> {
+        Ok(self.verifier.verify(bearer_token(req))?)
+    }
+
+    async fn create_auction_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        method_is(req, http::Method::POST)?;
+        let seller = self.authenticate(req)?;
+        if !seller.can_sell() {
+            return Err(ApiError::Forbidden {
+                needed: "seller or admin",
+            });
+        }
+        let now = self.now();
+        let draft = parse_draft(&json_object(req)?, now)?;
+        let auction = new_auction(
+            AuctionId::parse(&ulid::Ulid::generate().to_string())?,
+            &seller,
+            draft,
+            now,
+        );
+        self.store.create_auction(&auction).await?;
+        tracing::info!(auction_id = %auction.auction_id, seller = %seller.user_id, ends_at = auction.ends_at, "auction created");
+        Ok(json_response(
+            http::StatusCode::CREATED,
+            &json!({ "auction": AuctionView::from(&auction) }),
+        ))
+    }
+
+    async fn list_auctions_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        method_is(req, http::Method::GET)?;
+        let limit = query_limit(req, "limit", 50, 100)?;
+        let auctions = self.store.list_active(self.now(), limit).await?;
+        let views: Vec<AuctionView> = auctions.iter().map(AuctionView::from).collect();
+        Ok(json_response(
+            http::StatusCode::OK,
+            &json!({ "auctions": views }),
+        ))
+    }
+
+    async fn get_auction_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        method_is(req, http::Method::GET)?;
+        let id = auction_id_param(req)?;
+        // Two reads, possibly of two moments: a bid landing between them is reconciled by `seq` on the client.
+        let auction = self
+            .store
+            .get_auction(&id)
+            .await?
+            .ok_or(ApiError::AuctionNotFound)?;
+        let bids = self
+            .store
+            .recent_bids(&id, self.settings.recent_bids)
+            .await?;
+        Ok(json_response(
+            http::StatusCode::OK,
+            &json!({ "auction": AuctionView::from(&auction), "bids": public_bids(&bids) }),
+        ))
+    }
+
+    async fn place_bid_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        method_is(req, http::Method::POST)?;
+        let bidder = self.authenticate(req)?;
+        let auction_id = auction_id_param(req)?;
+        let body = json_object(req)?;
+        let amount = money_field(&body, "amount")?
+            .ok_or_else(|| DomainError::invalid("amount", "is required"))?;
+        let idempotency_key = idempotency_key(req)?;
+        let bid_req = BidRequest {
+            auction_id,
+            bidder_id: bidder.user_id,
+            bidder_name: bidder.name,
+            amount,
+            now: self.now(),
+            bid_id: ulid::Ulid::generate().to_string(),
+            idempotency_key,
+        };
+        match self.store.place_bid(&bid_req).await? {
+            BidOutcome::Accepted(placed) => {
+                tracing::info!(
+                    auction_id = %placed.auction.auction_id,
+                    bid_id = %placed.bid.bid_id,
+                    seq = placed.bid.seq,
+                    amount = placed.bid.amount.cents(),
+                    "bid accepted"
+                );
+                self.publish_bid(&placed).await;
+                Ok(bid_response(&placed, false))
+            }
+            BidOutcome::Recovered(placed) => {
+                tracing::info!(auction_id = %placed.auction.auction_id, bid_id = %placed.bid.bid_id, "recovered a committed bid on retry");
+                self.publish_bid(&placed).await;
+                Ok(bid_response(&placed, true))
+            }
+            BidOutcome::Replayed(placed) => {
+                tracing::info!(auction_id = %placed.auction.auction_id, bid_id = %placed.bid.bid_id, "idempotent replay");
+                Ok(bid_response(&placed, true))
+            }
+            BidOutcome::Rejected(r) => Err(r.into()),
+        }
+    }
+
+    /// One combined frame per viewer. Failures are logged, never returned: the bid is committed.
+    async fn publish_bid(&self, placed: &PlacedBid) {
+        let started = Instant::now();
+        let connections = match self
+            .store
+            .connections_for_auction(&placed.auction.auction_id)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "could not list viewers; bid stands, viewers resync by status frames");
+                return;
+            }
+        };
+        let r = self
+            .fanout
+            .publish(&connections, &Frame::bid_accepted(placed))
+            .await;
+        tracing::info!(
+            targets = r.targets,
+            delivered = r.delivered,
+            gone = r.gone,
+            failed = r.failed,
+            retries = r.retries,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "bid fan-out"
+        );
+    }
+
+    async fn end_auction_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        method_is(req, http::Method::POST)?;
+        let caller = self.authenticate(req)?;
+        let id = auction_id_param(req)?;
+        if !caller.can_sell() {
+            return Err(ApiError::Forbidden {
+                needed: "seller or admin",
+            });
+        }
+        let auction = self
+            .store
+            .get_auction(&id)
+            .await?
+            .ok_or(ApiError::AuctionNotFound)?;
+        if !caller.can_end(&auction) {
+            return Err(ApiError::NotSeller);
+        }
+        // The permission read above is not part of the transition: the close itself is the conditional write.
+        match self.end_early(&id).await? {
+            Closed::Now(a) => Ok(json_response(
+                http::StatusCode::OK,
+                &json!({ "auction": AuctionView::from(&a) }),
+            )),
+            Closed::Earlier { auction, .. } => Ok(json_response(
+                http::StatusCode::OK,
+                &json!({ "auction": AuctionView::from(&auction), "alreadyEnded": true }),
+            )),
+            Closed::NotDue(_) => Err(ApiError::Internal("an early end reported not due".into())),
+            Closed::NotFound => Err(ApiError::AuctionNotFound),
+        }
+    }
 }
 
-async fn create_auction_inner<S, B>(
-    app: &App<S, B>,
-    req: &Request,
-) -> Result<Response<Body>, ApiError>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    method_is(req, http::Method::POST)?;
-    let seller = authenticate(app, req)?;
-    if !seller.can_sell() {
-        return Err(ApiError::Forbidden {
-            needed: "seller or admin",
-        });
+fn bid_response(placed: &PlacedBid, replayed: bool) -> Response<Body> {
+    let body = BidAccepted {
+        bid: placed.bid.public(),
+        status: placed.auction.status_event(),
+        seq: placed.bid.seq,
+        minimum_bid: placed.auction.minimum_bid.cents(),
+    };
+    let mut resp = json_response(http::StatusCode::CREATED, &body);
+    if replayed {
+        resp.headers_mut().insert(
+            "idempotent-replayed",
+            http::HeaderValue::from_static("true"),
+        );
     }
-    let now = app.now();
-    let draft = parse_draft(&json_object(req)?, now)?;
-    let auction = new_auction(
-        AuctionId::parse(&ulid::Ulid::generate().to_string())?,
-        &seller,
-        draft,
-        now,
-    );
-    app.store.create_auction(&auction).await?;
-    tracing::info!(auction_id = %auction.auction_id, seller = %seller.user_id, ends_at = auction.ends_at, "auction created");
-    Ok(json_response(
-        http::StatusCode::CREATED,
-        &json!({ "auction": AuctionView::from(&auction) }),
-    ))
+    resp
 }
 
 /// Validate a create-auction body: `title`, `description?`, `startingPrice`, `minIncrement?`, and exactly
@@ -140,204 +307,4 @@ pub fn parse_draft(
         min_increment,
         ends_at,
     })
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// GET /auctions/{id} and GET /auctions
-
-pub async fn get_auction<S, B>(app: &App<S, B>, req: Request) -> Response<Body>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    respond(get_auction_inner(app, &req).await)
-}
-
-async fn get_auction_inner<S, B>(app: &App<S, B>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    method_is(req, http::Method::GET)?;
-    if req.path_parameters().first("id").is_none() {
-        let limit = query_limit(req, "limit", 50, 100)?;
-        let auctions = app.store.list_active(app.now(), limit).await?;
-        let views: Vec<AuctionView> = auctions.iter().map(AuctionView::from).collect();
-        return Ok(json_response(
-            http::StatusCode::OK,
-            &json!({ "auctions": views }),
-        ));
-    }
-    let id = auction_id_param(req)?;
-    // Two reads, possibly of two moments: a bid landing between them is reconciled by `seq` on the client.
-    let auction = app
-        .store
-        .get_auction(&id)
-        .await?
-        .ok_or(ApiError::AuctionNotFound)?;
-    let bids = app.store.recent_bids(&id, app.settings.recent_bids).await?;
-    Ok(json_response(
-        http::StatusCode::OK,
-        &json!({ "auction": AuctionView::from(&auction), "bids": public_bids(&bids) }),
-    ))
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// POST /auctions/{id}/bids
-
-pub async fn place_bid<S, B>(app: &App<S, B>, req: Request) -> Response<Body>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    respond(place_bid_inner(app, &req).await)
-}
-
-async fn place_bid_inner<S, B>(app: &App<S, B>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    method_is(req, http::Method::POST)?;
-    let bidder = authenticate(app, req)?;
-    let auction_id = auction_id_param(req)?;
-    let body = json_object(req)?;
-    let amount = money_field(&body, "amount")?
-        .ok_or_else(|| DomainError::invalid("amount", "is required"))?;
-    let idempotency_key = idempotency_key(req)?;
-    let bid_req = BidRequest {
-        auction_id,
-        bidder_id: bidder.user_id,
-        bidder_name: bidder.name,
-        amount,
-        now: app.now(),
-        bid_id: ulid::Ulid::generate().to_string(),
-        idempotency_key,
-    };
-    match app.store.place_bid(&bid_req).await? {
-        BidOutcome::Accepted(placed) => {
-            tracing::info!(
-                auction_id = %placed.auction.auction_id,
-                bid_id = %placed.bid.bid_id,
-                seq = placed.bid.seq,
-                amount = placed.bid.amount.cents(),
-                "bid accepted"
-            );
-            publish_bid(app, &placed).await;
-            Ok(bid_response(&placed, false))
-        }
-        BidOutcome::Recovered(placed) => {
-            tracing::info!(auction_id = %placed.auction.auction_id, bid_id = %placed.bid.bid_id, "recovered a committed bid on retry");
-            publish_bid(app, &placed).await;
-            Ok(bid_response(&placed, true))
-        }
-        BidOutcome::Replayed(placed) => {
-            tracing::info!(auction_id = %placed.auction.auction_id, bid_id = %placed.bid.bid_id, "idempotent replay");
-            Ok(bid_response(&placed, true))
-        }
-        BidOutcome::Rejected(r) => Err(r.into()),
-    }
-}
-
-fn bid_response(placed: &PlacedBid, replayed: bool) -> Response<Body> {
-    let body = BidAccepted {
-        bid: placed.bid.public(),
-        status: placed.auction.status_event(),
-        seq: placed.bid.seq,
-        minimum_bid: placed.auction.minimum_bid.cents(),
-    };
-    let mut resp = json_response(http::StatusCode::CREATED, &body);
-    if replayed {
-        resp.headers_mut().insert(
-            "idempotent-replayed",
-            http::HeaderValue::from_static("true"),
-        );
-    }
-    resp
-}
-
-/// One combined frame per viewer. Failures are logged, never returned: the bid is committed.
-async fn publish_bid<S, B>(app: &App<S, B>, placed: &PlacedBid)
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    let started = Instant::now();
-    let connections = match app
-        .store
-        .connections_for_auction(&placed.auction.auction_id)
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "could not list viewers; bid stands, viewers resync by status frames");
-            return;
-        }
-    };
-    let frame = Frame::bid_accepted(placed).to_bytes();
-    let r = fanout::publish(
-        &app.store,
-        &app.broadcaster,
-        &app.call_slots,
-        &connections,
-        &frame,
-        &app.settings,
-    )
-    .await;
-    tracing::info!(
-        targets = r.targets,
-        delivered = r.delivered,
-        gone = r.gone,
-        failed = r.failed,
-        retries = r.retries,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "bid fan-out"
-    );
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// POST /auctions/{id}/end
-
-pub async fn end_auction<S, B>(app: &App<S, B>, req: Request) -> Response<Body>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    respond(end_auction_inner(app, &req).await)
-}
-
-async fn end_auction_inner<S, B>(app: &App<S, B>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
-    method_is(req, http::Method::POST)?;
-    let caller = authenticate(app, req)?;
-    let id = auction_id_param(req)?;
-    if !caller.can_sell() {
-        return Err(ApiError::Forbidden {
-            needed: "seller or admin",
-        });
-    }
-    let auction = app
-        .store
-        .get_auction(&id)
-        .await?
-        .ok_or(ApiError::AuctionNotFound)?;
-    if !caller.can_end(&auction) {
-        return Err(ApiError::NotSeller);
-    }
-    // The permission read above is not part of the transition: the close itself is the conditional write.
-    match close::close_one(app, &id, true).await? {
-        Closed::Now(a) => Ok(json_response(
-            http::StatusCode::OK,
-            &json!({ "auction": AuctionView::from(&a) }),
-        )),
-        Closed::Earlier { auction, .. } => Ok(json_response(
-            http::StatusCode::OK,
-            &json!({ "auction": AuctionView::from(&auction), "alreadyEnded": true }),
-        )),
-        Closed::NotDue(_) => Err(ApiError::Internal("forced close reported not due".into())),
-        Closed::NotFound => Err(ApiError::AuctionNotFound),
-    }
 }

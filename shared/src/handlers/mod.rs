@@ -1,5 +1,12 @@
-//! The handlers every function runs, generic over the ports so tests and the local stack hand them other
-//! adapters. A function's `main.rs` builds an [`App`] once per cold start and calls one of these per event.
+//! The handlers every function runs, as methods on [`App`], generic over the ports so tests and the local
+//! stack hand them other adapters. A function's `main.rs` builds an `App` once per cold start and calls one
+//! method per event:
+//!
+//! | Surface | Methods | File |
+//! |---|---|---|
+//! | HTTP API | `create_auction`, `list_auctions`, `get_auction`, `place_bid`, `end_auction` | [`http_api`] |
+//! | WebSocket API | `ws_connect`, `ws_disconnect`, `ws_default` | [`websocket`] |
+//! | Schedule | `close_run` (and `close_due`, `end_early`, shared with `end_auction`) | [`close`] |
 
 pub mod close;
 pub mod http_api;
@@ -8,26 +15,21 @@ pub mod websocket;
 
 use crate::auth::TokenVerifier;
 use crate::config::Settings;
-use crate::fanout::CallSlots;
-use crate::ports::{AuctionStore, Broadcaster, Clock, ConnectionStore};
+use crate::fanout::Fanout;
+use crate::ports::{Broadcaster, Clock, Store};
 use std::sync::Arc;
 
 /// Everything a handler needs, built once per cold start.
 pub struct App<S, B> {
     pub store: S,
-    pub broadcaster: B,
+    /// Every post to viewers goes through it (the store's clone, the Management API, the call slots).
+    pub fanout: Fanout<S, B>,
     pub verifier: TokenVerifier,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
-    /// Management API calls in flight across every handler of this process (`FANOUT_CONCURRENCY`).
-    pub call_slots: CallSlots,
 }
 
-impl<S, B> App<S, B>
-where
-    S: AuctionStore + ConnectionStore,
-    B: Broadcaster,
-{
+impl<S: Store, B: Broadcaster> App<S, B> {
     pub fn new(
         store: S,
         broadcaster: B,
@@ -36,15 +38,20 @@ where
         settings: Settings,
     ) -> Self {
         Self {
+            fanout: Fanout::new(store.clone(), broadcaster, &settings),
             store,
-            broadcaster,
             verifier,
             clock,
-            call_slots: CallSlots::new(settings.fanout_concurrency),
             settings,
         }
     }
+
     pub fn now(&self) -> i64 {
         self.clock.now_millis()
+    }
+
+    /// The Management API adapter (tests read what it recorded).
+    pub fn broadcaster(&self) -> &B {
+        self.fanout.broadcaster()
     }
 }

@@ -1,8 +1,10 @@
 //! THE conformance suite: every store adapter (SQLite, DynamoDB) runs these same cases, so the handlers can
 //! rely on one set of semantics whatever the backend.
 //!
-//! Each case is a `pub async fn case<S>(store: S)` that panics on a violation. [`store_conformance_tests!`]
-//! expands to one `#[tokio::test]` per case, given an expression that evaluates to a future of a fresh store:
+//! Each case is a `pub async fn case<S: Store>(store: S)` that panics on a violation, written inside the one
+//! `conformance_cases!` list that also generates [`store_conformance_tests!`]: one `#[tokio::test]` per case,
+//! given an expression that evaluates to a future of a fresh store. Compiled only with the `conformance`
+//! feature (test crates turn it on; Lambda binaries never contain it):
 //!
 //! ```text
 //! mod in_memory {
@@ -21,10 +23,10 @@
 
 use crate::domain::{
     self, Auction, AuctionDraft, AuctionId, AuctionStatus, Bid, BidOutcome, BidRejection,
-    BidRequest, CloseOutcome, Connection, ConnectionId, IdempotencyKey, Millis, Money, PlacedBid,
-    Principal, Role, UserId,
+    BidRequest, CloseOutcome, Closing, Connection, ConnectionId, IdempotencyKey, Millis, Money,
+    PlacedBid, Principal, Role, UserId,
 };
-use crate::ports::{AuctionStore, ConnectionStore, StoreError};
+use crate::ports::{AuctionStore, Store, StoreError};
 use std::collections::HashSet;
 
 /// The fixed "now" of the suite (2023-11-14T22:13:20Z).
@@ -167,17 +169,17 @@ async fn close<S: AuctionStore>(
     store: &S,
     id: &AuctionId,
     now: Millis,
-    force: bool,
+    closing: Closing,
 ) -> CloseOutcome {
     store
-        .close_auction(id, now, force)
+        .close_auction(id, now, closing)
         .await
         .expect("close_auction")
 }
 
 /// Clean-up on shared tables: end the auction and finalize it so it leaves `list_active`/`due_auctions`.
 async fn finish<S: AuctionStore>(store: &S, id: &AuctionId, now: Millis) {
-    close(store, id, now, true).await;
+    close(store, id, now, Closing::Early).await;
     store.mark_finalized(id).await.expect("mark_finalized");
 }
 
@@ -211,15 +213,62 @@ fn sorted(mut conns: Vec<Connection>) -> Vec<Connection> {
     conns
 }
 
+fn bid_req_like(b: &Bid) -> BidRequest {
+    BidRequest {
+        auction_id: b.auction_id.clone(),
+        bidder_id: b.bidder_id.clone(),
+        bidder_name: b.bidder_name.clone(),
+        amount: b.amount,
+        now: b.placed_at,
+        bid_id: b.bid_id.clone(),
+        idempotency_key: b.idempotency_key.clone(),
+    }
+}
+
+/// (bidder index, amount) for `n` bids, reproducible from `seed`.
+fn random_bids(seed: u64, n: usize, bidders: usize) -> Vec<(usize, i64)> {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| (rng.random_range(0..bidders), rng.random_range(100..=20_000)))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the cases, defined and registered by one macro
+// ---------------------------------------------------------------------------------------------------------
+
+/// Defines every case as `pub async fn case<S: Store>(store: S)` and the exported
+/// [`store_conformance_tests!`] macro that runs each of them, from one list: a case cannot exist without
+/// running. `$d` is a literal `$`, so the generated macro can have metavariables of its own.
+macro_rules! conformance_cases {
+    ($d:tt $( $(#[$meta:meta])* async fn $name:ident($store:ident) $body:block )+) => {
+        $( $(#[$meta])* pub async fn $name<S: Store>($store: S) $body )+
+
+        /// Expands to one `#[tokio::test]` per conformance case. `$make` is an expression evaluating to a
+        /// future of a fresh store (evaluated once per case); invoke it inside a module to run the suite
+        /// twice in one crate.
+        #[macro_export]
+        macro_rules! store_conformance_tests {
+            ($d make:expr) => {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $name() {
+                        $crate::store::conformance::$name($d make.await).await
+                    }
+                )+
+            };
+        }
+    };
+}
+
+conformance_cases! { $
+
 // ---------------------------------------------------------------------------------------------------------
 // create / get
 // ---------------------------------------------------------------------------------------------------------
 
-pub async fn create_then_get_round_trips_every_field<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn create_then_get_round_trips_every_field(store) {
     // GIVEN an auction with non-default values in every field
     let mut a = new_auction(12_345, 250, NOW, ENDS_AT + 17);
     a.title = "Lampe en laiton — «1920»".to_owned();
@@ -245,11 +294,7 @@ pub async fn create_then_get_round_trips_every_field<
     assert_state(&store, &placed.auction, std::slice::from_ref(&placed.bid)).await;
 }
 
-pub async fn create_duplicate_is_already_exists<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn create_duplicate_is_already_exists(store) {
     // GIVEN a stored auction
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
 
@@ -267,7 +312,7 @@ pub async fn create_duplicate_is_already_exists<
     assert_state(&store, &a, &[]).await;
 }
 
-pub async fn get_unknown_is_none<S: AuctionStore + ConnectionStore + Clone + 'static>(store: S) {
+async fn get_unknown_is_none(store) {
     // GIVEN an id nobody created
     let id = auction_id();
 
@@ -280,11 +325,7 @@ pub async fn get_unknown_is_none<S: AuctionStore + ConnectionStore + Clone + 'st
 // bid rules
 // ---------------------------------------------------------------------------------------------------------
 
-pub async fn first_bid_at_starting_price_is_accepted<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn first_bid_at_starting_price_is_accepted(store) {
     // GIVEN an auction starting at 1000 with increment 100
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let bidder = user("bidder");
@@ -307,23 +348,8 @@ pub async fn first_bid_at_starting_price_is_accepted<
     assert_state(&store, &placed.auction, std::slice::from_ref(&placed.bid)).await;
 }
 
-fn bid_req_like(b: &Bid) -> BidRequest {
-    BidRequest {
-        auction_id: b.auction_id.clone(),
-        bidder_id: b.bidder_id.clone(),
-        bidder_name: b.bidder_name.clone(),
-        amount: b.amount,
-        now: b.placed_at,
-        bid_id: b.bid_id.clone(),
-        idempotency_key: b.idempotency_key.clone(),
-    }
-}
 
-pub async fn first_bid_below_starting_price_is_too_low<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn first_bid_below_starting_price_is_too_low(store) {
     // GIVEN an auction starting at 1000
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
 
@@ -341,11 +367,7 @@ pub async fn first_bid_below_starting_price_is_too_low<
     assert_state(&store, &a, &[]).await;
 }
 
-pub async fn next_bid_needs_current_price_plus_min_increment<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn next_bid_needs_current_price_plus_min_increment(store) {
     // GIVEN an auction at price 1000 after one bid, increment 100
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let first = accepted(place(&store, &bid_req(&a, &user("bidder"), 1_000, NOW + 1, None)).await);
@@ -386,22 +408,18 @@ pub async fn next_bid_needs_current_price_plus_min_increment<
     );
 }
 
-pub async fn unknown_auction_is_not_found_and_nothing_is_created<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn unknown_auction_is_not_found_and_nothing_is_created(store) {
     // GIVEN an id nobody created
     let ghost = new_auction(1_000, 100, NOW, ENDS_AT);
 
-    // WHEN it is bid on, closed (with and without force) and finalized
+    // WHEN it is bid on, closed (due and early) and finalized
     let outcome = place(
         &store,
         &bid_req(&ghost, &user("bidder"), 5_000, NOW + 1, Some("k")),
     )
     .await;
-    let closed = close(&store, &ghost.auction_id, ENDS_AT, false).await;
-    let forced = close(&store, &ghost.auction_id, NOW + 1, true).await;
+    let closed = close(&store, &ghost.auction_id, ENDS_AT, Closing::Due).await;
+    let forced = close(&store, &ghost.auction_id, NOW + 1, Closing::Early).await;
     store
         .mark_finalized(&ghost.auction_id)
         .await
@@ -421,11 +439,7 @@ pub async fn unknown_auction_is_not_found_and_nothing_is_created<
     assert_eq!(bids(&store, &ghost.auction_id).await, vec![]);
 }
 
-pub async fn seller_cannot_bid_on_own_auction<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn seller_cannot_bid_on_own_auction(store) {
     // GIVEN an auction
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
 
@@ -437,11 +451,7 @@ pub async fn seller_cannot_bid_on_own_auction<
     assert_state(&store, &a, &[]).await;
 }
 
-pub async fn bid_at_or_after_ends_at_is_not_active<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn bid_at_or_after_ends_at_is_not_active(store) {
     // GIVEN an active auction ending at ENDS_AT
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let bidder = user("bidder");
@@ -460,15 +470,11 @@ pub async fn bid_at_or_after_ends_at_is_not_active<
     assert_state(&store, &last.auction, std::slice::from_ref(&last.bid)).await;
 }
 
-pub async fn bid_on_closed_auction_is_not_active<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn bid_on_closed_auction_is_not_active(store) {
     // GIVEN an auction ended early by its seller, well before ENDS_AT
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
-    let CloseOutcome::Closed(closed) = close(&store, &a.auction_id, NOW + 10, true).await else {
-        panic!("forced close of an active auction must close it")
+    let CloseOutcome::Closed(closed) = close(&store, &a.auction_id, NOW + 10, Closing::Early).await else {
+        panic!("an early end of an active auction must close it")
     };
 
     // WHEN a valid bid arrives before ENDS_AT
@@ -483,9 +489,7 @@ pub async fn bid_on_closed_auction_is_not_active<
         .expect("mark_finalized");
 }
 
-pub async fn refused_bids_change_nothing<S: AuctionStore + ConnectionStore + Clone + 'static>(
-    store: S,
-) {
+async fn refused_bids_change_nothing(store) {
     // GIVEN an auction with one keyed bid at 1000 (increment 100)
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let bidder = user("bidder");
@@ -525,7 +529,7 @@ pub async fn refused_bids_change_nothing<S: AuctionStore + ConnectionStore + Clo
     assert_state(&store, &first.auction, &history).await;
 
     // AND after a close, a bid on the closed auction changes nothing either
-    let CloseOutcome::Closed(closed) = close(&store, &a.auction_id, ENDS_AT, false).await else {
+    let CloseOutcome::Closed(closed) = close(&store, &a.auction_id, ENDS_AT, Closing::Due).await else {
         panic!("due auction must close")
     };
     let late = place(&store, &bid_req(&a, &user("bidder"), 9_000, NOW + 5, None)).await;
@@ -541,11 +545,7 @@ pub async fn refused_bids_change_nothing<S: AuctionStore + ConnectionStore + Clo
 // idempotency
 // ---------------------------------------------------------------------------------------------------------
 
-pub async fn same_key_and_amount_is_replayed<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn same_key_and_amount_is_replayed(store) {
     // GIVEN an accepted bid with an Idempotency-Key
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let bidder = user("bidder");
@@ -566,11 +566,7 @@ pub async fn same_key_and_amount_is_replayed<
     .await;
 }
 
-pub async fn replay_returns_the_original_result_after_later_bids_and_the_close<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn replay_returns_the_original_result_after_later_bids_and_the_close(store) {
     // GIVEN a keyed bid at 1000, then a higher bid at 2000 by someone else
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let (alice, bob) = (user("alice"), user("bob"));
@@ -600,7 +596,7 @@ pub async fn replay_returns_the_original_result_after_later_bids_and_the_close<
     .await;
 
     // AND the same holds once the auction has ended
-    let CloseOutcome::Closed(closed) = close(&store, &a.auction_id, ENDS_AT, false).await else {
+    let CloseOutcome::Closed(closed) = close(&store, &a.auction_id, ENDS_AT, Closing::Due).await else {
         panic!("due auction must close")
     };
     let retry = place(
@@ -616,11 +612,7 @@ pub async fn replay_returns_the_original_result_after_later_bids_and_the_close<
         .expect("mark_finalized");
 }
 
-pub async fn same_key_different_amount_is_key_reused<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn same_key_different_amount_is_key_reused(store) {
     // GIVEN an accepted keyed bid at 1000
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let bidder = user("bidder");
@@ -644,11 +636,7 @@ pub async fn same_key_different_amount_is_key_reused<
     assert_eq!(retry, BidOutcome::Replayed(original));
 }
 
-pub async fn idempotency_key_is_scoped_to_the_bidder<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn idempotency_key_is_scoped_to_the_bidder(store) {
     // GIVEN alice's accepted bid with key "shared-key"
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let (alice, bob) = (user("alice"), user("bob"));
@@ -699,11 +687,7 @@ pub async fn idempotency_key_is_scoped_to_the_bidder<
 // ordering
 // ---------------------------------------------------------------------------------------------------------
 
-pub async fn bids_get_consecutive_seqs_and_recent_bids_is_newest_first<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn bids_get_consecutive_seqs_and_recent_bids_is_newest_first(store) {
     // GIVEN an auction (start 1000, increment 100) and two bidders
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let bidders = [user("alice"), user("bob")];
@@ -751,11 +735,7 @@ pub async fn bids_get_consecutive_seqs_and_recent_bids_is_newest_first<
 // close
 // ---------------------------------------------------------------------------------------------------------
 
-pub async fn concurrent_closes_close_exactly_once<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn concurrent_closes_close_exactly_once(store) {
     // GIVEN a due auction with bids by two bidders, the highest 1500 by bob
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let (alice, bob) = (user("alice"), user("bob"));
@@ -767,7 +747,7 @@ pub async fn concurrent_closes_close_exactly_once<
         .map(|_| {
             let store = store.clone();
             let id = a.auction_id.clone();
-            tokio::spawn(async move { store.close_auction(&id, ENDS_AT, false).await })
+            tokio::spawn(async move { store.close_auction(&id, ENDS_AT, Closing::Due).await })
         })
         .collect();
     let mut closed = Vec::new();
@@ -798,9 +778,9 @@ pub async fn concurrent_closes_close_exactly_once<
     assert_eq!(ended.ended_event().final_price, Some(1_500));
     assert_eq!(get(&store, &a.auction_id).await, *ended);
 
-    // AND a later close (even forced) is AlreadyEnded and changes nothing
+    // AND a later close (even an early end) is AlreadyEnded and changes nothing
     assert_eq!(
-        close(&store, &a.auction_id, ENDS_AT + 5, true).await,
+        close(&store, &a.auction_id, ENDS_AT + 5, Closing::Early).await,
         CloseOutcome::AlreadyEnded(ended.clone())
     );
     assert_eq!(get(&store, &a.auction_id).await, *ended);
@@ -810,16 +790,12 @@ pub async fn concurrent_closes_close_exactly_once<
         .expect("mark_finalized");
 }
 
-pub async fn close_without_bids_has_no_winner<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn close_without_bids_has_no_winner(store) {
     // GIVEN a due auction nobody bid on
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
 
     // WHEN it is closed after ENDS_AT
-    let outcome = close(&store, &a.auction_id, ENDS_AT + 1_000, false).await;
+    let outcome = close(&store, &a.auction_id, ENDS_AT + 1_000, Closing::Due).await;
 
     // THEN it is Closed with no high bid: winner, name and price are all null
     let CloseOutcome::Closed(ended) = outcome else {
@@ -844,24 +820,20 @@ pub async fn close_without_bids_has_no_winner<
         .expect("mark_finalized");
 }
 
-pub async fn close_before_ends_at_needs_force<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn close_before_ends_at_needs_an_early_end(store) {
     // GIVEN an active auction with one bid, not yet due
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let placed = accepted(place(&store, &bid_req(&a, &user("bidder"), 1_000, NOW + 1, None)).await);
 
-    // WHEN it is closed one millisecond before ENDS_AT without force
-    let outcome = close(&store, &a.auction_id, ENDS_AT - 1, false).await;
+    // WHEN it is closed as due one millisecond before ENDS_AT
+    let outcome = close(&store, &a.auction_id, ENDS_AT - 1, Closing::Due).await;
 
     // THEN it is NotDue with the unchanged state, and still active
     assert_eq!(outcome, CloseOutcome::NotDue(placed.auction.clone()));
     assert_state(&store, &placed.auction, std::slice::from_ref(&placed.bid)).await;
 
-    // WHEN it is closed early with force THEN it ends now, keeping its endsAt and winner
-    let outcome = close(&store, &a.auction_id, NOW + 100, true).await;
+    // WHEN it is ended early THEN it ends now, keeping its endsAt and winner
+    let outcome = close(&store, &a.auction_id, NOW + 100, Closing::Early).await;
     let CloseOutcome::Closed(ended) = outcome else {
         panic!("expected Closed, got {outcome:?}")
     };
@@ -873,9 +845,9 @@ pub async fn close_before_ends_at_needs_force<
     assert_eq!(ended.high_bid.as_ref(), Some(&placed.bid));
     assert_state(&store, &ended, std::slice::from_ref(&placed.bid)).await;
 
-    // AND a non-forced close before ENDS_AT now says AlreadyEnded, not NotDue
+    // AND a due close before ENDS_AT now says AlreadyEnded, not NotDue
     assert_eq!(
-        close(&store, &a.auction_id, NOW + 200, false).await,
+        close(&store, &a.auction_id, NOW + 200, Closing::Due).await,
         CloseOutcome::AlreadyEnded(ended)
     );
     store
@@ -884,11 +856,7 @@ pub async fn close_before_ends_at_needs_force<
         .expect("mark_finalized");
 }
 
-pub async fn due_auctions_lists_until_finalized<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn due_auctions_lists_until_finalized(store) {
     // GIVEN, in a time window no other case uses, auctions ending at E-500 (early), E (due) and E+1000 (later)
     let e: Millis = NOW - 10 * HOUR;
     let created = e - HOUR;
@@ -924,7 +892,7 @@ pub async fn due_auctions_lists_until_finalized<
     assert_eq!(get(&store, &due.auction_id).await, due);
 
     // WHEN it is closed THEN it stays due (ended, not finalized) until finalized
-    let CloseOutcome::Closed(ended) = close(&store, &due.auction_id, e, false).await else {
+    let CloseOutcome::Closed(ended) = close(&store, &due.auction_id, e, Closing::Due).await else {
         panic!("due auction must close")
     };
     assert!(ours(due_at(e).await).contains(&due.auction_id));
@@ -962,18 +930,14 @@ pub async fn due_auctions_lists_until_finalized<
     assert_eq!(ours(due_at(e + 2_000).await), vec![]);
 }
 
-pub async fn list_active_is_soonest_first_and_omits_ended<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn list_active_is_soonest_first_and_omits_ended(store) {
     // GIVEN, in a window far after the other cases' auctions, two active auctions and one ended early
     let l: Millis = NOW + 100 * HOUR;
     let second = given_auction(&store, 1_000, 100, NOW, l + 1_000).await;
     let first = given_auction(&store, 1_000, 100, NOW, l).await;
     let ended = given_auction(&store, 1_000, 100, NOW, l + 500).await;
-    let CloseOutcome::Closed(_) = close(&store, &ended.auction_id, NOW + 1, true).await else {
-        panic!("forced close must close")
+    let CloseOutcome::Closed(_) = close(&store, &ended.auction_id, NOW + 1, Closing::Early).await else {
+        panic!("an early end must close")
     };
     let ids = [&first, &second, &ended].map(|a| a.auction_id.clone());
     let ours = |list: &[Auction]| -> Vec<AuctionId> {
@@ -1035,7 +999,7 @@ pub async fn list_active_is_soonest_first_and_omits_ended<
 // connections
 // ---------------------------------------------------------------------------------------------------------
 
-pub async fn connections_round_trip<S: AuctionStore + ConnectionStore + Clone + 'static>(store: S) {
+async fn connections_round_trip(store) {
     // GIVEN two connections to auction A and one to auction B
     let (a, b) = (auction_id(), auction_id());
     let (c1, c2, c3) = (
@@ -1152,20 +1116,8 @@ pub async fn connections_round_trip<S: AuctionStore + ConnectionStore + Clone + 
 // concurrency
 // ---------------------------------------------------------------------------------------------------------
 
-/// (bidder index, amount) for `n` bids, reproducible from `seed`.
-fn random_bids(seed: u64, n: usize, bidders: usize) -> Vec<(usize, i64)> {
-    use rand::{rngs::StdRng, Rng, SeedableRng};
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..n)
-        .map(|_| (rng.random_range(0..bidders), rng.random_range(100..=20_000)))
-        .collect()
-}
 
-pub async fn concurrent_bids_keep_the_invariants<
-    S: AuctionStore + ConnectionStore + Clone + 'static,
->(
-    store: S,
-) {
+async fn concurrent_bids_keep_the_invariants(store) {
     // GIVEN an auction starting at 100 with increment 1, five bidders and 200 random amounts in 100..=20000
     let a = given_auction(&store, 100, 1, NOW, ENDS_AT).await;
     let bidders: Vec<UserId> = (0..5).map(|_| user("bidder")).collect();
@@ -1277,47 +1229,4 @@ pub async fn concurrent_bids_keep_the_invariants<
     assert_state(&store, &state, &newest_first).await;
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// the test generator
-// ---------------------------------------------------------------------------------------------------------
-
-/// Expands to one `#[tokio::test]` per conformance case. `$make` is an expression evaluating to a future of
-/// a fresh store (it is evaluated once per case); invoke it inside a module to run the suite twice in a crate.
-#[macro_export]
-macro_rules! store_conformance_tests {
-    ($make:expr) => {
-        $crate::store_conformance_tests!(@cases $make;
-            create_then_get_round_trips_every_field,
-            create_duplicate_is_already_exists,
-            get_unknown_is_none,
-            first_bid_at_starting_price_is_accepted,
-            first_bid_below_starting_price_is_too_low,
-            next_bid_needs_current_price_plus_min_increment,
-            unknown_auction_is_not_found_and_nothing_is_created,
-            seller_cannot_bid_on_own_auction,
-            bid_at_or_after_ends_at_is_not_active,
-            bid_on_closed_auction_is_not_active,
-            refused_bids_change_nothing,
-            same_key_and_amount_is_replayed,
-            replay_returns_the_original_result_after_later_bids_and_the_close,
-            same_key_different_amount_is_key_reused,
-            idempotency_key_is_scoped_to_the_bidder,
-            bids_get_consecutive_seqs_and_recent_bids_is_newest_first,
-            concurrent_closes_close_exactly_once,
-            close_without_bids_has_no_winner,
-            close_before_ends_at_needs_force,
-            due_auctions_lists_until_finalized,
-            list_active_is_soonest_first_and_omits_ended,
-            connections_round_trip,
-            concurrent_bids_keep_the_invariants,
-        );
-    };
-    (@cases $make:expr; $($case:ident),+ $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                $crate::store::conformance::$case($make.await).await
-            }
-        )+
-    };
 }

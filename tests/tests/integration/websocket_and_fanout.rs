@@ -5,144 +5,145 @@ use auction::domain::{AuctionId, ConnectionId};
 use auction::frames::Event;
 use auction::ports::{AuctionStore, ConnectionStore};
 use auction_tests::harness::{TestApp, T0};
+use auction_tests::scenario;
 
 fn cid(s: &str) -> ConnectionId {
     ConnectionId::parse(s).unwrap()
 }
 
-#[tokio::test]
-async fn connect_refuses_bad_token_unknown_and_ended_auctions() {
-    let t = TestApp::sqlite();
-    let id = t.auction().await;
-    let viewer = t.bidder(9);
-    assert_eq!(t.connect("c1=", &id, "forged.token.here").await, 401);
-    assert_eq!(
-        t.connect("c1=", "01JD5Z8Q4W3N6R2T9V7X0Y1ZZZ", &viewer)
-            .await,
-        404
-    );
-    assert_eq!(t.connect("c1=", "a#b", &viewer).await, 400);
-    assert_eq!(t.connect("c1=", &id, &viewer).await, 200);
-    let conn = t
-        .store()
-        .get_connection(&cid("c1="))
-        .await
-        .unwrap()
-        .expect("stored");
-    assert_eq!(conn.connected_at, T0);
-    assert_eq!(
-        conn.expires_at,
-        T0 / 1000 + 2 * 3600 + 600,
-        "TTL a bit past API Gateway's 2 h limit"
-    );
-    assert_eq!(t.disconnect("c1=").await, 200);
-    assert_eq!(t.disconnect("c1=").await, 200, "disconnect is idempotent");
-    assert!(t
-        .store()
-        .get_connection(&cid("c1="))
-        .await
-        .unwrap()
-        .is_none());
-    t.clock.set(T0 + 300_000);
-    assert_eq!(t.connect("c2=", &id, &viewer).await, 410, "past endsAt");
-    t.close_run().await;
-    assert_eq!(t.connect("c2=", &id, &viewer).await, 410, "ended");
+scenario! {
+    async fn connect_refuses_bad_token_unknown_and_ended_auctions(t) {
+        let id = t.auction().await;
+        let viewer = t.bidder(9);
+        assert_eq!(t.connect("c1=", &id, "forged.token.here").await, 401);
+        assert_eq!(
+            t.connect("c1=", "01JD5Z8Q4W3N6R2T9V7X0Y1ZZZ", &viewer)
+                .await,
+            404
+        );
+        assert_eq!(t.connect("c1=", "a#b", &viewer).await, 400);
+        assert_eq!(t.connect("c1=", &id, &viewer).await, 200);
+        let conn = t
+            .store()
+            .get_connection(&cid("c1="))
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(conn.connected_at, T0);
+        assert_eq!(
+            conn.expires_at,
+            T0 / 1000 + 2 * 3600 + 600,
+            "TTL a bit past API Gateway's 2 h limit"
+        );
+        assert_eq!(t.disconnect("c1=").await, 200);
+        assert_eq!(t.disconnect("c1=").await, 200, "disconnect is idempotent");
+        assert!(t
+            .store()
+            .get_connection(&cid("c1="))
+            .await
+            .unwrap()
+            .is_none());
+        t.clock.set(T0 + 300_000);
+        assert_eq!(t.connect("c2=", &id, &viewer).await, 410, "past endsAt");
+        t.close_run().await;
+        assert_eq!(t.connect("c2=", &id, &viewer).await, 410, "ended");
+    }
 }
 
-#[tokio::test]
-async fn client_frames_are_never_relayed_and_sync_answers_the_sender_only() {
-    let t = TestApp::sqlite();
-    let id = t.auction().await;
-    for c in ["a=", "b="] {
-        assert_eq!(t.connect(c, &id, &t.bidder(9)).await, 200);
-    }
-    let publish = r#"{"type":"bid.placed","data":{"bidId":"x","amount":1,"bidderName":"Mallory","placedAt":1}}"#;
-    assert_eq!(t.send("a=", publish).await, 400);
-    assert_eq!(
-        t.send("a=", r#"{"action":"sendmessage","data":"hi"}"#)
-            .await,
-        400
-    );
-    assert_eq!(t.send("a=", &"x".repeat(10_000)).await, 400);
-    let a = t.frames("a=");
-    assert_eq!(
-        a.len(),
-        3,
-        "one error frame per refused message, to the sender"
-    );
-    assert!(a
-        .iter()
-        .all(|f| matches!(&f.event, Event::Error(e) if e.error == "read_only")));
-    assert!(
-        t.frames("b=").is_empty(),
-        "nothing is relayed to other viewers"
-    );
-    assert_eq!(t.auction_state(&id).await.bid_count, 0);
+scenario! {
+    async fn client_frames_are_never_relayed_and_sync_answers_the_sender_only(t) {
+        let id = t.auction().await;
+        for c in ["a=", "b="] {
+            assert_eq!(t.connect(c, &id, &t.bidder(9)).await, 200);
+        }
+        let publish = r#"{"type":"bid.placed","data":{"bidId":"x","amount":1,"bidderName":"Mallory","placedAt":1}}"#;
+        assert_eq!(t.send("a=", publish).await, 400);
+        assert_eq!(
+            t.send("a=", r#"{"action":"sendmessage","data":"hi"}"#)
+                .await,
+            400
+        );
+        assert_eq!(t.send("a=", &"x".repeat(10_000)).await, 400);
+        let a = t.frames("a=");
+        assert_eq!(
+            a.len(),
+            3,
+            "one error frame per refused message, to the sender"
+        );
+        assert!(a
+            .iter()
+            .all(|f| matches!(&f.event, Event::Error(e) if e.error == "read_only")));
+        assert!(
+            t.frames("b=").is_empty(),
+            "nothing is relayed to other viewers"
+        );
+        assert_eq!(t.auction_state(&id).await.bid_count, 0);
 
-    assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
-    assert_eq!(t.send("b=", r#"{"action":"sync"}"#).await, 200);
-    let b = t.frames("b=");
-    let last = b.last().unwrap();
-    assert_eq!(last.seq, 1);
-    assert!(
-        matches!(&last.event, Event::AuctionStatus(s) if s.current_price == 10_000 && s.bid_count == 1)
-    );
-    assert_eq!(t.send("unknown=", r#"{"action":"sync"}"#).await, 410);
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+        assert_eq!(t.send("b=", r#"{"action":"sync"}"#).await, 200);
+        let b = t.frames("b=");
+        let last = b.last().unwrap();
+        assert_eq!(last.seq, 1);
+        assert!(
+            matches!(&last.event, Event::AuctionStatus(s) if s.current_price == 10_000 && s.bid_count == 1)
+        );
+        assert_eq!(t.send("unknown=", r#"{"action":"sync"}"#).await, 410);
+    }
 }
 
-#[tokio::test]
-async fn one_frame_per_viewer_per_bid_gone_viewers_removed_other_auctions_untouched() {
-    let t = TestApp::sqlite();
-    let id = t.auction().await;
-    let other = t.auction().await;
-    for c in ["v1=", "v2=", "v3=", "v4="] {
-        assert_eq!(t.connect(c, &id, &t.bidder(9)).await, 200);
-    }
-    assert_eq!(t.connect("o1=", &other, &t.bidder(9)).await, 200);
-    t.broadcaster().mark_gone(&cid("v2="));
-    t.broadcaster().mark_gone(&cid("v4="));
+scenario! {
+    async fn one_frame_per_viewer_per_bid_gone_viewers_removed_other_auctions_untouched(t) {
+        let id = t.auction().await;
+        let other = t.auction().await;
+        for c in ["v1=", "v2=", "v3=", "v4="] {
+            assert_eq!(t.connect(c, &id, &t.bidder(9)).await, 200);
+        }
+        assert_eq!(t.connect("o1=", &other, &t.bidder(9)).await, 200);
+        t.broadcaster().mark_gone(&cid("v2="));
+        t.broadcaster().mark_gone(&cid("v4="));
 
-    let r = t.bid(&t.bidder(1), &id, 10_000).await;
-    assert_eq!(r.status, 201);
-    for c in ["v1=", "v3="] {
-        let frames = t.frames(c);
-        assert_eq!(frames.len(), 1, "exactly one post per viewer per bid");
-        let Event::Batch(events) = &frames[0].event else {
-            panic!("combined frame expected")
-        };
-        assert_eq!(frames[0].seq, 1);
-        assert!(
-            matches!(&events[0], Event::BidPlaced(b) if b.amount == 10_000 && b.bidder_name == "Bidder 1")
+        let r = t.bid(&t.bidder(1), &id, 10_000).await;
+        assert_eq!(r.status, 201);
+        for c in ["v1=", "v3="] {
+            let frames = t.frames(c);
+            assert_eq!(frames.len(), 1, "exactly one post per viewer per bid");
+            let Event::Batch(events) = &frames[0].event else {
+                panic!("combined frame expected")
+            };
+            assert_eq!(frames[0].seq, 1);
+            assert!(
+                matches!(&events[0], Event::BidPlaced(b) if b.amount == 10_000 && b.bidder_name == "Bidder 1")
+            );
+            assert!(
+                matches!(&events[1], Event::AuctionStatus(s) if s.current_price == 10_000 && s.bid_count == 1)
+            );
+        }
+        let left: Vec<String> = t
+            .store()
+            .connections_for_auction(&AuctionId::parse(&id).unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.connection_id.to_string())
+            .collect();
+        let mut left = left;
+        left.sort();
+        assert_eq!(
+            left,
+            vec!["v1=", "v3="],
+            "exactly the gone connections were removed"
         );
         assert!(
-            matches!(&events[1], Event::AuctionStatus(s) if s.current_price == 10_000 && s.bid_count == 1)
+            t.frames("o1=").is_empty(),
+            "a viewer of another auction receives nothing"
         );
+        assert!(t
+            .store()
+            .get_connection(&cid("o1="))
+            .await
+            .unwrap()
+            .is_some());
     }
-    let left: Vec<String> = t
-        .store()
-        .connections_for_auction(&AuctionId::parse(&id).unwrap())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.connection_id.to_string())
-        .collect();
-    let mut left = left;
-    left.sort();
-    assert_eq!(
-        left,
-        vec!["v1=", "v3="],
-        "exactly the gone connections were removed"
-    );
-    assert!(
-        t.frames("o1=").is_empty(),
-        "a viewer of another auction receives nothing"
-    );
-    assert!(t
-        .store()
-        .get_connection(&cid("o1="))
-        .await
-        .unwrap()
-        .is_some());
 }
 
 #[tokio::test]
@@ -198,7 +199,7 @@ async fn throttled_failing_and_hanging_viewers_do_not_fail_the_bid() {
 }
 
 /// A store that ends the auction right after a connection is written: the race between `$connect` and the
-/// close, forced.
+/// close, forced (an early end).
 #[derive(Clone)]
 struct EndsOnConnect(auction::store::sqlite::SqliteStore);
 
@@ -247,9 +248,9 @@ impl AuctionStore for EndsOnConnect {
         &self,
         id: &AuctionId,
         now: i64,
-        force: bool,
+        closing: auction::domain::Closing,
     ) -> auction::ports::StoreResult<auction::domain::CloseOutcome> {
-        self.0.close_auction(id, now, force).await
+        self.0.close_auction(id, now, closing).await
     }
     async fn mark_finalized(&self, id: &AuctionId) -> auction::ports::StoreResult<()> {
         self.0.mark_finalized(id).await
@@ -264,7 +265,7 @@ impl ConnectionStore for EndsOnConnect {
     ) -> auction::ports::StoreResult<()> {
         self.0.add_connection(c).await?;
         self.0
-            .close_auction(&c.auction_id, T0, true)
+            .close_auction(&c.auction_id, T0, auction::domain::Closing::Early)
             .await
             .map(|_| ())
     }

@@ -140,14 +140,18 @@ async fn bid_auth_failures_are_401() {
         auction_tests::harness::SECRET,
     ))
     .unwrap();
-    let expired = issuer.mint_for("bidder-1", "Bidder 1", Role::Bidder, now - 7200, 60);
+    let expired = issuer
+        .mint_for("bidder-1", "Bidder 1", Role::Bidder, now - 7200, 60)
+        .unwrap();
     let r = t.bid_raw(Some(&expired), &id, body.clone(), None).await;
     refused(&t, &id, r, 401, "token_expired").await;
     let forger = auction::auth::TokenIssuer::new(&secrecy::SecretString::from(
         "some-other-secret-some-other-secret",
     ))
     .unwrap();
-    let forged = forger.mint_for("bidder-1", "Bidder 1", Role::Bidder, now, 60);
+    let forged = forger
+        .mint_for("bidder-1", "Bidder 1", Role::Bidder, now, 60)
+        .unwrap();
     let r = t.bid_raw(Some(&forged), &id, body.clone(), None).await;
     refused(&t, &id, r, 401, "invalid_token").await;
     // alg: none, with a claims part that would otherwise be valid.

@@ -1,7 +1,7 @@
 //! Management API emulation (`@connections`), so the production broadcaster runs unchanged against it.
 //! Errors carry `x-amzn-ErrorType` like API Gateway's, so the SDK maps them to its typed errors.
 
-use crate::sockets::Outgoing;
+use crate::websocket_api::Outgoing;
 use crate::Stack;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -5,8 +5,8 @@ auction::store_conformance_tests!(auction_tests::moto::fresh_table());
 
 use auction::domain::{
     new_auction, Auction, AuctionDraft, AuctionId, AuctionStatus, BidOutcome, BidRejection,
-    BidRequest, CloseOutcome, Connection, ConnectionId, IdempotencyKey, Money, Principal, Role,
-    UserId,
+    BidRequest, CloseOutcome, Closing, Connection, ConnectionId, IdempotencyKey, Money, Principal,
+    Role, UserId,
 };
 use auction::ports::{AuctionStore, ConnectionStore};
 use auction::store::dynamodb::DynamoStore;
@@ -181,7 +181,11 @@ async fn history_heals_on_the_next_bid_and_on_close() {
 
     // The close repairs the winning bid's item.
     raw_delete(&store, pk("a1"), &format!("BID#{:020}", 2)).await;
-    let CloseOutcome::Closed(closed) = store.close_auction(id, NOW + 2, true).await.unwrap() else {
+    let CloseOutcome::Closed(closed) = store
+        .close_auction(id, NOW + 2, Closing::Early)
+        .await
+        .unwrap()
+    else {
         panic!("closed")
     };
     assert_eq!(closed.high_bid.as_ref(), Some(&second.bid));
@@ -213,14 +217,14 @@ async fn close_due_and_finalize_move_through_the_sparse_index() {
     assert!(store.due_auctions(NOW, 10).await.unwrap().is_empty());
     assert!(matches!(
         store
-            .close_auction(&soon.auction_id, NOW, false)
+            .close_auction(&soon.auction_id, NOW, Closing::Due)
             .await
             .unwrap(),
         CloseOutcome::NotDue(_)
     ));
     assert_eq!(
         store
-            .close_auction(&AuctionId::parse("x").unwrap(), NOW, false)
+            .close_auction(&AuctionId::parse("x").unwrap(), NOW, Closing::Due)
             .await
             .unwrap(),
         CloseOutcome::NotFound
@@ -232,7 +236,7 @@ async fn close_due_and_finalize_move_through_the_sparse_index() {
         vec![soon.auction_id.clone()]
     );
     let CloseOutcome::Closed(closed) = store
-        .close_auction(&soon.auction_id, t, false)
+        .close_auction(&soon.auction_id, t, Closing::Due)
         .await
         .unwrap()
     else {
@@ -248,7 +252,7 @@ async fn close_due_and_finalize_move_through_the_sparse_index() {
         Some(&AttributeValue::S("ENDING".into()))
     );
     assert!(matches!(
-        store.close_auction(&soon.auction_id, t, true).await.unwrap(),
+        store.close_auction(&soon.auction_id, t, Closing::Early).await.unwrap(),
         CloseOutcome::AlreadyEnded(a) if !a.finalized
     ));
     // Still due (the announcement is pending), no longer listed as active.

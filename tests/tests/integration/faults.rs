@@ -3,20 +3,21 @@
 //! 1. the Management API answering 410 / 429 / 500 / never, behind `ApiGatewayBroadcaster` (the real SDK);
 //! 2. DynamoDB throttling and 5xx behind `DynamoStore` (the real SDK), including a write whose response is
 //!    lost;
-//! 3. `close-auctions` dying between the transition and the announcement, and racing itself, on DynamoDB.
+//!
+//! (A close dying between the transition and the announcement, and racing itself, is a scenario of
+//! `close.rs`, run on every store.)
 
 use auction::broadcast::apigw::ApiGatewayBroadcaster;
 use auction::config::Settings;
-use auction::domain::{AuctionId, CloseOutcome, ConnectionId};
+use auction::domain::{AuctionId, ConnectionId};
 use auction::frames::Event;
-use auction::handlers::close::FINALIZE_GRACE_MS;
 use auction::ports::{AuctionStore, ConnectionStore};
 use auction::store::dynamodb::DynamoStore;
 use auction::store::sqlite::SqliteStore;
 use auction_tests::faults::{
     dummy_sdk_config, ApiFault, DynamoFault, FaultyDynamo, FaultyManagementApi,
 };
-use auction_tests::harness::{TestApp, T0};
+use auction_tests::harness::TestApp;
 use auction_tests::moto;
 use aws_config::retry::RetryConfig;
 use std::time::{Duration, Instant};
@@ -488,134 +489,4 @@ async fn a_bid_recovered_after_a_lost_response_reaches_history_and_viewers() {
         "history"
     );
     assert_eq!(t.frames("v1=").len(), 1, "viewers are told");
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// 3. close-auctions on DynamoDB: a crash between the transition and the announcement; concurrent runs
-
-#[tokio::test]
-async fn dynamodb_a_close_that_crashed_before_announcing_is_finished_by_a_later_run() {
-    let t = TestApp::with_store(moto::fresh_table().await);
-    let id = t.auction().await;
-    let aid = AuctionId::parse(&id).unwrap();
-    for v in ["v1=", "v2="] {
-        assert_eq!(t.connect(v, &id, &t.bidder(9)).await, 200);
-    }
-    assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
-    t.clock.set(T0 + 300_000);
-    // The "crash": the transition commits, nothing else happens.
-    assert!(matches!(
-        t.store()
-            .close_auction(&aid, T0 + 300_000, false)
-            .await
-            .unwrap(),
-        CloseOutcome::Closed(_)
-    ));
-
-    let too_soon = t.close_run().await;
-    assert!(too_soon.closed.is_empty() && too_soon.recovered.is_empty());
-    assert!(t.broadcaster().disconnected().is_empty());
-    for v in ["v1=", "v2="] {
-        assert!(t
-            .frames(v)
-            .iter()
-            .all(|f| !matches!(f.event, Event::AuctionEnded(_))));
-    }
-
-    t.clock.advance(FINALIZE_GRACE_MS);
-    let r = t.close_run().await;
-    assert_eq!(r.recovered, vec![id.clone()]);
-    assert!(r.closed.is_empty(), "the transition is not repeated");
-    for v in ["v1=", "v2="] {
-        let frames = t.frames(v);
-        let ended: Vec<_> = frames
-            .iter()
-            .filter(|f| matches!(f.event, Event::AuctionEnded(_)))
-            .collect();
-        assert_eq!(ended.len(), 1, "{v}: {frames:?}");
-        let Event::AuctionEnded(e) = &ended[0].event else {
-            unreachable!()
-        };
-        assert_eq!(e.winner_name.as_deref(), Some("Bidder 1"));
-        assert_eq!(e.final_price, Some(10_000));
-        assert_eq!(ended[0].seq, 2, "the close took the next seq");
-    }
-    let revoked = t.revoked();
-    assert_eq!(revoked, vec!["v1=", "v2="]);
-    assert!(t
-        .store()
-        .connections_for_auction(&aid)
-        .await
-        .unwrap()
-        .is_empty());
-    let a = t.auction_state(&id).await;
-    assert!(a.finalized);
-    assert_eq!(a.seq, 2);
-
-    let again = t.close_run().await;
-    assert!(again.closed.is_empty() && again.recovered.is_empty());
-    assert_eq!(
-        t.broadcaster().disconnected().len(),
-        2,
-        "nothing happens twice"
-    );
-}
-
-#[tokio::test]
-async fn dynamodb_two_concurrent_close_runs_make_one_transition_per_auction() {
-    let t = TestApp::with_store(moto::fresh_table().await);
-    let ids = [t.auction().await, t.auction().await, t.auction().await];
-    let viewers = [["a1=", "a2="], ["b1=", "b2="], ["c1=", "c2="]];
-    for (id, vs) in ids.iter().zip(viewers) {
-        for v in vs {
-            assert_eq!(t.connect(v, id, &t.bidder(9)).await, 200);
-        }
-    }
-    assert_eq!(t.bid(&t.bidder(1), &ids[0], 10_000).await.status, 201);
-    assert_eq!(t.bid(&t.bidder(2), &ids[0], 12_000).await.status, 201);
-    assert_eq!(t.bid(&t.bidder(3), &ids[1], 10_000).await.status, 201);
-
-    t.clock.set(T0 + 300_000);
-    let (a, b) = tokio::join!(t.close_run(), t.close_run());
-    let mut closed = a.closed.clone();
-    closed.extend(b.closed.clone());
-    closed.sort();
-    let mut expected = ids.to_vec();
-    expected.sort();
-    assert_eq!(
-        closed, expected,
-        "every due auction closed by exactly one of the two runs ({a:?} / {b:?})"
-    );
-    assert!(a.recovered.is_empty() && b.recovered.is_empty());
-
-    let winners = [
-        (Some("Bidder 2"), Some(12_000), 3),
-        (Some("Bidder 3"), Some(10_000), 2),
-        (None, None, 1),
-    ];
-    for ((id, vs), (winner, price, seq)) in ids.iter().zip(viewers).zip(winners) {
-        let state = t.auction_state(id).await;
-        assert!(state.finalized, "{id}");
-        assert_eq!(state.seq, seq, "{id}: one transition, one seq");
-        for v in vs {
-            let ended: Vec<_> = t
-                .frames(v)
-                .into_iter()
-                .filter_map(|f| match f.event {
-                    Event::AuctionEnded(e) => Some((f.seq, e)),
-                    _ => None,
-                })
-                .collect();
-            assert_eq!(ended.len(), 1, "{v}: exactly one auction.ended");
-            assert_eq!(ended[0].0, seq, "{v}");
-            assert_eq!(ended[0].1.winner_name.as_deref(), winner, "{v}");
-            assert_eq!(ended[0].1.final_price, price, "{v}");
-        }
-    }
-    let revoked = t.revoked();
-    let mut all: Vec<String> = viewers.iter().flatten().map(|s| s.to_string()).collect();
-    all.sort();
-    assert_eq!(revoked, all, "each viewer revoked once");
-    let again = t.close_run().await;
-    assert!(again.closed.is_empty() && again.recovered.is_empty());
 }

@@ -8,7 +8,6 @@ use auction::domain::{
     AuctionEndedEvent, AuctionId, AuctionStatusEvent, BidPlacedEvent, UserId, MAX_ID_LEN, MAX_MONEY,
 };
 use auction::frames::{ClientMessage, ErrorEvent, Event, Frame, MAX_CLIENT_FRAME};
-use auction::handlers::http_api;
 use auction::http::MAX_BODY_BYTES;
 use auction::store::sqlite::SqliteStore;
 use auction_tests::harness::{http_event, Req, TestApp, T0};
@@ -149,9 +148,7 @@ impl Fixture {
             },
         );
         let req = with_body(req, body);
-        self.record(answer(
-            self.rt.block_on(http_api::place_bid(&self.t.app, req)),
-        ))
+        self.record(answer(self.rt.block_on(self.t.app.place_bid(req))))
     }
 
     fn create(&self, body: &RawBody) -> Answer {
@@ -164,9 +161,7 @@ impl Fixture {
             },
         );
         let req = with_body(req, body);
-        self.record(answer(
-            self.rt.block_on(http_api::create_auction(&self.t.app, req)),
-        ))
+        self.record(answer(self.rt.block_on(self.t.app.create_auction(req))))
     }
 
     fn fresh_auction(&self) -> String {
@@ -898,7 +893,9 @@ proptest! {
         event in arb_event(),
     ) {
         let frame = Frame { seq, auction_id, event };
-        let bytes = frame.to_bytes();
+        let bytes = frame
+            .to_bytes()
+            .map_err(|e| TestCaseError::fail(format!("frame does not encode: {e}")))?;
         prop_assert!(!bytes.is_empty());
         let back: Frame = serde_json::from_slice(&bytes)
             .map_err(|e| TestCaseError::fail(format!("{e}: {}", String::from_utf8_lossy(&bytes))))?;

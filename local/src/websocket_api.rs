@@ -1,9 +1,10 @@
 //! WebSocket API emulation. Each socket gets an API Gateway-style connection id; `$connect`, `$default` and
-//! `$disconnect` events in API Gateway's shape go to the real handlers.
+//! `$disconnect` events in API Gateway's shape go to the real handlers: a socket becomes a `$connect` event in
+//! [`upgrade`], a client frame a `$default` event in `on_message`, a closed socket a `$disconnect` event in
+//! `disconnected`. [`Registry`] holds the live sockets the Management API emulation posts to.
 
 use crate::Stack;
-use auction::handlers::websocket;
-use auction::ports::{AuctionStore, ConnectionStore};
+use auction::ports::Store;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -155,16 +156,13 @@ pub(crate) fn ws_event(
 }
 
 /// `GET /ws?auctionId=…&token=…`: run `$connect`; refuse the upgrade with its status, or upgrade.
-pub(crate) async fn upgrade<S>(
+pub(crate) async fn upgrade<S: Store>(
     State(st): State<Arc<Stack<S>>>,
     ConnectInfo(source): ConnectInfo<SocketAddr>,
     axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
     headers: http::HeaderMap,
     ws: WebSocketUpgrade,
-) -> Response
-where
-    S: AuctionStore + ConnectionStore + Clone + 'static,
-{
+) -> Response {
     let id = new_connection_id();
     let connected_at = now_millis();
     // Register before `$connect` runs, so a post that races the upgrade is queued, not answered 410.
@@ -198,7 +196,7 @@ where
         st.sockets.remove(&id);
         return http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let resp = websocket::connect(&st.app, event).await;
+    let resp = st.app.ws_connect(event).await;
     if resp.status_code != 200 {
         st.sockets.remove(&id);
         let status = u16::try_from(resp.status_code)
@@ -228,15 +226,13 @@ where
         .on_upgrade(move |socket| run(st, id, connected_at, socket, rx))
 }
 
-async fn run<S>(
+async fn run<S: Store>(
     st: Arc<Stack<S>>,
     id: String,
     connected_at: i64,
     socket: WebSocket,
     mut rx: mpsc::Receiver<Outgoing>,
-) where
-    S: AuctionStore + ConnectionStore + Clone + 'static,
-{
+) {
     tracing::debug!(connection_id = %id, "socket open");
     let (mut sink, mut stream) = socket.split();
     let mut stop = st.stop.clone();
@@ -285,23 +281,17 @@ async fn run<S>(
     disconnected(&st, &id, connected_at).await;
 }
 
-async fn on_message<S>(st: &Stack<S>, id: &str, connected_at: i64, body: &str)
-where
-    S: AuctionStore + ConnectionStore + Clone + 'static,
-{
+async fn on_message<S: Store>(st: &Stack<S>, id: &str, connected_at: i64, body: &str) {
     if let Some(event) = ws_event(WsRoute::Message(body), id, connected_at, "127.0.0.1") {
-        let r = websocket::default(&st.app, event).await;
+        let r = st.app.ws_default(event).await;
         tracing::debug!(connection_id = %id, status = r.status_code, "$default");
     }
 }
 
-async fn disconnected<S>(st: &Stack<S>, id: &str, connected_at: i64)
-where
-    S: AuctionStore + ConnectionStore + Clone + 'static,
-{
+async fn disconnected<S: Store>(st: &Stack<S>, id: &str, connected_at: i64) {
     st.sockets.remove(id);
     if let Some(event) = ws_event(WsRoute::Disconnect, id, connected_at, "127.0.0.1") {
-        websocket::disconnect(&st.app, event).await;
+        st.app.ws_disconnect(event).await;
     }
     tracing::debug!(connection_id = %id, "socket closed");
 }

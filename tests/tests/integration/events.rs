@@ -2,7 +2,6 @@
 
 use auction::domain::{new_auction, AuctionDraft, AuctionId, Money, Principal, Role, UserId};
 use auction::frames::Event;
-use auction::handlers::{close, http_api, websocket};
 use auction::ports::AuctionStore;
 use auction_tests::harness::{events_dir, TestApp, T0};
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
@@ -58,40 +57,52 @@ async fn every_sample_event_runs_through_its_handler() {
     };
 
     assert_eq!(
-        websocket::connect(&t.app, ws(run("ws-connect.json"), &bidder))
+        t.app
+            .ws_connect(ws(run("ws-connect.json"), &bidder))
             .await
             .status_code,
         200
     );
     assert_eq!(
-        websocket::default(&t.app, ws(run("ws-default.json"), ""))
+        t.app
+            .ws_default(ws(run("ws-default.json"), ""))
             .await
             .status_code,
         200
     );
     assert_eq!(
-        websocket::default(&t.app, ws(run("ws-default-publish.json"), ""))
+        t.app
+            .ws_default(ws(run("ws-default-publish.json"), ""))
             .await
             .status_code,
         400
     );
 
-    let r = http_api::create_auction(&t.app, http(run("create-auction.json"), &seller)).await;
+    let r = t
+        .app
+        .create_auction(http(run("create-auction.json"), &seller))
+        .await;
     assert_eq!(r.status(), 201);
-    let r = http_api::get_auction(&t.app, http(run("get-auction.json"), "")).await;
+    let r = t.app.get_auction(http(run("get-auction.json"), "")).await;
     assert_eq!(r.status(), 200);
-    let r = http_api::get_auction(&t.app, http(run("list-auctions.json"), "")).await;
+    let r = t
+        .app
+        .list_auctions(http(run("list-auctions.json"), ""))
+        .await;
     assert_eq!(r.status(), 200);
-    let r = http_api::place_bid(&t.app, http(run("place-bid.json"), &bidder)).await;
+    let r = t.app.place_bid(http(run("place-bid.json"), &bidder)).await;
     assert_eq!(r.status(), 201);
-    let r = http_api::place_bid(&t.app, http("place-bid.json", &bidder)).await;
+    let r = t.app.place_bid(http("place-bid.json", &bidder)).await;
     assert_eq!(
         r.status(),
         201,
         "the sample carries an Idempotency-Key: a resend is a replay"
     );
     assert_eq!(r.headers().get("idempotent-replayed").unwrap(), "true");
-    let r = http_api::end_auction(&t.app, http(run("end-auction.json"), &seller)).await;
+    let r = t
+        .app
+        .end_auction(http(run("end-auction.json"), &seller))
+        .await;
     assert_eq!(r.status(), 200);
 
     let frames = t.frames(SAMPLE_CONNECTION);
@@ -113,7 +124,8 @@ async fn every_sample_event_runs_through_its_handler() {
     );
 
     assert_eq!(
-        websocket::disconnect(&t.app, ws(run("ws-disconnect.json"), ""))
+        t.app
+            .ws_disconnect(ws(run("ws-disconnect.json"), ""))
             .await
             .status_code,
         200
@@ -124,7 +136,7 @@ async fn every_sample_event_runs_through_its_handler() {
             .expect("EventBridge event parses");
     assert_eq!(scheduled.detail_type, "Scheduled Event");
     t.clock.set(T0 + 10 * 60_000);
-    let report = close::run(&t.app).await.unwrap();
+    let report = t.app.close_run().await.unwrap();
     assert_eq!(
         report.closed.len(),
         1,

@@ -2,8 +2,7 @@
 //! Lambda would receive, parsed by `lambda_http` itself, and goes to the same handler the Lambda runs.
 
 use crate::Stack;
-use auction::handlers::http_api;
-use auction::ports::{AuctionStore, ConnectionStore};
+use auction::ports::Store;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
@@ -12,9 +11,9 @@ use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// The routes of `template.yaml`'s HTTP API.
+/// The routes of `template.yaml`'s HTTP API (a test compares the two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub enum Route {
     CreateAuction,
     ListAuctions,
     GetAuction,
@@ -23,7 +22,16 @@ enum Route {
 }
 
 impl Route {
-    fn key(self) -> &'static str {
+    pub const ALL: [Route; 5] = [
+        Route::CreateAuction,
+        Route::ListAuctions,
+        Route::GetAuction,
+        Route::PlaceBid,
+        Route::EndAuction,
+    ];
+
+    /// API Gateway's route key: `METHOD /path`, `{id}` a path parameter.
+    pub fn key(self) -> &'static str {
         match self {
             Route::CreateAuction => "POST /auctions",
             Route::ListAuctions => "GET /auctions",
@@ -35,7 +43,7 @@ impl Route {
 }
 
 /// Match like API Gateway: method and path; `{id}` is one path segment.
-fn route(method: &http::Method, path: &str) -> Option<(Route, Option<String>)> {
+pub fn route(method: &http::Method, path: &str) -> Option<(Route, Option<String>)> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let r = match (method.as_str(), segments.as_slice()) {
         ("POST", ["auctions"]) => (Route::CreateAuction, None),
@@ -182,16 +190,14 @@ fn not_found() -> Response {
         .into_response()
 }
 
-pub(crate) async fn http_api<S>(
+/// One request: match the route, build the event, run the function's handler, answer with its response.
+pub(crate) async fn handle<S: Store>(
     State(st): State<Arc<Stack<S>>>,
     ConnectInfo(source): ConnectInfo<SocketAddr>,
     req: axum::extract::Request,
-) -> Response
-where
-    S: AuctionStore + ConnectionStore + Clone + 'static,
-{
+) -> Response {
     let (parts, body) = req.into_parts();
-    let Some((route, id)) = route(&parts.method, parts.uri.path()) else {
+    let Some((matched, id)) = route(&parts.method, parts.uri.path()) else {
         return not_found();
     };
     // API Gateway HTTP APIs accept payloads up to 10 MB; the handlers refuse more than 16 KiB themselves.
@@ -203,7 +209,7 @@ where
             .into_response();
     };
     let event = v2_event(
-        route.key(),
+        matched.key(),
         &parts.method,
         &parts.uri,
         &parts.headers,
@@ -223,11 +229,12 @@ where
         }
     };
     let app = &st.app;
-    let response = match route {
-        Route::CreateAuction => http_api::create_auction(app, request).await,
-        Route::ListAuctions | Route::GetAuction => http_api::get_auction(app, request).await,
-        Route::PlaceBid => http_api::place_bid(app, request).await,
-        Route::EndAuction => http_api::end_auction(app, request).await,
+    let response = match matched {
+        Route::CreateAuction => app.create_auction(request).await,
+        Route::ListAuctions => app.list_auctions(request).await,
+        Route::GetAuction => app.get_auction(request).await,
+        Route::PlaceBid => app.place_bid(request).await,
+        Route::EndAuction => app.end_auction(request).await,
     };
     let (parts, body) = response.into_parts();
     let bytes: Vec<u8> = match body {
@@ -243,26 +250,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_match_the_template() {
+    fn route_keys_resolve_to_their_route_and_ids_are_decoded() {
+        for r in Route::ALL {
+            let (method, path) = r.key().split_once(' ').unwrap();
+            let path = path.replace("{id}", "abc");
+            let id = path.contains("abc").then(|| "abc".to_owned());
+            assert_eq!(
+                route(&method.parse().unwrap(), &path),
+                Some((r, id)),
+                "{}",
+                r.key()
+            );
+        }
         let post = http::Method::POST;
         let get = http::Method::GET;
-        assert_eq!(
-            route(&post, "/auctions"),
-            Some((Route::CreateAuction, None))
-        );
-        assert_eq!(
-            route(&get, "/auctions/abc"),
-            Some((Route::GetAuction, Some("abc".into())))
-        );
-        assert_eq!(
-            route(&post, "/auctions/abc/bids"),
-            Some((Route::PlaceBid, Some("abc".into())))
-        );
         assert_eq!(
             route(&post, "/auctions/a%23b/end"),
             Some((Route::EndAuction, Some("a#b".into())))
         );
         assert_eq!(route(&get, "/auctions/abc/bids"), None);
+        assert_eq!(route(&get, "/auctions/"), None);
         assert_eq!(route(&http::Method::DELETE, "/auctions/abc"), None);
     }
 }

@@ -1,0 +1,52 @@
+//! Keys of the single-table design (README, "Table design"), and small builders for attribute values.
+//! Ids are validated by the domain types (no `#`), so no input can forge another key.
+
+use super::items::Item;
+use crate::domain::{AuctionId, ConnectionId, IdempotencyKey, UserId};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+/// Name of the global secondary index.
+pub const GSI1: &str = "gsi1";
+/// The TTL attribute (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+
+pub(super) const META: &str = "META";
+pub(super) const CONN_POINTER_SK: &str = "CONN";
+pub(super) const GSI_ACTIVE: &str = "ACTIVE";
+pub(super) const GSI_ENDING: &str = "ENDING";
+/// Attempts for BatchWriteItem/BatchGetItem leftovers (`Unprocessed*`), with exponential backoff.
+pub(super) const BATCH_ATTEMPTS: u32 = 6;
+pub(super) const BATCH_GET_MAX: usize = 100;
+
+pub(super) fn auction_pk(id: &AuctionId) -> String {
+    format!("AUCTION#{id}")
+}
+pub(super) fn bid_sk(seq: u64) -> String {
+    format!("BID#{seq:020}")
+}
+pub(super) fn idem_sk(bidder: &UserId, key: &IdempotencyKey) -> String {
+    format!("IDEM#{bidder}#{key}")
+}
+pub(super) fn conn_sk(id: &ConnectionId) -> String {
+    format!("CONN#{id}")
+}
+pub(super) fn conn_pointer_pk(id: &ConnectionId) -> String {
+    format!("CONN#{id}")
+}
+
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+pub(super) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+pub(super) fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+pub(super) fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
