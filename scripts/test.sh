@@ -40,6 +40,9 @@ cargo test --workspace --locked
 step "cargo fuzz smoke: 60 s on the decoders (the 10-minute run: ./scripts/fuzz.sh)"
 ./scripts/fuzz.sh --smoke
 
+step "web client unit tests (node --test, no browser)"
+node --test tests/web/
+
 step "browser test: Debian Chromium driven by playwright-core against the local stack"
 if ! command -v chromium >/dev/null 2>&1; then
   # Debian's package; a browser is never downloaded by the test tool itself.

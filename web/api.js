@@ -1,7 +1,10 @@
-// Configuration, session and HTTP access to the auction API.
+// Configuration, session and HTTP access to the auction API (the decisions themselves live in endpoints.js).
+import {
+  proposalFromSearch, resolveConfig, confirmedOverride, bindSession, sessionUsable, normalizeUrl,
+} from "./endpoints.js";
 
-const OVERRIDE_KEY = "auction.endpoints";
-const SESSION_KEY = "auction.session";
+export const OVERRIDE_KEY = "auction.endpoints";
+export const SESSION_KEY = "auction.session";
 
 function readJson(key) {
   try {
@@ -20,32 +23,18 @@ function writeJson(key, value) {
   }
 }
 
-const trimSlash = (u) => String(u || "").trim().replace(/\/+$/, "");
-
 export const config = { httpUrl: "", wsUrl: "", devTokens: false, source: "none", defaults: null };
 
+// Endpoints a link (?api=&ws=) proposes, awaiting the user's confirmation on the settings screen.
+// Held in memory only: nothing is stored or used before the user confirms.
+let proposal = null;
+
 /**
- * Resolve endpoints: ?api=&ws= (remembered) > remembered override > /config.json.
- * Returns true when usable endpoints are known.
+ * Resolve the endpoints in use: a confirmed override > the same-origin /config.json. A link's ?api=&ws= only
+ * becomes a proposal (see endpoints.js). Returns true when usable endpoints are known.
  */
 export async function loadConfig() {
-  const params = new URLSearchParams(location.search);
-  const api = params.get("api");
-  const ws = params.get("ws");
-  if (api && ws) {
-    const dev = params.get("dev");
-    writeJson(OVERRIDE_KEY, {
-      httpUrl: trimSlash(api),
-      wsUrl: trimSlash(ws),
-      devTokens: dev === "1" || dev === "true",
-    });
-    // Keep the address bar tidy; the override is remembered.
-    params.delete("api");
-    params.delete("ws");
-    params.delete("dev");
-    const qs = params.toString();
-    history.replaceState(null, "", location.pathname + (qs ? `?${qs}` : "") + location.hash);
-  }
+  const link = proposalFromSearch(location.search);
 
   let defaults = null;
   try {
@@ -53,37 +42,55 @@ export async function loadConfig() {
     if (res.ok) {
       const j = await res.json();
       if (j && j.httpUrl && j.wsUrl) {
-        defaults = { httpUrl: trimSlash(j.httpUrl), wsUrl: trimSlash(j.wsUrl), devTokens: !!j.devTokens };
+        defaults = { httpUrl: normalizeUrl(j.httpUrl), wsUrl: normalizeUrl(j.wsUrl), devTokens: !!j.devTokens };
       }
     }
   } catch {
     /* no config.json: fall through */
   }
-  config.defaults = defaults;
 
-  const override = readJson(OVERRIDE_KEY);
-  if (override && override.httpUrl && override.wsUrl) {
-    let devTokens = !!override.devTokens;
-    if (defaults && defaults.httpUrl === override.httpUrl) devTokens = defaults.devTokens;
-    Object.assign(config, { httpUrl: override.httpUrl, wsUrl: override.wsUrl, devTokens, source: "override" });
-    return true;
-  }
-  if (defaults) {
-    Object.assign(config, defaults, { source: "config" });
-    return true;
-  }
-  Object.assign(config, { httpUrl: "", wsUrl: "", devTokens: false, source: "none" });
-  return false;
+  const r = resolveConfig({ defaults, stored: readJson(OVERRIDE_KEY), proposal: link.proposal });
+  Object.assign(config, r.config, { defaults });
+  proposal = r.proposal;
+  // Nothing to confirm (or a malformed link): tidy the address bar. Otherwise the parameters stay until the
+  // user decides, so a reload shows the same question.
+  if (!proposal && link.present) stripLinkParams();
+  return !!config.httpUrl;
 }
 
+/** The endpoints a link proposes, or null. */
+export function pendingProposal() {
+  return proposal;
+}
+
+function stripLinkParams() {
+  const { search } = proposalFromSearch(location.search);
+  if (search !== location.search) history.replaceState(null, "", location.pathname + search + location.hash);
+}
+
+/** The user saved (or confirmed) these endpoints on the settings screen. */
 export function saveOverride(httpUrl, wsUrl, devTokens) {
-  writeJson(OVERRIDE_KEY, { httpUrl: trimSlash(httpUrl), wsUrl: trimSlash(wsUrl), devTokens: !!devTokens });
+  const o = confirmedOverride(httpUrl, wsUrl, devTokens);
+  if (!o) return false;
+  writeJson(OVERRIDE_KEY, o);
+  proposal = null;
+  stripLinkParams();
+  return true;
 }
+
+/** The user turned the link's proposal down. */
+export function dismissProposal() {
+  const stored = readJson(OVERRIDE_KEY);
+  if (stored && stored.confirmed !== true) writeJson(OVERRIDE_KEY, null); // an older client's unconfirmed one
+  proposal = null;
+  stripLinkParams();
+}
+
 export function clearOverride() {
   writeJson(OVERRIDE_KEY, null);
 }
 export function hasOverride() {
-  return !!readJson(OVERRIDE_KEY);
+  return readJson(OVERRIDE_KEY)?.confirmed === true;
 }
 
 // ---------------------------------------------------------------- session
@@ -105,20 +112,19 @@ export function tokenExpired(token) {
   return !!(claims && typeof claims.exp === "number" && claims.exp * 1000 <= Date.now());
 }
 
-let session = null;
+let session = null; // also the fallback when storage is unavailable
 
+/** The stored session, only if it was created against the HTTP and WebSocket URLs in use. */
 export function getSession() {
-  if (session) return session;
-  const s = readJson(SESSION_KEY);
-  if (!s || !s.token) return null;
-  // A token minted by another stack is useless here.
-  if (s.httpUrl && config.httpUrl && s.httpUrl !== config.httpUrl) return null;
-  session = s;
+  if (sessionUsable(session, config)) return session;
+  const stored = readJson(SESSION_KEY);
+  if (!sessionUsable(stored, config)) return null;
+  session = stored;
   return session;
 }
 
 export function setSession(s) {
-  session = s ? { ...s, httpUrl: config.httpUrl } : null;
+  session = bindSession(s, config);
   writeJson(SESSION_KEY, session);
 }
 

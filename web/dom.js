@@ -28,59 +28,21 @@ export function setText(el, text) {
   if (el.textContent !== t) el.textContent = t;
 }
 
-// ------------------------------------------------------------- clock
-
-// Offset between the server clock and ours (server = local + offset), learnt
-// from server timestamps we receive right after sending a request.
-let offset = 0;
-export const clock = {
-  now: () => Date.now() + offset,
-  /** serverTs was stamped by the server between localSent and localRecv. */
-  observe(serverTs, localSent, localRecv) {
-    const ts = Number(serverTs);
-    if (!Number.isFinite(ts) || ts <= 0) return;
-    const lo = localSent + offset - 1000;
-    const hi = localRecv + offset + 1000;
-    if (ts < lo || ts > hi) offset = ts - (localSent + localRecv) / 2;
-  },
-};
-
-/** Remaining ms -> "mm:ss" (or "h:mm:ss", "2d 03:04:05"). */
-export function formatCountdown(ms) {
-  let s = Math.max(0, Math.ceil(ms / 1000));
-  const d = Math.floor(s / 86400);
-  s -= d * 86400;
-  const hh = Math.floor(s / 3600);
-  s -= hh * 3600;
-  const mm = Math.floor(s / 60);
-  const ss = s - mm * 60;
-  const p = (n) => String(n).padStart(2, "0");
-  if (d > 0) return `${d}d ${p(hh)}:${p(mm)}:${p(ss)}`;
-  if (hh > 0) return `${hh}:${p(mm)}:${p(ss)}`;
-  return `${p(mm)}:${p(ss)}`;
+/** A message paragraph: hidden when there is no text. */
+export function showMsg(el, text, kind = "error") {
+  el.textContent = text || "";
+  el.hidden = !text;
+  el.className = `msg msg-${kind}`;
 }
 
-// ------------------------------------------------------------- ticker
-
-const tickers = new Set();
-setInterval(() => {
-  for (const fn of tickers) {
-    try {
-      fn();
-    } catch (e) {
-      console.error(e);
-    }
-  }
-}, 250);
-/** Run fn 4×/s until the returned function is called. */
-export function onTick(fn) {
-  tickers.add(fn);
-  fn();
-  return () => tickers.delete(fn);
+export function field(labelText, control, hint) {
+  return h("label", { class: "field" },
+    h("span", { class: "field-label" }, labelText),
+    control,
+    hint ? (hint instanceof Node ? hint : h("span", { class: "field-hint" }, hint)) : null);
 }
 
-export function formatTime(ms) {
-  const d = new Date(Number(ms));
-  if (Number.isNaN(d.getTime())) return "";
-  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+/** The "← All auctions" link at the top of auction pages. */
+export function backLink() {
+  return h("a", { class: "back", href: "#/" }, "← All auctions");
 }

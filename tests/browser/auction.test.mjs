@@ -158,3 +158,30 @@ test("two bidders race, a viewer watches, everyone sees the winner", { timeout: 
     await p.screenshot({ path: path.join(outDir, `${who}-ended.png`), fullPage: true });
   }
 });
+
+test("a crafted ?api=&ws= link cannot redirect the token without a visible confirmation", { timeout: 60_000 }, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (e) => assert.fail(`page error ${e.message}`));
+  const evil = [];
+  await context.route((u) => u.hostname === "evil.example", (r) => { evil.push(r.request().url()); return r.abort(); });
+  await signIn(page, "Tess", "bidder");
+  const link = `${baseUrl}/?api=https://evil.example&ws=wss://evil.example/socket`;
+
+  // The link only proposes: the settings screen names the host; nothing is stored or used yet.
+  await page.goto(link);
+  await page.getByTestId("settings-proposal").filter({ hasText: "evil.example" }).waitFor();
+  assert.equal(await page.getByTestId("settings-http").inputValue(), "https://evil.example");
+  assert.equal(await page.evaluate(() => localStorage.getItem("auction.endpoints")), null);
+  await page.getByTestId("settings-dismiss").click();
+  await page.getByTestId("auction-list").waitFor({ state: "attached" });
+  await page.getByTestId("signed-in-as").filter({ hasText: "Tess" }).waitFor();
+
+  // Confirming switches servers, and the session made against this one is not used there: sign in again.
+  await page.goto(link);
+  await page.getByTestId("settings-save").filter({ hasText: "evil.example" }).click();
+  await page.getByTestId("signin-token").waitFor();
+  assert.equal(await page.getByTestId("signed-in-as").count(), 0);
+  assert.deepEqual(evil, [], "nothing was sent to the link's host");
+  await context.close();
+});

@@ -1,0 +1,209 @@
+// The auction page: holds the auction state and the bid form's state, feeds them what arrives (snapshots,
+// frames, bid responses), performs their effects (resync, gap-check timers, POST the bid, stop the socket) and
+// asks the views to render. The rules are in ../state.js and ../bid-form.js.
+import { config, getSession, tokenExpired, Api, errorMessage, newIdempotencyKey } from "../api.js";
+import { LiveConnection } from "../live.js";
+import { clock, onTick } from "../clock.js";
+import { initialState, reduce, minIncrement, bidLanded } from "../state.js";
+import { initialForm, step } from "../bid-form.js";
+import { auctionView } from "../views/auction.js";
+import { bidFormView } from "../views/bid-form.js";
+
+const POLL_OVERDUE_MS = 2000;
+
+/** nav: the router's helpers (app.js). */
+export function auctionPage(nav, id) {
+  const session = getSession();
+  let state = initialState(id);
+  let form = initialForm();
+  let end = { busy: false, error: "" };
+  let live = null;
+  let destroyed = false;
+  let lastPoll = 0;
+  const timers = new Set();
+
+  const bidForm = bidFormView({
+    onInput: (value) => formStep({ type: "input", value }),
+    onQuick: (steps) => formStep({ type: "quick", steps, minimumBid: state.minimumBid, increment: minIncrement(state.auction) }),
+    onSubmit: () => formStep({ type: "submit", key: newIdempotencyKey() }),
+  });
+  const view = auctionView({ session, bidForm, onEndNow: endNow });
+
+  // ---------- state
+
+  function dispatch(input) {
+    if (destroyed) return;
+    const r = reduce(state, input);
+    state = r.state;
+    r.effects.forEach(perform);
+    render();
+  }
+
+  function perform(e) {
+    switch (e.type) {
+      case "gapCheck":
+        later(e.delayMs, () => dispatch({ local: "gapCheck" }));
+        break;
+      case "resync":
+        resync().catch(() => {}); // best effort: the next frame or reconnect resyncs anyway
+        break;
+      case "ended":
+        live?.finish();
+        formStep({ type: "close" }, false);
+        break;
+      case "bidAdded":
+        formStep({ type: "liveBid", bid: e.bid, me: session.name }, false);
+        break;
+    }
+  }
+
+  function formStep(event, rerender = true) {
+    if (destroyed) return;
+    const r = step(form, event);
+    form = r.form;
+    for (const e of r.effects) {
+      if (e.type === "place") placeBid(e.amount, e.key);
+      else if (e.type === "tooLow") dispatch({ local: "bidRejected", minimumBid: e.minimumBid });
+      else if (e.type === "resync") resync().catch(() => {});
+      else if (e.type === "auth") nav.authFailed(e.error.cause ?? e.error);
+      else if (e.type === "focus") bidForm.focus();
+    }
+    if (rerender) render();
+  }
+
+  function render() {
+    if (destroyed) return;
+    if (state.auction && !state.ended) {
+      form = step(form, { type: "minimum", minimumBid: state.minimumBid, focused: bidForm.isFocused() }).form;
+    }
+    view.render(state, { end });
+    bidForm.render(form, { minimumBid: state.minimumBid, increment: minIncrement(state.auction) });
+    tick();
+  }
+
+  function tick() {
+    const c = view.tick(state, clock.now());
+    // Past the end and no auction.ended yet: ask the server every 2 s.
+    if (c?.overdue && Date.now() - lastPoll > POLL_OVERDUE_MS) {
+      lastPoll = Date.now();
+      resync().then((o) => { if (o === "ended") live?.finish(); }).catch(() => {});
+    }
+  }
+
+  function later(ms, fn) {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  }
+
+  // ---------- server
+
+  /** GET /auctions/{id} into the state; "ended" when there is nothing more to listen for. */
+  async function resync() {
+    if (destroyed) return "ended";
+    const s = getSession();
+    if (!s || tokenExpired(s.token)) {
+      nav.authFailed({ message: "Your session has expired. Please sign in again." });
+      return "ended";
+    }
+    try {
+      const snapshot = await Api.getAuction(id);
+      if (destroyed) return "ended";
+      dispatch(snapshot);
+    } catch (err) {
+      if (destroyed) return "ended";
+      if (err.code === "auction_not_found" || err.status === 404) {
+        dispatch({ local: "notFound" });
+        return "ended";
+      }
+      throw err;
+    }
+    return state.ended ? "ended" : "active";
+  }
+
+  async function placeBid(amount, key) {
+    const known = new Set(state.bids.map((b) => b.bidId));
+    try {
+      const t0 = Date.now();
+      const res = await Api.placeBid(id, amount, key);
+      clock.observe(res.bid?.placedAt, t0, Date.now());
+      if (destroyed) return;
+      dispatch({ ...res, bid: res.bid && { ...res.bid, bidderName: res.bid.bidderName || session.name } });
+      formStep({ type: "placed", amount });
+    } catch (err) {
+      if (destroyed) return;
+      formStep({
+        type: "failed",
+        landed: bidLanded(state, known, amount, session.name),
+        error: {
+          network: !!err.network, status: err.status, code: err.code, isAuth: !!err.isAuth,
+          message: errorMessage(err), minimumBid: err.body?.minimumBid, field: err.body?.field, cause: err,
+        },
+      });
+    }
+  }
+
+  async function endNow() {
+    end = { busy: true, error: "" };
+    render();
+    try {
+      const res = await Api.endAuction(id);
+      if (destroyed) return;
+      end = { busy: false, error: "" };
+      if (res.auction) dispatch({ auction: res.auction, bids: [] });
+      if (!state.ended) resync().catch(() => {});
+    } catch (err) {
+      if (destroyed) return;
+      end = { busy: false, error: errorMessage(err) };
+      if (err.isAuth) return nav.authFailed(err);
+      render();
+      if (err.code === "auction_not_active") resync().catch(() => {});
+    }
+  }
+
+  function onFrame(f) {
+    if (!f || typeof f !== "object" || typeof f.type !== "string") return;
+    if (f.type === "error") console.warn("auction socket error frame", f.data);
+    dispatch(f);
+  }
+
+  // ---------- start
+
+  const stopTick = onTick(tick);
+  const created = nav.takePrefetched(id); // the create form's answer: show it at once
+  if (created) dispatch({ auction: created, bids: [] });
+  (async () => {
+    try {
+      const outcome = await resync();
+      if (destroyed || outcome === "ended") return;
+    } catch (err) {
+      if (destroyed) return;
+      if (!state.auction) {
+        view.showLoadError(errorMessage(err), () => nav.route());
+        return;
+      }
+    }
+    live = new LiveConnection({
+      wsUrl: config.wsUrl,
+      auctionId: id,
+      getToken: () => getSession()?.token,
+      resync,
+      onFrame,
+      onState: (s) => view.setConnection(s),
+    });
+    live.start();
+  })();
+
+  return {
+    el: view.el,
+    destroy() {
+      destroyed = true;
+      live?.stop();
+      stopTick();
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// The seller's create-auction form. The rules (the server's limits) are in auction-form.js; the page submits.
+import { h, field, showMsg, setText } from "../dom.js";
+import { humanDuration } from "../format.js";
+import { TITLE_MAX, DESCRIPTION_MAX, DURATION_MIN, DURATION_MAX } from "../auction-form.js";
+
+const PRESETS = [[30, "30 s"], [60, "1 min"], [300, "5 min"], [3600, "1 h"], [86_400, "1 day"]];
+
+/** onSubmit(values) -> Promise<{ok: true} | {ok: false, field?, message}> */
+export function createFormView({ onSubmit }) {
+  const title = h("input", { type: "text", testid: "create-title", required: true, placeholder: "Vintage film camera" });
+  const desc = h("textarea", { testid: "create-description", rows: "3", placeholder: "Condition, what's included, shipping…" });
+  const start = h("input", { type: "text", inputmode: "decimal", testid: "create-starting-price", required: true, placeholder: "25.00", autocomplete: "off" });
+  const inc = h("input", { type: "text", inputmode: "decimal", testid: "create-min-increment", placeholder: "1.00", autocomplete: "off" });
+  const dur = h("input", { type: "number", testid: "create-duration-seconds", required: true, min: String(DURATION_MIN), max: String(DURATION_MAX), step: "1", value: "300", inputmode: "numeric" });
+  const durHint = h("span", { class: "field-hint" });
+  const msg = h("p", { class: "msg", hidden: true, role: "alert", testid: "create-error" });
+  const submit = h("button", { class: "btn btn-primary btn-block", type: "submit", testid: "create-submit" }, "Start auction");
+
+  const updateHint = () => {
+    const secs = Number(dur.value);
+    const inRange = Number.isInteger(secs) && secs >= DURATION_MIN && secs <= DURATION_MAX;
+    setText(durHint, inRange ? `Runs for ${humanDuration(secs)}` : "From 10 seconds to 30 days");
+  };
+  dur.addEventListener("input", updateHint);
+  updateHint();
+
+  const presets = h("div", { class: "chips" },
+    PRESETS.map(([v, label]) =>
+      h("button", { type: "button", class: "chip", onclick: () => { dur.value = String(v); updateHint(); } }, label)));
+
+  const fieldsByName = { title, description: desc, startingPrice: start, minIncrement: inc, durationSeconds: dur };
+  const clearInvalid = () => Object.values(fieldsByName).forEach((f) => f.removeAttribute("aria-invalid"));
+  const fail = (text, f) => {
+    showMsg(msg, text);
+    if (f) {
+      f.setAttribute("aria-invalid", "true");
+      f.focus();
+    }
+  };
+
+  const form = h("form", {
+    class: "stack",
+    novalidate: true,
+    onsubmit: async (e) => {
+      e.preventDefault();
+      clearInvalid();
+      showMsg(msg, "");
+      submit.disabled = true;
+      submit.textContent = "Starting…";
+      const r = await onSubmit({
+        title: title.value, description: desc.value, startingPrice: start.value,
+        minIncrement: inc.value, durationSeconds: dur.value,
+      });
+      if (r.ok) return; // the page moves on
+      submit.disabled = false;
+      submit.textContent = "Start auction";
+      fail(r.message, fieldsByName[r.field]);
+    },
+  },
+  field("Title", title, `Up to ${TITLE_MAX} characters`),
+  field("Description", desc, `Optional, up to ${DESCRIPTION_MAX} characters`),
+  h("div", { class: "grid-2" },
+    field("Starting price ($)", start),
+    field("Min. increment ($)", inc, "Optional")),
+  h("label", { class: "field" },
+    h("span", { class: "field-label" }, "Duration (seconds)"),
+    dur, presets, durHint),
+  msg,
+  submit);
+
+  return {
+    el: h("aside", { class: "card create-card" },
+      h("h2", {}, "Create an auction"),
+      h("p", { class: "muted small" }, "It goes live immediately and ends automatically."),
+      form),
+  };
+}
