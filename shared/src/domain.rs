@@ -285,21 +285,43 @@ pub struct BidRequest {
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
-/// The result of an accepted (or replayed) bid: the bid and the auction right after it.
+/// The result of an accepted bid: the bid and the auction right after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedBid {
     pub bid: Bid,
     pub auction: Auction,
 }
 
+impl PlacedBid {
+    /// What the bidder was answered, kept for replays.
+    pub fn receipt(&self) -> BidReceipt {
+        BidReceipt {
+            bid: self.bid.clone(),
+            status: self.auction.status_event(),
+            minimum_bid: self.auction.minimum_bid,
+        }
+    }
+}
+
+/// The answer to an accepted bid, as its idempotency record keeps it: a retry with the same key gets exactly
+/// this back. Small on purpose (no auction snapshot): it is written with every keyed bid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BidReceipt {
+    pub bid: Bid,
+    /// The auction's status right after the bid.
+    pub status: AuctionStatusEvent,
+    /// The minimum next bid right after the bid.
+    pub minimum_bid: Money,
+}
+
+// An outcome is moved once from the store to the handler, never stored: boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BidOutcome {
     Accepted(PlacedBid),
-    /// Same bidder, same Idempotency-Key, same amount: the original result, nothing written.
-    Replayed(PlacedBid),
-    /// A retry (same bidder, key and amount) of a bid that was committed but whose invocation failed before
-    /// completing it: the store has now written its history; it still has to be announced to viewers.
-    Recovered(PlacedBid),
+    /// Same bidder, same Idempotency-Key, same amount: the original answer, nothing written.
+    Replayed(BidReceipt),
     Rejected(BidRejection),
 }
 
@@ -369,6 +391,58 @@ pub fn apply_bid(before: &Auction, req: &BidRequest) -> PlacedBid {
 /// write transaction; DynamoDB runs the same rule as a ConditionExpression).
 pub fn bid_allowed(a: &Auction, req: &BidRequest) -> bool {
     a.is_open(req.now) && a.seller_id != req.bidder_id && req.amount >= a.minimum_bid
+}
+
+/// The decision on a bid against one version of its auction (`None`: no such auction). Both stores make it:
+/// the embedded store inside its write transaction, the DynamoDB adapter on the item it read, then commits the
+/// `Accept` with a write conditioned on that very version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BidDecision {
+    /// Allowed: this is the auction after it.
+    Accept(PlacedBid),
+    /// This request already committed (it leads): a retry of the same request (same `bid_id`, e.g. the SDK
+    /// retrying a write whose response was lost) is `Accepted` again; a client retry with the same
+    /// Idempotency-Key racing its original is `Replayed`, or `IdempotencyKeyReused` with another amount.
+    Committed(BidOutcome),
+    Reject(BidRejection),
+}
+
+/// Decide a bid on the state `current`. Pure: the stores supply the state and commit the result.
+pub fn judge_bid(current: Option<&Auction>, req: &BidRequest) -> BidDecision {
+    match current {
+        Some(a) if bid_allowed(a, req) => BidDecision::Accept(apply_bid(a, req)),
+        Some(a) => match a.high_bid.as_ref() {
+            Some(hb) if hb.bid_id == req.bid_id => {
+                BidDecision::Committed(BidOutcome::Accepted(PlacedBid {
+                    bid: hb.clone(),
+                    auction: a.clone(),
+                }))
+            }
+            Some(hb)
+                if req.idempotency_key.is_some()
+                    && hb.bidder_id == req.bidder_id
+                    && hb.idempotency_key == req.idempotency_key =>
+            {
+                let placed = PlacedBid {
+                    bid: hb.clone(),
+                    auction: a.clone(),
+                };
+                BidDecision::Committed(replay_or_reused(placed.receipt(), req))
+            }
+            _ => BidDecision::Reject(BidRejection::classify(Some(a), req)),
+        },
+        None => BidDecision::Reject(BidRejection::AuctionNotFound),
+    }
+}
+
+/// A keyed request whose key was already accepted: the original answer if the amount is the same, else a
+/// refusal (the key was reused for another request).
+pub fn replay_or_reused(original: BidReceipt, req: &BidRequest) -> BidOutcome {
+    if original.bid.amount == req.amount {
+        BidOutcome::Replayed(original)
+    } else {
+        BidOutcome::Rejected(BidRejection::IdempotencyKeyReused)
+    }
 }
 
 /// Move an auction to `ended`: the pure twin of the close's conditional write.

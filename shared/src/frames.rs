@@ -6,7 +6,7 @@
 //! Clients ignore any frame whose `seq` is lower than the one they already show.
 
 use crate::domain::{
-    Auction, AuctionEndedEvent, AuctionId, AuctionStatusEvent, BidPlacedEvent, PlacedBid,
+    Auction, AuctionEndedEvent, AuctionId, AuctionStatusEvent, BidPlacedEvent, BidReceipt,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,13 +44,13 @@ pub struct Frame {
 
 impl Frame {
     /// The one frame every viewer gets for an accepted bid: `bid.placed` and `auction.status` together.
-    pub fn bid_accepted(placed: &PlacedBid) -> Frame {
+    pub fn bid_accepted(receipt: &BidReceipt) -> Frame {
         Frame {
-            seq: placed.bid.seq,
-            auction_id: Some(placed.auction.auction_id.clone()),
+            seq: receipt.bid.seq,
+            auction_id: Some(receipt.bid.auction_id.clone()),
             event: Event::Batch(vec![
-                Event::BidPlaced(placed.bid.placed_event()),
-                Event::AuctionStatus(placed.auction.status_event()),
+                Event::BidPlaced(receipt.bid.placed_event()),
+                Event::AuctionStatus(receipt.status.clone()),
             ]),
         }
     }

@@ -300,7 +300,7 @@ async fn bid_frame() -> Frame {
         idempotency_key: None,
     };
     match store.place_bid(&req).await.expect("bid") {
-        BidOutcome::Accepted(placed) => Frame::bid_accepted(&placed),
+        BidOutcome::Accepted(placed) => Frame::bid_accepted(&placed.receipt()),
         other => panic!("bid not accepted: {other:?}"),
     }
 }

@@ -4,8 +4,8 @@ use super::close::Closed;
 use super::views::{public_bids, AuctionView, BidAccepted};
 use super::App;
 use crate::domain::{
-    new_auction, validate_text, AuctionDraft, AuctionId, BidOutcome, BidRequest, DomainError,
-    Money, PlacedBid, Principal, DEFAULT_MIN_INCREMENT, MAX_DESCRIPTION_LEN, MAX_DURATION_MS,
+    new_auction, validate_text, AuctionDraft, AuctionId, BidOutcome, BidReceipt, BidRequest,
+    DomainError, Money, Principal, DEFAULT_MIN_INCREMENT, MAX_DESCRIPTION_LEN, MAX_DURATION_MS,
     MAX_TITLE_LEN, MIN_DURATION_MS,
 };
 use crate::error::ApiError;
@@ -146,28 +146,27 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                     amount = placed.bid.amount.cents(),
                     "bid accepted"
                 );
-                self.publish_bid(&placed).await;
-                Ok(bid_response(&placed, false))
+                let receipt = placed.receipt();
+                self.publish_bid(&receipt).await;
+                Ok(bid_response(&receipt, false))
             }
-            BidOutcome::Recovered(placed) => {
-                tracing::info!(auction_id = %placed.auction.auction_id, bid_id = %placed.bid.bid_id, "recovered a committed bid on retry");
-                self.publish_bid(&placed).await;
-                Ok(bid_response(&placed, true))
-            }
-            BidOutcome::Replayed(placed) => {
-                tracing::info!(auction_id = %placed.auction.auction_id, bid_id = %placed.bid.bid_id, "idempotent replay");
-                Ok(bid_response(&placed, true))
+            BidOutcome::Replayed(receipt) => {
+                tracing::info!(auction_id = %receipt.bid.auction_id, bid_id = %receipt.bid.bid_id, seq = receipt.bid.seq, "idempotent replay");
+                // The original invocation may have died between its commit and its announcement: announcing
+                // again is harmless (clients drop a frame whose seq they have) and makes delivery at least once.
+                self.publish_bid(&receipt).await;
+                Ok(bid_response(&receipt, true))
             }
             BidOutcome::Rejected(r) => Err(r.into()),
         }
     }
 
     /// One combined frame per viewer. Failures are logged, never returned: the bid is committed.
-    async fn publish_bid(&self, placed: &PlacedBid) {
+    async fn publish_bid(&self, receipt: &BidReceipt) {
         let started = Instant::now();
         let connections = match self
             .store
-            .connections_for_auction(&placed.auction.auction_id)
+            .connections_for_auction(&receipt.bid.auction_id)
             .await
         {
             Ok(c) => c,
@@ -178,7 +177,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         };
         let r = self
             .fanout
-            .publish(&connections, &Frame::bid_accepted(placed))
+            .publish(&connections, &Frame::bid_accepted(receipt))
             .await;
         tracing::info!(
             targets = r.targets,
@@ -224,12 +223,12 @@ impl<S: Store, B: Broadcaster> App<S, B> {
     }
 }
 
-fn bid_response(placed: &PlacedBid, replayed: bool) -> Response<Body> {
+fn bid_response(receipt: &BidReceipt, replayed: bool) -> Response<Body> {
     let body = BidAccepted {
-        bid: placed.bid.public(),
-        status: placed.auction.status_event(),
-        seq: placed.bid.seq,
-        minimum_bid: placed.auction.minimum_bid.cents(),
+        bid: receipt.bid.public(),
+        status: receipt.status.clone(),
+        seq: receipt.bid.seq,
+        minimum_bid: receipt.minimum_bid.cents(),
     };
     let mut resp = json_response(http::StatusCode::CREATED, &body);
     if replayed {

@@ -556,7 +556,7 @@ async fn same_key_and_amount_is_replayed(store) {
     let retry = place(&store, &bid_req(&a, &bidder, 1_000, NOW + 2, Some("key-1"))).await;
 
     // THEN it is Replayed with the identical bid (same bid id, seq) and state, and nothing was written
-    assert_eq!(retry, BidOutcome::Replayed(original.clone()));
+    assert_eq!(retry, BidOutcome::Replayed(original.receipt()));
     assert_eq!(get(&store, &a.auction_id).await.bid_count, 1);
     assert_state(
         &store,
@@ -587,7 +587,7 @@ async fn replay_returns_the_original_result_after_later_bids_and_the_close(store
     .await;
 
     // THEN it is the original result: the state right after her bid, not the current one
-    assert_eq!(retry, BidOutcome::Replayed(original.clone()));
+    assert_eq!(retry, BidOutcome::Replayed(original.receipt()));
     assert_state(
         &store,
         &outbid.auction,
@@ -604,12 +604,52 @@ async fn replay_returns_the_original_result_after_later_bids_and_the_close(store
         &bid_req(&a, &alice, 1_000, ENDS_AT + 1, Some("retry-me")),
     )
     .await;
-    assert_eq!(retry, BidOutcome::Replayed(original.clone()));
+    assert_eq!(retry, BidOutcome::Replayed(original.receipt()));
     assert_state(&store, &closed, &[outbid.bid.clone(), original.bid.clone()]).await;
     store
         .mark_finalized(&a.auction_id)
         .await
         .expect("mark_finalized");
+}
+
+async fn racing_retries_with_one_key_commit_once(store) {
+    // GIVEN an auction and one bidder's request, sent 8 times at once with the same key (a client retrying
+    // while its first attempt is still in flight): each attempt is a new request with its own bid id
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let bidder = user("bidder");
+    let attempts: Vec<BidRequest> = (0..8)
+        .map(|i| bid_req(&a, &bidder, 1_500, NOW + 1 + i, Some("racing-key")))
+        .collect();
+
+    // WHEN they all race
+    let mut tasks = Vec::new();
+    for req in attempts {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { place_retrying(&store, &req).await }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.expect("task"));
+    }
+
+    // THEN exactly one is Accepted and every other one is a replay of it: one bid, one history item
+    let winners: Vec<PlacedBid> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            BidOutcome::Accepted(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let receipt = winners[0].receipt();
+    for o in &outcomes {
+        match o {
+            BidOutcome::Accepted(_) => {}
+            BidOutcome::Replayed(r) => assert_eq!(*r, receipt),
+            other => panic!("expected a replay, got {other:?}"),
+        }
+    }
+    assert_state(&store, &winners[0].auction, std::slice::from_ref(&winners[0].bid)).await;
 }
 
 async fn same_key_different_amount_is_key_reused(store) {
@@ -633,7 +673,7 @@ async fn same_key_different_amount_is_key_reused(store) {
 
     // AND the original request still replays
     let retry = place(&store, &bid_req(&a, &bidder, 1_000, NOW + 3, Some("key-1"))).await;
-    assert_eq!(retry, BidOutcome::Replayed(original));
+    assert_eq!(retry, BidOutcome::Replayed(original.receipt()));
 }
 
 async fn idempotency_key_is_scoped_to_the_bidder(store) {
@@ -666,7 +706,7 @@ async fn idempotency_key_is_scoped_to_the_bidder(store) {
             &bid_req(&a, &alice, 1_000, NOW + 3, Some("shared-key"))
         )
         .await,
-        BidOutcome::Replayed(hers.clone())
+        BidOutcome::Replayed(hers.receipt())
     );
     assert_eq!(
         place(
@@ -674,7 +714,7 @@ async fn idempotency_key_is_scoped_to_the_bidder(store) {
             &bid_req(&a, &bob, 1_100, NOW + 3, Some("shared-key"))
         )
         .await,
-        BidOutcome::Replayed(his.clone())
+        BidOutcome::Replayed(his.receipt())
     );
     assert_state(&store, &his.auction, &[his.bid.clone(), hers.bid.clone()]).await;
 

@@ -79,7 +79,7 @@
 //! sweep.
 
 use crate::domain::{
-    self, Auction, AuctionId, AuctionStatus, Bid, BidOutcome, BidRejection, BidRequest,
+    self, Auction, AuctionId, AuctionStatus, Bid, BidDecision, BidOutcome, BidRequest,
     CloseOutcome, Closing, Connection, ConnectionId, Millis, PlacedBid, UserId,
 };
 use crate::ports::{AuctionStore, ConnectionStore, StoreError, StoreResult};
@@ -436,27 +436,23 @@ fn place_bid_tx(conn: &mut rusqlite::Connection, req: &BidRequest) -> StoreResul
                     req.auction_id
                 ))
             })?;
-            if bid.amount != req.amount {
-                return Ok(BidOutcome::Rejected(BidRejection::IdempotencyKeyReused));
-            }
             let auction: Auction =
                 from_json("auction snapshot", req.auction_id.as_str(), &auction_after)?;
-            return Ok(BidOutcome::Replayed(PlacedBid { bid, auction }));
+            return Ok(domain::replay_or_reused(
+                PlacedBid { bid, auction }.receipt(),
+                req,
+            ));
         }
     }
 
-    // 2. The conditional write.
-    // Refused: nothing is written (dropping `tx` rolls back), the reason comes from the state it saw.
-    let before = match load_auction(&tx, &req.auction_id)? {
-        Some(a) if domain::bid_allowed(&a, req) => a,
-        other => {
-            return Ok(BidOutcome::Rejected(BidRejection::classify(
-                other.as_ref(),
-                req,
-            )))
-        }
+    // 2. The decision, on the state inside the write lock, and its commit: the auction, the bid and the
+    // idempotency record in one transaction. Refused: nothing is written (dropping `tx` rolls back).
+    let current = load_auction(&tx, &req.auction_id)?;
+    let placed = match domain::judge_bid(current.as_ref(), req) {
+        BidDecision::Accept(placed) => placed,
+        BidDecision::Committed(outcome) => return Ok(outcome),
+        BidDecision::Reject(r) => return Ok(BidOutcome::Rejected(r)),
     };
-    let placed = domain::apply_bid(&before, req);
     update_auction(&tx, &placed.auction)?;
     let seq = to_i64("seq", placed.bid.seq)?;
     let bid_json = to_json("bid", &placed.bid)?;
@@ -734,7 +730,7 @@ impl ConnectionStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AuctionDraft, IdempotencyKey, Money, Principal, Role};
+    use crate::domain::{AuctionDraft, BidRejection, IdempotencyKey, Money, Principal, Role};
     use std::path::PathBuf;
 
     const NOW: Millis = 1_700_000_000_000;
@@ -816,7 +812,7 @@ mod tests {
         );
         assert_eq!(
             store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap(),
-            BidOutcome::Replayed(placed.clone())
+            BidOutcome::Replayed(placed.receipt())
         );
 
         // AND a close committed before another reopen is still there
@@ -971,7 +967,7 @@ mod tests {
         );
         assert_eq!(
             store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap(),
-            BidOutcome::Replayed(placed)
+            BidOutcome::Replayed(placed.receipt())
         );
         drop(store);
         let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());

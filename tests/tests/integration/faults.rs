@@ -281,7 +281,10 @@ async fn unavailable_then_exactly_one_bid(fault: DynamoFault) {
     let bidder = t.bidder(1);
     let key = Some("retry-key-1");
 
-    proxy.inject("UpdateItem", &vec![fault; SDK_ATTEMPTS as usize]);
+    // (`$connect` above also used TransactWriteItems: count from here.)
+    let seen_before = proxy.seen("TransactWriteItems");
+    let forwarded_before = proxy.forwarded("TransactWriteItems");
+    proxy.inject("TransactWriteItems", &vec![fault; SDK_ATTEMPTS as usize]);
     let r = t
         .bid_raw(Some(&bidder), &id, Some(r#"{"amount":10000}"#.into()), key)
         .await;
@@ -292,12 +295,16 @@ async fn unavailable_then_exactly_one_bid(fault: DynamoFault) {
     let retry_after = r.headers.get("retry-after").expect("Retry-After header");
     assert!(retry_after.to_str().unwrap().parse::<u32>().unwrap() >= 1);
     assert_eq!(
-        proxy.seen("UpdateItem"),
+        proxy.seen("TransactWriteItems") - seen_before,
         SDK_ATTEMPTS as usize,
         "the SDK retried {fault:?} a bounded number of times"
     );
-    assert_eq!(proxy.pending("UpdateItem"), 0, "the fault has cleared");
-    assert_eq!(proxy.forwarded("UpdateItem"), 0);
+    assert_eq!(
+        proxy.pending("TransactWriteItems"),
+        0,
+        "the fault has cleared"
+    );
+    assert_eq!(proxy.forwarded("TransactWriteItems"), forwarded_before);
 
     // No partial state: the auction, its bids and its viewers saw nothing.
     let after = direct.get_auction(&aid).await.unwrap().unwrap();
@@ -347,7 +354,10 @@ async fn unavailable_then_exactly_one_bid(fault: DynamoFault) {
     let bids = direct.recent_bids(&aid, 10).await.unwrap();
     assert_eq!(bids.len(), 1);
     assert_eq!(bids[0].bid_id, first.body["bid"]["bidId"].as_str().unwrap());
-    assert_eq!(t.frames("v1=").len(), 1, "viewers saw the bid once");
+    // The viewer saw the bid when it was placed, and again with the replay (at least once: a replay announces
+    // again, as the original may have died before announcing; clients drop the duplicate seq).
+    let seqs: Vec<u64> = t.frames("v1=").iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, vec![1, 1], "viewers saw the bid");
 }
 
 #[tokio::test]
@@ -378,12 +388,12 @@ async fn a_lost_bid_response_then_a_keyed_retry_returns_the_original_bid() {
 
     let mut faults = vec![DynamoFault::ForwardThenServerError];
     faults.extend(vec![DynamoFault::ServerError; SDK_ATTEMPTS as usize - 1]);
-    proxy.inject("UpdateItem", &faults);
+    proxy.inject("TransactWriteItems", &faults);
     let r = t.bid_raw(Some(&bidder), &id, body(), key).await;
     assert_eq!(r.status, 503, "{:?}", r.body);
     assert_eq!(r.code(), "service_unavailable");
     assert!(r.headers.get("retry-after").is_some());
-    assert_eq!(proxy.forwarded("UpdateItem"), 1);
+    assert_eq!(proxy.forwarded("TransactWriteItems"), 1);
 
     // The auction DID take the bid.
     let taken = direct.get_auction(&aid).await.unwrap().unwrap();
@@ -423,14 +433,15 @@ async fn a_lost_bid_response_then_a_keyed_retry_returns_the_original_bid() {
     );
 }
 
-/// One lost response, and the SDK's own retry reaches DynamoDB: the keyed conditional write refuses the
-/// duplicate and the store recognises its own committed bid, so the bidder sees 201 at once.
+/// One lost response, and the SDK's own retry reaches DynamoDB. DynamoDB itself answers a retried
+/// TransactWriteItems with the same ClientRequestToken as a success; moto re-runs it, the version condition
+/// refuses the duplicate and the store recognises its own committed bid. Either way the bidder sees 201 at once.
 #[tokio::test]
 async fn a_lost_response_retried_by_the_sdk_is_answered_with_the_committed_bid() {
     let DynamoFixture { t, proxy, direct } = dynamo_fixture().await;
     let id = t.auction().await;
     let aid = AuctionId::parse(&id).unwrap();
-    proxy.inject("UpdateItem", &[DynamoFault::ForwardThenServerError]);
+    proxy.inject("TransactWriteItems", &[DynamoFault::ForwardThenServerError]);
     let r = t
         .bid_raw(
             Some(&t.bidder(1)),
@@ -440,22 +451,22 @@ async fn a_lost_response_retried_by_the_sdk_is_answered_with_the_committed_bid()
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    assert_eq!(proxy.forwarded("UpdateItem"), 2);
+    assert_eq!(proxy.forwarded("TransactWriteItems"), 2);
     let a = direct.get_auction(&aid).await.unwrap().unwrap();
     assert_eq!((a.bid_count, a.seq), (1, 1));
     assert_eq!(r.body["bid"]["bidId"], a.high_bid.unwrap().bid_id.as_str());
 }
 
-/// An UNKEYED bid whose UpdateItem committed but whose response was lost is retried by the SDK itself (same
-/// request, same bid id); the retry fails the condition (`minimumBid` is now above the amount). The store must
-/// recognise its own bid (`highBid.bidId == req.bid_id`) and answer 201, not `bid_too_low`, and viewers hear.
+/// An UNKEYED bid whose transaction committed but whose response was lost is retried by the SDK itself (same
+/// request, same bid id); on moto the retry fails the version condition. The store must recognise its own bid
+/// (`highBid.bidId == req.bid_id`) and answer 201, not `bid_too_low`, and viewers hear.
 #[tokio::test]
 async fn an_unkeyed_bid_whose_response_was_lost_is_not_reported_as_too_low() {
     let DynamoFixture { t, proxy, direct } = dynamo_fixture().await;
     let id = t.auction().await;
     let aid = AuctionId::parse(&id).unwrap();
     assert_eq!(t.connect("v1=", &id, &t.bidder(9)).await, 200);
-    proxy.inject("UpdateItem", &[DynamoFault::ForwardThenServerError]);
+    proxy.inject("TransactWriteItems", &[DynamoFault::ForwardThenServerError]);
     let r = t.bid(&t.bidder(1), &id, 10_000).await;
     let a = direct.get_auction(&aid).await.unwrap().unwrap();
     assert_eq!((a.bid_count, a.seq), (1, 1), "never a second bid");
@@ -463,9 +474,9 @@ async fn an_unkeyed_bid_whose_response_was_lost_is_not_reported_as_too_low() {
     assert_eq!(t.frames("v1=").len(), 1, "viewers are told");
 }
 
-/// After a lost response, the keyed retry is answered from the failed conditional write. The original
-/// invocation never wrote the bid's history nor its idempotency record and never announced it, so the retry
-/// (`BidOutcome::Recovered`) must do both: `GET /auctions/{id}` lists the bid and viewers receive it.
+/// After a lost response (the process gave up: 503), the keyed retry is a replay. The bid's history and its
+/// idempotency record were committed with it; the original invocation never announced it, so the replay
+/// announces it again: `GET /auctions/{id}` lists the bid and viewers receive it.
 #[tokio::test]
 async fn a_bid_recovered_after_a_lost_response_reaches_history_and_viewers() {
     let DynamoFixture { t, proxy, direct } = dynamo_fixture().await;
@@ -474,7 +485,7 @@ async fn a_bid_recovered_after_a_lost_response_reaches_history_and_viewers() {
     assert_eq!(t.connect("v1=", &id, &t.bidder(9)).await, 200);
     let mut faults = vec![DynamoFault::ForwardThenServerError];
     faults.extend(vec![DynamoFault::ServerError; SDK_ATTEMPTS as usize - 1]);
-    proxy.inject("UpdateItem", &faults);
+    proxy.inject("TransactWriteItems", &faults);
     let body = || Some(r#"{"amount":10000}"#.to_owned());
     let key = Some("recovered-1");
     assert_eq!(
@@ -489,4 +500,128 @@ async fn a_bid_recovered_after_a_lost_response_reaches_history_and_viewers() {
         "history"
     );
     assert_eq!(t.frames("v1=").len(), 1, "viewers are told");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 3. Nothing accepted is ever forgotten: consecutive failed bid writes, and commits whose answer was lost
+//
+// A bid's history item and idempotency record are written in the same transaction as the auction's update,
+// so there is no separate history write that could fail on its own. Two ways a bid's write "fails":
+// - A: the transaction is refused (throttled) on every SDK attempt: nothing is committed, 503, and the keyed
+//   retry places the bid;
+// - B: the transaction commits and its answer is lost on every attempt (the process is as good as killed
+//   between the commit and anything after it): 503, yet the bid, its history and its record exist, and the
+//   keyed retry is a replay.
+// `n` consecutive bids fail each way; afterwards the history is exactly the accepted bids.
+
+async fn consecutive_failures_then_recovery(n: usize) {
+    let DynamoFixture { t, proxy, direct } = dynamo_fixture().await;
+    let id = t.auction().await;
+    let aid = AuctionId::parse(&id).unwrap();
+    assert_eq!(t.connect("v1=", &id, &t.bidder(9)).await, 200);
+    let key = |i: usize| format!("consecutive-{n}-{i}");
+    let body = |i: usize| Some(format!(r#"{{"amount":{}}}"#, 10_000 + 100 * i));
+    let bidder = |i: usize| t.bidder(1 + (i % 2) as u32);
+    let (t_ref, id_ref) = (&t, &id);
+    let bid = |i: usize| {
+        let (k, token) = (key(i), bidder(i));
+        async move { t_ref.bid_raw(Some(&token), id_ref, body(i), Some(&k)).await }
+    };
+    let throttled = vec![DynamoFault::Throttling; SDK_ATTEMPTS as usize];
+    let mut lost = vec![DynamoFault::ForwardThenServerError];
+    lost.extend(vec![DynamoFault::ServerError; SDK_ATTEMPTS as usize - 1]);
+
+    // A: n consecutive bids refused outright; nothing is written.
+    for i in 0..n {
+        proxy.inject("TransactWriteItems", &throttled);
+        assert_eq!(bid(i).await.status, 503, "A: bid {i} of {n}");
+    }
+    assert!(direct.recent_bids(&aid, 100).await.unwrap().is_empty());
+    assert_eq!(
+        direct.get_auction(&aid).await.unwrap().unwrap().bid_count,
+        0
+    );
+    // Their keyed retries place them now.
+    for i in 0..n {
+        let r = bid(i).await;
+        assert_eq!(r.status, 201, "A: retry {i} of {n}: {:?}", r.body);
+        assert!(
+            r.headers.get("idempotent-replayed").is_none(),
+            "placed now, not replayed"
+        );
+    }
+    // B: n consecutive bids commit, and their answers are lost.
+    for i in n..2 * n {
+        proxy.inject("TransactWriteItems", &lost);
+        assert_eq!(bid(i).await.status, 503, "B: bid {i} of {n}");
+        assert_eq!(proxy.pending("TransactWriteItems"), 0);
+    }
+    assert_eq!(
+        direct.recent_bids(&aid, 100).await.unwrap().len(),
+        2 * n,
+        "every committed bid has its history item"
+    );
+    // Every keyed retry, of either kind, is now a replay of its original bid.
+    let mut accepted = Vec::new();
+    for i in 0..2 * n {
+        let r = bid(i).await;
+        assert_eq!(r.status, 201, "retry {i}: {:?}", r.body);
+        assert_eq!(
+            r.headers
+                .get("idempotent-replayed")
+                .map(|v| v.to_str().unwrap()),
+            Some("true"),
+            "retry {i} is a replay"
+        );
+        accepted.push((
+            r.body["seq"].as_u64().unwrap(),
+            r.body["bid"]["bidId"].as_str().unwrap().to_owned(),
+        ));
+    }
+    // The history is exactly the accepted bids, seq 1..2n; price and count agree.
+    let mut history: Vec<(u64, String)> = direct
+        .recent_bids(&aid, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.seq, b.bid_id))
+        .collect();
+    history.sort();
+    assert_eq!(history, accepted, "n = {n}");
+    assert_eq!(
+        history.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (1..=2 * n as u64).collect::<Vec<_>>()
+    );
+    let a = direct.get_auction(&aid).await.unwrap().unwrap();
+    assert_eq!(a.bid_count, 2 * n as u64);
+    assert_eq!(a.current_price.cents(), 10_000 + 100 * (2 * n as i64 - 1));
+    // The close records a winner whose bid item exists.
+    assert_eq!(t.end(&t.seller(), &id).await.status, 200);
+    let winner = direct
+        .get_auction(&aid)
+        .await
+        .unwrap()
+        .unwrap()
+        .high_bid
+        .unwrap();
+    assert!(direct
+        .recent_bids(&aid, 100)
+        .await
+        .unwrap()
+        .contains(&winner));
+}
+
+#[tokio::test]
+async fn one_failed_bid_write_then_recovery_forgets_nothing() {
+    consecutive_failures_then_recovery(1).await;
+}
+
+#[tokio::test]
+async fn two_consecutive_failed_bid_writes_then_recovery_forget_nothing() {
+    consecutive_failures_then_recovery(2).await;
+}
+
+#[tokio::test]
+async fn five_consecutive_failed_bid_writes_then_recovery_forget_nothing() {
+    consecutive_failures_then_recovery(5).await;
 }

@@ -2,8 +2,8 @@
 
 use super::keys::{auction_pk, bid_sk, idem_sk, GSI_ACTIVE, GSI_ENDING, META};
 use crate::domain::{
-    self, Auction, AuctionId, AuctionStatus, Bid, BidRequest, Connection, ConnectionId,
-    IdempotencyKey, Millis, Money, UserId,
+    self, Auction, AuctionId, AuctionStatus, Bid, BidReceipt, Connection, ConnectionId,
+    IdempotencyKey, Millis, Money, PlacedBid, UserId,
 };
 use crate::ports::{StoreError, StoreResult};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -37,17 +37,6 @@ impl HighBidAttr {
             amount: b.amount,
             placed_at: b.placed_at,
             idempotency_key: b.idempotency_key.clone(),
-        }
-    }
-    pub(super) fn from_request(r: &BidRequest) -> Self {
-        Self {
-            bid_id: r.bid_id.clone(),
-            auction_id: r.auction_id.clone(),
-            bidder_id: r.bidder_id.clone(),
-            bidder_name: r.bidder_name.clone(),
-            amount: r.amount,
-            placed_at: r.now,
-            idempotency_key: r.idempotency_key.clone(),
         }
     }
     pub(super) fn into_bid(self, seq: u64) -> Bid {
@@ -216,20 +205,20 @@ impl BidItem {
 pub(super) struct IdemItem {
     pk: String,
     pub(super) sk: String,
-    pub(super) bid: Bid,
-    pub(super) auction: Auction,
+    /// What the bidder was answered: the bid, the status after it and the next minimum (< 1 KB).
+    pub(super) receipt: BidReceipt,
     pub(super) expires_at: i64,
 }
 
 impl IdemItem {
-    /// `None` for an unkeyed bid. Deterministic in its inputs, so a repair put rewrites the same item.
-    pub(super) fn from_placed(bid: &Bid, auction: &Auction) -> Option<Self> {
+    /// `None` for an unkeyed bid.
+    pub(super) fn from_placed(placed: &PlacedBid) -> Option<Self> {
+        let bid = &placed.bid;
         let key = bid.idempotency_key.as_ref()?;
         Some(Self {
             pk: auction_pk(&bid.auction_id),
             sk: idem_sk(&bid.bidder_id, key),
-            bid: bid.clone(),
-            auction: auction.clone(),
+            receipt: placed.receipt(),
             expires_at: domain::idempotency_expires_at(bid.placed_at),
         })
     }
@@ -360,8 +349,11 @@ mod tests {
         assert_eq!(bid_sk(42), "BID#00000000000000000042");
         assert_eq!(bid_sk(u64::MAX).len(), 4 + 20);
         let a = auction();
-        let hb = a.high_bid.clone().unwrap();
-        let idem = IdemItem::from_placed(&hb, &a).unwrap();
+        let placed = PlacedBid {
+            bid: a.high_bid.clone().unwrap(),
+            auction: a.clone(),
+        };
+        let idem = IdemItem::from_placed(&placed).unwrap();
         assert_eq!(idem.sk, "IDEM#u1#k1");
         assert_eq!(idem.expires_at, domain::IDEMPOTENCY_RETENTION_SECS);
     }

@@ -6,41 +6,28 @@
 //!
 //! # `place_bid`
 //!
-//! 1. With an Idempotency-Key: consistent GetItem of `IDEM#<bidder>#<key>`. Found → `Replayed(original)` if the
-//!    amount is equal, else `Rejected(IdempotencyKeyReused)`. This is a dedupe read, never a validation read.
-//! 2. The commit point, ONE UpdateItem on the auction item:
-//!    `ConditionExpression: attribute_exists(pk) AND status = :active AND endsAt > :now AND sellerId <> :bidder
-//!    AND minimumBid <= :amount` (keyed bids add `AND NOT (highBid.bidderId = :bidder AND
-//!    highBid.idempotencyKey = :key)`, so a key whose record was lost can never be accepted twice);
-//!    `SET highBidSeq = seq + :one, bidCount = bidCount + :one, seq = seq + :one, currentPrice = :amount,
-//!    minimumBid = :amount + minIncrement, highBid = :bid`; `ReturnValues = ALL_OLD`,
-//!    `ReturnValuesOnConditionCheckFailure = ALL_OLD`. No action reads an attribute that an earlier action of
-//!    the same expression writes, so the result is the same whether operands see pre-update values (DynamoDB)
-//!    or are applied in order (some emulators). The new state is `domain::apply_bid(old, req)`.
-//! 3. After the commit, BatchWriteItem (unprocessed items retried a bounded number of times): the new `BID#`
-//!    item, its `IDEM#` record if keyed, and *repair* puts of the previous high bid's `BID#` item (and its
-//!    `IDEM#` record if it had a key, snapshot = the old state). These are idempotent puts of deterministic
-//!    items, so if a Lambda died between steps 2 and 3 of the previous bid, the next bid heals the history. A
-//!    failure in this step is logged and the bid is still reported `Accepted`: it is committed.
-//! 4. On `ConditionalCheckFailedException` the returned item is decoded (absent → not found). If the request
-//!    is keyed and the returned `highBid` has the same bidder and key, it is the same request racing itself:
-//!    `Replayed`/`IdempotencyKeyReused` as in 1. Otherwise `Rejected(BidRejection::classify(..))`. No second read.
+//! 1. With an Idempotency-Key: consistent GetItem of `IDEM#<bidder>#<key>`. Found → its receipt is `Replayed` if
+//!    the amount is equal, else `Rejected(IdempotencyKeyReused)`. A dedupe read, never a validation read.
+//! 2. Consistent GetItem of the auction item: the state the decision is made on.
+//! 3. `domain::judge_bid(state, req)`, the same pure function the embedded store runs in its transaction. A
+//!    refusal is answered at once and writes nothing (prices only rise; an ended or past-due auction never
+//!    reopens: a refusal on a consistent read is final). `Committed` (the leading bid is this very request, or
+//!    this key's original) is answered as such.
+//! 4. The commit point, ONE TransactWriteItems ([`requests`]' `commit_bid`): Update of the auction item with
+//!    `ConditionExpression: seq = :seq AND status = :active AND endsAt > :now AND sellerId <> :bidder AND
+//!    minimumBid <= :amount` (the version the decision was made on, and the bid rule itself),
+//!    `ReturnValuesOnConditionCheckFailure = ALL_OLD`; Put of the `BID#<seq>` item; Put of the `IDEM#` record
+//!    (keyed; `attribute_not_exists`). The history item and the record exist exactly when the bid does.
+//! 5. Cancelled with the auction's condition failed: judge again on the returned item (no re-read), at most
+//!    [`BID_ATTEMPTS`] rounds. The record's condition failed: the same key committed first, its record is read
+//!    and replayed. `TransactionConflict` or throttling of an item: pause, re-read, judge again.
 //!
-//! # Capacity per bid (on-demand; 1 WCU per started KB of the larger of old and new item)
+//! # Capacity
 //!
-//! Let `A` = size of the auction item in KB rounded up (1–2 for a typical description, at most ~5 with a
-//! 4000-character description) and `S ≈ A` for an `IDEM#` record (it embeds an auction snapshot).
-//!
-//! - Accepted bid, no key: `A` (conditional update) + 1 (`BID#`) + 1 (repair of the previous `BID#`, when there
-//!   is a previous bid). Typically 3 WCU. No `gsi1` write.
-//! - Accepted bid, keyed: the above + `S` (its `IDEM#`) + `S` if the previous high bid was keyed (repair), plus
-//!   the dedupe read (1 RCU: strongly consistent, ≤ 4 KB; the minimum 1 RCU is billed when it is absent).
-//! - Refused bid: `A` WCU (a failed conditional write is billed like a write) and nothing else, plus the
-//!   dedupe read if keyed. No extra read to explain the refusal: the old item comes back with the failure.
-//! - Create: `A` + 1 `gsi1` put. Close: `A` (conditional update) + 2 `gsi1` writes (`gsi1pk` changes: the
-//!   index deletes the old entry and puts the new one; KEYS_ONLY entries are < 1 KB) + 1 (repair put of the
-//!   winning `BID#` item). `mark_finalized`: `A` + 1 `gsi1` delete. `add_connection`: 4 WCU (two items, and a
-//!   transactional write costs 2 WCU per item); `remove_connection`: 2 WCU.
+//! Per bid: README, "The bid write". Create: `A` + 1 `gsi1` put. Close: `A` (conditional update) + 2 `gsi1`
+//! writes (`gsi1pk` changes: the index deletes the old entry and puts the new one; KEYS_ONLY entries are < 1 KB).
+//! `mark_finalized`: `A` + 1 `gsi1` delete. `add_connection`: 4 WCU (two items, and a transactional write costs
+//! 2 WCU per item); `remove_connection`: 2 WCU.
 //!
 //! # Errors
 //!
@@ -58,8 +45,8 @@ pub use keys::{GSI1, TTL_ATTRIBUTE};
 pub use schema::{create_table, IndexSpec, TableSpec, TABLE};
 
 use crate::domain::{
-    self, Auction, AuctionId, AuctionStatus, Bid, BidOutcome, BidRejection, BidRequest,
-    CloseOutcome, Closing, Connection, ConnectionId, Millis, PlacedBid,
+    self, Auction, AuctionId, AuctionStatus, Bid, BidDecision, BidOutcome, BidRequest,
+    CloseOutcome, Closing, Connection, ConnectionId, Millis,
 };
 use crate::ports::{AuctionStore, ConnectionStore, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -73,7 +60,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use errors::{build_err, store_err};
-use items::{decode, decode_auction, encode, AuctionItem, BidItem, ConnItem, HighBidAttr, Item};
+use items::{decode, decode_auction, encode, AuctionItem, BidItem, ConnItem, Item};
 use keys::{
     auction_pk, conn_pointer_pk, conn_sk, key, n, names, s, CONN_POINTER_SK, GSI_ACTIVE,
     GSI_ENDING, META,
@@ -120,34 +107,44 @@ fn condition_failed_auction(
     }
 }
 
-/// A refused bid that is really this request's own committed bid, found in the item the failed write
-/// returned: `Some((placed, ours))`. `ours`: the very same request (`bid_id` equal), which happens when the SDK
-/// retried an UpdateItem whose response was lost; otherwise a client retry with the same Idempotency-Key whose
-/// record was never written (the original invocation failed after the commit).
-fn own_committed_bid(current: Option<&Auction>, req: &BidRequest) -> Option<(PlacedBid, bool)> {
-    let a = current?;
-    let hb = a.high_bid.as_ref()?;
-    let ours = hb.bid_id == req.bid_id;
-    let same_key = req.idempotency_key.is_some()
-        && hb.bidder_id == req.bidder_id
-        && hb.idempotency_key == req.idempotency_key;
-    (ours || same_key).then(|| {
-        (
-            PlacedBid {
-                bid: hb.clone(),
-                auction: a.clone(),
-            },
-            ours,
-        )
-    })
+/// How many times one bid is re-decided when another bid committed between its read and its write. Each lost
+/// race means another bid won, and a re-decision usually finds the bid too low now; a bid that stays valid
+/// loses at most about ln(n) races among n concurrent ones (the "records" of a random order), so 32 is far
+/// past what 200 simultaneous bidders on one auction need (the conformance suite's concurrency case).
+const BID_ATTEMPTS: u32 = 32;
+
+/// Why a bid's transaction was cancelled, from its cancellation reasons (in the order of its items: the
+/// auction's update, the `BID#` put, the `IDEM#` put).
+enum Cancelled {
+    /// The auction changed since it was read: here is its current state (ALL_OLD), when DynamoDB returned it.
+    AuctionChanged(Option<Item>),
+    /// The idempotency record exists: a request with the same key committed first.
+    KeyTaken,
+    /// Another transaction held the item (TransactionConflict) or capacity ran out: retry after a pause.
+    Contended,
 }
 
-fn replay_or_reused(original: PlacedBid, req: &BidRequest) -> BidOutcome {
-    if original.bid.amount == req.amount {
-        BidOutcome::Replayed(original)
-    } else {
-        BidOutcome::Rejected(BidRejection::IdempotencyKeyReused)
+fn cancelled(err: &SdkError<TransactWriteItemsError, HttpResponse>) -> Option<Cancelled> {
+    let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error()
+    else {
+        return None;
+    };
+    let reasons = e.cancellation_reasons();
+    let code = |i: usize| reasons.get(i).and_then(|r| r.code());
+    if code(0) == Some("ConditionalCheckFailed") {
+        let item = reasons[0].item().filter(|i| !i.is_empty()).cloned();
+        return Some(Cancelled::AuctionChanged(item));
     }
+    if code(2) == Some("ConditionalCheckFailed") {
+        return Some(Cancelled::KeyTaken);
+    }
+    let contended = reasons.iter().any(|r| {
+        matches!(
+            r.code(),
+            Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
+        )
+    });
+    contended.then_some(Cancelled::Contended)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -214,102 +211,52 @@ impl AuctionStore for DynamoStore {
         // 1. Dedupe read (keyed requests only).
         if let Some(k) = &req.idempotency_key {
             if let Some(original) = self.get_idem(&req.auction_id, &req.bidder_id, k).await? {
-                return Ok(replay_or_reused(original, req));
+                return Ok(domain::replay_or_reused(original, req));
             }
         }
-
-        // 2. The commit point.
-        let high_bid =
-            serde_dynamo::to_attribute_value::<_, AttributeValue>(HighBidAttr::from_request(req))
-                .map_err(|e| StoreError::Other(format!("cannot encode bid: {e}")))?;
-        let mut condition = "attribute_exists(#pk) AND #status = :active AND #endsAt > :now \
-                             AND #sellerId <> :bidder AND #minimumBid <= :amount"
-            .to_owned();
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(auction_pk(&req.auction_id), META)))
-            .update_expression(
-                "SET #highBidSeq = #seq + :one, #bidCount = #bidCount + :one, #seq = #seq + :one, \
-                 #currentPrice = :amount, #minimumBid = :amount + #minIncrement, #highBid = :highBid",
-            )
-            .set_expression_attribute_names(Some(names(&[
-                ("#pk", "pk"),
-                ("#status", "status"),
-                ("#endsAt", "endsAt"),
-                ("#sellerId", "sellerId"),
-                ("#minimumBid", "minimumBid"),
-                ("#minIncrement", "minIncrement"),
-                ("#currentPrice", "currentPrice"),
-                ("#bidCount", "bidCount"),
-                ("#seq", "seq"),
-                ("#highBid", "highBid"),
-                ("#highBidSeq", "highBidSeq"),
-            ])))
-            .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":now", n(req.now))
-            .expression_attribute_values(":bidder", s(req.bidder_id.as_str()))
-            .expression_attribute_values(":amount", n(req.amount.cents()))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":highBid", high_bid)
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(k) = &req.idempotency_key {
-            condition.push_str(
-                " AND NOT (#highBid.#bidderId = :bidder AND #highBid.#idemKey = :idemKey)",
-            );
-            update = update
-                .expression_attribute_names("#bidderId", "bidderId")
-                .expression_attribute_names("#idemKey", "idempotencyKey")
-                .expression_attribute_values(":idemKey", s(k.as_str()));
-        }
-        let result = update.condition_expression(condition).send().await;
-
-        match result {
-            Ok(out) => {
-                let old = out.attributes.filter(|i| !i.is_empty()).ok_or_else(|| {
-                    StoreError::Corrupt("conditional bid update returned no old item".to_owned())
-                })?;
-                let before = decode_auction(old)?;
-                let placed = domain::apply_bid(&before, req);
-                // 3. History (and repair of the previous bid's). The bid is committed whatever happens here.
-                if let Err(e) = self.write_bid_history(&before, &placed).await {
-                    tracing::warn!(
-                        auction_id = %req.auction_id,
-                        seq = placed.bid.seq,
-                        error = %e,
-                        "bid committed but its history write failed; the next bid or the close repairs it"
-                    );
-                }
-                Ok(BidOutcome::Accepted(placed))
-            }
-            Err(err) => {
-                if let Some(current) = condition_failed_auction(&err) {
-                    // 4. Explain the refusal from the item the failed write saw.
-                    let current = current?;
-                    let Some((placed, ours)) = own_committed_bid(current.as_ref(), req) else {
-                        return Ok(BidOutcome::Rejected(BidRejection::classify(
-                            current.as_ref(),
-                            req,
-                        )));
+        // 2. The state the decision is made on: a consistent read of the auction item.
+        let mut current = self.get_auction(&req.auction_id).await?;
+        for attempt in 1..=BID_ATTEMPTS {
+            // 3. The decision (pure, shared with the embedded store). A refusal is final: prices only rise,
+            //    an ended or past-due auction never reopens, so a refusal needs no write.
+            let placed = match domain::judge_bid(current.as_ref(), req) {
+                BidDecision::Accept(placed) => placed,
+                BidDecision::Committed(outcome) => return Ok(outcome),
+                BidDecision::Reject(r) => return Ok(BidOutcome::Rejected(r)),
+            };
+            let before = current.as_ref().ok_or_else(|| {
+                StoreError::Corrupt("an accepted bid without an auction".to_owned())
+            })?;
+            // 4. The commit point: the conditional transaction.
+            let err = match self.bid_transaction(before, &placed)?.send().await {
+                Ok(_) => return Ok(BidOutcome::Accepted(placed)),
+                Err(err) => err,
+            };
+            current = match cancelled(&err) {
+                // Another bid (or the close) got in between: decide again on what it left.
+                Some(Cancelled::AuctionChanged(Some(item))) => Some(decode_auction(item)?),
+                Some(Cancelled::AuctionChanged(None)) => self.get_auction(&req.auction_id).await?,
+                // The same key committed first (a client retry racing its original).
+                Some(Cancelled::KeyTaken) => {
+                    let Some(k) = &req.idempotency_key else {
+                        return Err(StoreError::Corrupt("an unkeyed bid lost a key race".into()));
                     };
-                    if !ours && placed.bid.amount != req.amount {
-                        return Ok(BidOutcome::Rejected(BidRejection::IdempotencyKeyReused));
-                    }
-                    // Its history (and idempotency record) may never have been written: do it now.
-                    if let Err(e) = self.write_bid_history(&placed.auction, &placed).await {
-                        tracing::warn!(auction_id = %req.auction_id, error = %e, "history write of a recovered bid failed");
-                    }
-                    return Ok(if ours {
-                        BidOutcome::Accepted(placed)
-                    } else {
-                        BidOutcome::Recovered(placed)
-                    });
+                    return match self.get_idem(&req.auction_id, &req.bidder_id, k).await? {
+                        Some(original) => Ok(domain::replay_or_reused(original, req)),
+                        None => Err(StoreError::Unavailable(
+                            "idempotency record not yet visible".into(),
+                        )),
+                    };
                 }
-                Err(store_err("UpdateItem(bid)", err))
-            }
+                Some(Cancelled::Contended) => {
+                    requests::pause(attempt).await;
+                    self.get_auction(&req.auction_id).await?
+                }
+                None => return Err(store_err("TransactWriteItems(bid)", err)),
+            };
         }
+        // Lost every race: the bid is not committed; the client may retry.
+        Err(StoreError::Throttled)
     }
 
     async fn due_auctions(&self, now: Millis, limit: usize) -> StoreResult<Vec<AuctionId>> {
@@ -379,18 +326,7 @@ impl AuctionStore for DynamoStore {
                 let item = out.attributes.filter(|i| !i.is_empty()).ok_or_else(|| {
                     StoreError::Corrupt("close update returned no item".to_owned())
                 })?;
-                let closed = decode_auction(item)?;
-                // Repair: the winning bid's history item, in case its writer died after committing.
-                if let Some(hb) = &closed.high_bid {
-                    let repaired = match encode("bid", &BidItem::from_domain(hb)) {
-                        Ok(item) => self.put_plain("PutItem(bid repair)", item).await,
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = repaired {
-                        tracing::warn!(auction_id = %id, error = %e, "auction closed but the winning bid's repair put failed");
-                    }
-                }
-                Ok(CloseOutcome::Closed(closed))
+                Ok(CloseOutcome::Closed(decode_auction(item)?))
             }
             Err(err) => {
                 if let Some(current) = condition_failed_auction(&err) {

@@ -1,15 +1,22 @@
-//! The request helpers the adapter is built from: consistent reads, batch writes and reads with their
-//! `Unprocessed*` retries, paged queries of a partition or of `gsi1`, and the bid-history write.
+//! The request helpers the adapter is built from: consistent reads, the bid's transaction, batch reads with
+//! their `UnprocessedKeys` retries, paged queries of a partition or of `gsi1`.
 
 use super::errors::{build_err, store_err};
 use super::items::{
-    auction_id_from_keys, decode, decode_auction, dynamo_limit, encode, BidItem, IdemItem, Item,
+    auction_id_from_keys, decode, decode_auction, dynamo_limit, encode, BidItem, HighBidAttr,
+    IdemItem, Item,
 };
-use super::keys::{auction_pk, idem_sk, key, n, s, BATCH_ATTEMPTS, BATCH_GET_MAX, GSI1, META};
+use super::keys::{
+    auction_pk, idem_sk, key, n, names, s, BATCH_ATTEMPTS, BATCH_GET_MAX, GSI1, META,
+};
 use super::DynamoStore;
-use crate::domain::{Auction, AuctionId, IdempotencyKey, Millis, PlacedBid, UserId};
+use crate::domain::{Auction, AuctionId, BidReceipt, IdempotencyKey, Millis, PlacedBid, UserId};
 use crate::ports::{StoreError, StoreResult};
-use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -32,7 +39,7 @@ impl DynamoStore {
         auction: &AuctionId,
         bidder: &UserId,
         k: &IdempotencyKey,
-    ) -> StoreResult<Option<PlacedBid>> {
+    ) -> StoreResult<Option<BidReceipt>> {
         let Some(item) = self
             .get_item(
                 "GetItem(idempotency)",
@@ -42,83 +49,79 @@ impl DynamoStore {
         else {
             return Ok(None);
         };
-        let rec: IdemItem = decode("idempotency record", item)?;
-        Ok(Some(PlacedBid {
-            bid: rec.bid,
-            auction: rec.auction,
-        }))
+        Ok(Some(
+            decode::<IdemItem>("idempotency record", item)?.receipt,
+        ))
     }
 
-    /// BatchWriteItem of puts (≤ 25), retrying `UnprocessedItems` a bounded number of times.
-    pub(super) async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
-        let mut requests = Vec::with_capacity(items.len());
-        for item in items {
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(build_err)?;
-            requests.push(WriteRequest::builder().put_request(put).build());
-        }
-        for attempt in 0..BATCH_ATTEMPTS {
-            if requests.is_empty() {
-                return Ok(());
-            }
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(self.table.clone(), std::mem::take(&mut requests))
-                .send()
-                .await
-                .map_err(|e| store_err("BatchWriteItem", e))?;
-            requests = out
-                .unprocessed_items
-                .and_then(|mut m| m.remove(&self.table))
-                .unwrap_or_default();
-        }
-        if requests.is_empty() {
-            Ok(())
-        } else {
-            Err(StoreError::Throttled)
-        }
-    }
-
-    pub(super) async fn put_plain(&self, op: &'static str, item: Item) -> StoreResult<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| store_err(op, e))
-    }
-
-    /// Step 3 of `place_bid`: the new bid's history items plus the repair of the previous high bid's.
-    pub(super) async fn write_bid_history(
+    /// The commit of an accepted bid: ONE TransactWriteItems of the auction item's update, conditioned on the
+    /// version the decision was made on (`seq`) and on the bid rule itself, with the bid's `BID#` item and,
+    /// when keyed, its `IDEM#` record. All of it or nothing.
+    pub(super) fn bid_transaction(
         &self,
         before: &Auction,
         placed: &PlacedBid,
-    ) -> StoreResult<()> {
-        let mut items = vec![encode("bid", &BidItem::from_domain(&placed.bid))?];
-        if let Some(idem) = IdemItem::from_placed(&placed.bid, &placed.auction) {
-            items.push(encode("idempotency record", &idem)?);
+    ) -> StoreResult<TransactWriteItemsFluentBuilder> {
+        let bid = &placed.bid;
+        let after = &placed.auction;
+        let high_bid =
+            serde_dynamo::to_attribute_value::<_, AttributeValue>(HighBidAttr::from_bid(bid))
+                .map_err(|e| StoreError::Other(format!("cannot encode bid: {e}")))?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(auction_pk(&before.auction_id), META)))
+            .condition_expression(
+                "#seq = :seq AND #status = :active AND #endsAt > :now \
+                 AND #sellerId <> :bidder AND #minimumBid <= :amount",
+            )
+            .update_expression(
+                "SET #seq = :newSeq, #bidCount = :bidCount, #currentPrice = :amount, \
+                 #minimumBid = :newMinimum, #highBid = :highBid, #highBidSeq = :newSeq",
+            )
+            .set_expression_attribute_names(Some(names(&[
+                ("#seq", "seq"),
+                ("#status", "status"),
+                ("#endsAt", "endsAt"),
+                ("#sellerId", "sellerId"),
+                ("#minimumBid", "minimumBid"),
+                ("#bidCount", "bidCount"),
+                ("#currentPrice", "currentPrice"),
+                ("#highBid", "highBid"),
+                ("#highBidSeq", "highBidSeq"),
+            ])))
+            .expression_attribute_values(":seq", n(before.seq))
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":now", n(bid.placed_at))
+            .expression_attribute_values(":bidder", s(bid.bidder_id.as_str()))
+            .expression_attribute_values(":amount", n(bid.amount.cents()))
+            .expression_attribute_values(":newSeq", n(after.seq))
+            .expression_attribute_values(":bidCount", n(after.bid_count))
+            .expression_attribute_values(":newMinimum", n(after.minimum_bid.cents()))
+            .expression_attribute_values(":highBid", high_bid)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        let history = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode("bid", &BidItem::from_domain(bid))?))
+            .build()
+            .map_err(build_err)?;
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(history).build());
+        if let Some(idem) = IdemItem::from_placed(placed) {
+            let record = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(encode("idempotency record", &idem)?))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", "pk")
+                .build()
+                .map_err(build_err)?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(record).build());
         }
-        if let Some(prev) = &before.high_bid {
-            items.push(encode("bid", &BidItem::from_domain(prev))?);
-            if let Some(idem) = IdemItem::from_placed(prev, before) {
-                items.push(encode("idempotency record", &idem)?);
-            }
-        }
-        // A batch must not name one key twice (the keyed condition makes it impossible; stay defensive).
-        let mut seen = std::collections::HashSet::new();
-        items.retain(|i| {
-            let part = |name: &str| i.get(name).and_then(|v| v.as_s().ok()).cloned();
-            seen.insert((part("pk"), part("sk")))
-        });
-        self.batch_put(items).await
+        Ok(tx)
     }
 
     /// Query a partition of `gsi1`, following pages until `limit` keys or the end; returns auction ids.
@@ -176,7 +179,7 @@ impl DynamoStore {
                     return Err(StoreError::Throttled);
                 }
                 if attempt > 0 {
-                    backoff(attempt).await;
+                    pause(attempt).await;
                 }
                 attempt += 1;
                 let ka = KeysAndAttributes::builder()
@@ -254,7 +257,8 @@ impl DynamoStore {
     }
 }
 
-async fn backoff(attempt: u32) {
+/// A short, growing pause before retrying leftovers or a contended write.
+pub(super) async fn pause(attempt: u32) {
     let ms = 25u64.saturating_mul(1u64 << attempt.min(6));
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
