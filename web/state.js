@@ -4,6 +4,9 @@
 //
 // input is one of
 //   - a WebSocket frame: {type: "batch"|"bid.placed"|"auction.status"|"auction.ended"|"error", seq, auctionId, data}
+//     A publisher's batch covers fromSeq..=seq: one {type, seq, data} item per bid of the range (in seq order),
+//     then the status after them, then auction.ended if the range includes the close. An item without its own
+//     seq takes the frame's.
 //   - a snapshot from GET /auctions/{id}: {auction, bids}          (also the body of POST /auctions/{id}/end)
 //   - a bid response, the 201 body of POST /auctions/{id}/bids: {bid, status, seq, minimumBid}
 //   - a local input from the page: {local: "gapCheck"} (the gap-check delay passed), {local: "notFound"} (404),
@@ -101,21 +104,23 @@ function onFrame(state, f) {
     .filter((ev) => ev && EVENT_TYPES.has(ev.type));
   if (!events.length) return unchanged(state); // "error" and unknown frames
   const seq = seqOf(f.seq);
-  if (isDuplicate(state, events, seq)) return unchanged(state);
+  const seqOfEvent = (ev) => seqOf(ev.seq ?? f.seq);
+  if (isDuplicate(state, events, seq, seqOfEvent)) return unchanged(state);
 
   const stale = seq < state.lastSeq;
   const s = { ...state };
   const effects = [];
   for (const ev of events) {
+    const evSeq = seqOfEvent(ev);
     if (ev.type === "bid.placed") {
-      const b = addBid(s, ev.data, seq);
+      const b = addBid(s, ev.data, evSeq);
       if (b) effects.push({ type: "bidAdded", bid: b });
     } else if (ev.type === "auction.status") {
-      const count = seqOf(ev.data?.bidCount ?? seq);
+      const count = seqOf(ev.data?.bidCount ?? evSeq);
       announce(s, count);
-      if (!stale) applyStatus(s, ev.data, seq);
+      if (!stale) applyStatus(s, ev.data, evSeq);
     } else if (ev.type === "auction.ended") {
-      announce(s, seq - 1); // the close's own seq is not a bid
+      announce(s, evSeq - 1); // the close's own seq is not a bid
       if (!stale && !s.ended) markEnded(s, ev.data, effects);
     }
   }
@@ -124,12 +129,12 @@ function onFrame(state, f) {
 }
 
 /** Nothing newer than what is shown, every bid already in the feed, nothing announced that we didn't know. */
-function isDuplicate(state, events, seq) {
+function isDuplicate(state, events, seq, seqOfEvent) {
   if (seq > state.lastSeq) return false;
   return events.every((ev) => {
     if (ev.type === "bid.placed") return !ev.data?.bidId || state.bids.some((b) => b.bidId === ev.data.bidId);
-    if (ev.type === "auction.status") return seqOf(ev.data?.bidCount ?? seq) <= state.bidsAnnounced;
-    return seq - 1 <= state.bidsAnnounced && (seq < state.lastSeq || state.ended);
+    if (ev.type === "auction.status") return seqOf(ev.data?.bidCount ?? seqOfEvent(ev)) <= state.bidsAnnounced;
+    return seqOfEvent(ev) - 1 <= state.bidsAnnounced && (seq < state.lastSeq || state.ended);
   });
 }
 

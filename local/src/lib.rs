@@ -9,6 +9,8 @@
 //! - [`management_api`] — **Management API**: `POST|GET|DELETE /@connections/{id}`, 410 for unknown ids, API
 //!   Gateway's 128 KB message and 32 KB frame limits. The production broadcaster
 //!   (aws-sdk-apigatewaymanagement) posts here unchanged.
+//! - [`publisher`] — **SQS FIFO → the `publish` function**: the durable hand-off queue consumed by the same
+//!   publisher code, one job per auction at a time; slices of large audiences are delivered in process.
 //! - [`schedule`] — **EventBridge schedule**: the close run on a timer.
 //! - [`ttl`] — **DynamoDB TTL** (embedded store only): expired connections and idempotency records are
 //!   deleted on a timer.
@@ -18,6 +20,7 @@
 pub mod dev_identity;
 pub mod http_api;
 pub mod management_api;
+pub mod publisher;
 pub mod schedule;
 pub mod ttl;
 pub mod websocket_api;
@@ -26,6 +29,7 @@ use auction::auth::{TokenIssuer, TokenVerifier};
 use auction::broadcast::apigw::ApiGatewayBroadcaster;
 use auction::config::Settings;
 use auction::handlers::App;
+use auction::handoff::embedded::EmbeddedHandOff;
 use auction::ports::{Store, SystemClock};
 use auction::store::dynamodb::{self, DynamoStore};
 use auction::store::sqlite::SqliteStore;
@@ -240,6 +244,7 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
     let verifier = TokenVerifier::new(&secret)?;
     let issuer = TokenIssuer::new(&secret)?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let queue = EmbeddedHandOff::open(&opts.data_dir.join("handoff.db"))?;
     let stack = Arc::new(Stack {
         app: App::new(
             store,
@@ -247,7 +252,8 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
             verifier,
             Arc::new(SystemClock),
             opts.settings.clone(),
-        ),
+        )
+        .with_hand_off(Arc::new(queue.clone())),
         sockets: Arc::new(websocket_api::Registry::default()),
         issuer,
         dev_tokens: opts.dev_tokens,
@@ -300,6 +306,7 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
     });
 
     let scheduler = schedule::spawn(stack.clone(), opts.schedule, stop_rx.clone());
+    let publishing = publisher::spawn(stack.clone(), queue, stop_rx.clone());
 
     tracing::info!(%http_url, %ws_url, "local stack listening");
     Ok(Running {
@@ -309,7 +316,7 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
         jwt_secret: secret_string(&secret),
         sockets: stack.sockets.clone(),
         stop: stop_tx,
-        tasks: vec![scheduler, server],
+        tasks: vec![scheduler, publishing, server],
     })
 }
 

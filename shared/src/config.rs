@@ -41,8 +41,25 @@ pub struct Settings {
     pub recent_bids: usize,
     /// Close runs send `auction.status` to viewers of at most this many active auctions per run.
     pub status_broadcast_auctions: usize,
+    /// How often viewers of a quiet auction get the periodic `auction.status` (`STATUS_INTERVAL_MS`).
+    pub status_interval: Duration,
     /// How many due auctions one close run handles at most.
     pub close_batch: usize,
+    /// The coalescing window (`PUBLISH_WINDOW_MS`): viewers get at most one frame per window, carrying
+    /// every change of it; a change after a quiet window goes out at once.
+    pub publish_window: Duration,
+    /// The posts per second one auction's deliveries may make (`PUBLISH_POSTS_PER_SECOND`): the share of
+    /// the account's PostToConnection quota (10,000/s by default, shared with every API Gateway call).
+    pub publish_posts_per_second: u32,
+    /// Viewers per delivery slice (`SLICE_VIEWERS`): a larger audience is delivered by several slices in
+    /// parallel (other invocations on AWS).
+    pub slice_viewers: u64,
+    /// Shard partitions per auction for viewer connection records (`VIEWER_SHARDS`), fixed at creation.
+    pub viewer_shards: u16,
+    /// Sockets one user may have open to one auction (`MAX_SOCKETS_PER_USER`); the next is refused (429).
+    pub max_sockets_per_user: usize,
+    /// Viewers one auction may have (`MAX_VIEWERS_PER_AUCTION`), as counted by its last delivery.
+    pub max_viewers_per_auction: u64,
 }
 
 impl Settings {
@@ -77,7 +94,14 @@ impl Default for Settings {
             connection_ttl_secs: 2 * 3600 + 600,
             recent_bids: 20,
             status_broadcast_auctions: 50,
+            status_interval: Duration::from_secs(60),
             close_batch: 25,
+            publish_window: Duration::from_millis(250),
+            publish_posts_per_second: 5_000,
+            slice_viewers: 2_000,
+            viewer_shards: 16,
+            max_sockets_per_user: 3,
+            max_viewers_per_auction: 100_000,
         }
     }
 }
@@ -89,6 +113,10 @@ pub struct Config {
     pub store: StoreConfig,
     /// `WS_MANAGEMENT_ENDPOINT`: the WebSocket API's callback URL (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
     pub ws_management_endpoint: Option<String>,
+    /// `PUBLISH_QUEUE_URL`: the SQS FIFO queue of the publish hand-off.
+    pub publish_queue_url: Option<String>,
+    /// `DELIVER_FUNCTION`: the Lambda function that delivers one slice of a large audience.
+    pub deliver_function: Option<String>,
     pub settings: Settings,
 }
 
@@ -149,12 +177,46 @@ impl Config {
                 d.status_broadcast_auctions,
                 0..=1_000,
             )?,
+            status_interval: Duration::from_millis(parse(
+                &get,
+                "STATUS_INTERVAL_MS",
+                d.status_interval.as_millis() as u64,
+                1_000..=3_600_000,
+            )?),
             close_batch: parse(&get, "CLOSE_BATCH", d.close_batch, 1..=1_000)?,
+            publish_window: Duration::from_millis(parse(
+                &get,
+                "PUBLISH_WINDOW_MS",
+                d.publish_window.as_millis() as u64,
+                0..=60_000,
+            )?),
+            publish_posts_per_second: parse(
+                &get,
+                "PUBLISH_POSTS_PER_SECOND",
+                d.publish_posts_per_second,
+                1..=1_000_000,
+            )?,
+            slice_viewers: parse(&get, "SLICE_VIEWERS", d.slice_viewers, 100..=1_000_000)?,
+            viewer_shards: parse(&get, "VIEWER_SHARDS", d.viewer_shards, 1..=1_024)?,
+            max_sockets_per_user: parse(
+                &get,
+                "MAX_SOCKETS_PER_USER",
+                d.max_sockets_per_user,
+                1..=100,
+            )?,
+            max_viewers_per_auction: parse(
+                &get,
+                "MAX_VIEWERS_PER_AUCTION",
+                d.max_viewers_per_auction,
+                1..=100_000_000,
+            )?,
         };
         Ok(Self {
             jwt_secret: jwt_secret.map(SecretString::from),
             store,
             ws_management_endpoint: get("WS_MANAGEMENT_ENDPOINT"),
+            publish_queue_url: get("PUBLISH_QUEUE_URL"),
+            deliver_function: get("DELIVER_FUNCTION"),
             settings,
         })
     }

@@ -197,6 +197,32 @@ pub struct Auction {
     pub high_bid: Option<Bid>,
     /// True once `auction.ended` was announced and every viewer revoked (the close is complete).
     pub finalized: bool,
+    /// How many shard partitions its viewers' connection records are spread over (fixed at creation).
+    #[serde(default = "one_shard")]
+    pub viewer_shards: u16,
+    /// How far the publisher has delivered this auction's frames.
+    #[serde(default)]
+    pub publication: Publication,
+}
+
+fn one_shard() -> u16 {
+    1
+}
+
+/// Where the publisher is with one auction: every seq up to `seq` reached every viewer (at least once).
+/// Written only by the publisher, after a delivery; a bid never touches it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Publication {
+    /// The last seq delivered.
+    pub seq: u64,
+    /// When that delivery finished (the coalescing window counts from here).
+    pub at: Millis,
+    /// Viewers the last delivery reached: sizes the next delivery (slices) and its pacing.
+    pub audience: u64,
+    /// When viewers last got the periodic status (it does not count as a delivery for the window).
+    #[serde(default)]
+    pub status_at: Millis,
 }
 
 impl Auction {
@@ -225,6 +251,31 @@ impl Auction {
     pub fn is_open(&self, now: Millis) -> bool {
         self.status == AuctionStatus::Active && now < self.ends_at
     }
+
+    /// Committed changes (bids, the close) not yet delivered to viewers, or an ended auction whose viewers
+    /// were not yet told and revoked.
+    pub fn needs_publishing(&self) -> bool {
+        self.seq > self.publication.seq || (self.status == AuctionStatus::Ended && !self.finalized)
+    }
+
+    /// When its state last changed: the close, else the last bid, else its creation.
+    pub fn last_change_at(&self) -> Millis {
+        self.ended_at
+            .or(self.high_bid.as_ref().map(|b| b.placed_at))
+            .unwrap_or(self.created_at)
+    }
+}
+
+/// The shard partition of a viewer's connection record: a stable hash (FNV-1a) of its connection id, so
+/// viewers spread evenly and a connection's shard can be computed again from its id alone.
+pub fn viewer_shard(connection_id: &ConnectionId, shards: u16) -> u16 {
+    let hash = connection_id
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    (hash % u64::from(shards.max(1))) as u16
 }
 
 /// An accepted bid.
@@ -489,7 +540,51 @@ pub struct Connection {
     pub connected_at: Millis,
     /// Epoch *seconds*, the unit DynamoDB TTL reads.
     pub expires_at: i64,
+    /// Its shard partition ([`viewer_shard`] of its id).
+    #[serde(default)]
+    pub shard: u16,
 }
+
+/// What adding a viewer's connection did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    Added,
+    /// The user already has the most connections allowed to this auction: nothing was written.
+    UserLimit {
+        others: Vec<ConnectionId>,
+    },
+}
+
+/// What to do with a `sync` (decided from the connection's counters by [`sync_verdict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncVerdict {
+    /// Answer with the current status.
+    Answer,
+    /// Too soon: tell the client once (`rate_limited`).
+    Notice,
+    /// Too soon again: no answer at all (it would cost a post).
+    Drop,
+}
+
+/// At most one answered `sync` per connection per second, and at most one `rate_limited` notice per
+/// second: the decision and the counters after it (`last_sync_at`, `last_notice_at`).
+pub fn sync_verdict(
+    last_sync_at: Option<Millis>,
+    last_notice_at: Option<Millis>,
+    now: Millis,
+) -> SyncVerdict {
+    let older_than_a_second = |t: Option<Millis>| t.is_none_or(|t| now - t >= SYNC_INTERVAL_MS);
+    if older_than_a_second(last_sync_at) {
+        SyncVerdict::Answer
+    } else if older_than_a_second(last_notice_at) {
+        SyncVerdict::Notice
+    } else {
+        SyncVerdict::Drop
+    }
+}
+
+/// The shortest interval between two answered `sync`s of one connection (and between two notices).
+pub const SYNC_INTERVAL_MS: Millis = 1_000;
 
 // ---- the three seed events; names and fields are fixed ----
 
@@ -553,12 +648,16 @@ pub fn new_auction(
         ended_at: None,
         high_bid: None,
         finalized: false,
+        viewer_shards: draft.viewer_shards.max(1),
+        publication: Publication::default(),
     }
 }
 
 /// A validated create-auction request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuctionDraft {
+    /// Shard partitions for its viewers' connection records (the deployment's `VIEWER_SHARDS`).
+    pub viewer_shards: u16,
     pub title: String,
     pub description: String,
     pub starting_price: Money,

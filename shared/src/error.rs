@@ -210,6 +210,15 @@ pub enum WsError {
     /// `$default` from a connection the store does not know (already revoked or expired).
     #[error("unknown connection")]
     UnknownConnection,
+    /// `$connect` of a user who already has `MAX_SOCKETS_PER_USER` sockets to this auction.
+    #[error("too many open connections to this auction from one user")]
+    TooManySockets,
+    /// `$connect` to an auction at its `MAX_VIEWERS_PER_AUCTION`.
+    #[error("this auction has as many viewers as it can take")]
+    AuctionFull,
+    /// `sync` more often than once a second.
+    #[error("sync at most once a second")]
+    RateLimited,
     /// `$default` with anything but `{"action":"sync"}`.
     #[error(
         "this channel is read-only; the only accepted message is {{\"action\":\"sync\"}}. \
@@ -229,6 +238,9 @@ impl WsError {
             WsError::Auth(_) => StatusCode::UNAUTHORIZED,
             WsError::AuctionNotFound => StatusCode::NOT_FOUND,
             WsError::AuctionEnded | WsError::UnknownConnection => StatusCode::GONE,
+            WsError::TooManySockets | WsError::AuctionFull | WsError::RateLimited => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             WsError::Store(StoreError::Throttled | StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -245,6 +257,9 @@ impl WsError {
             WsError::AuctionNotFound => "auction_not_found",
             WsError::AuctionEnded => "auction_ended",
             WsError::UnknownConnection => "unknown_connection",
+            WsError::TooManySockets => "too_many_sockets",
+            WsError::AuctionFull => "auction_full",
+            WsError::RateLimited => "rate_limited",
             WsError::ReadOnly => "read_only",
             WsError::Store(StoreError::Throttled | StoreError::Unavailable(_)) => {
                 "service_unavailable"
@@ -256,7 +271,9 @@ impl WsError {
     /// The error frame the sender is told on its own socket, for refusals of what it sent.
     pub fn notice(&self) -> Option<Frame> {
         match self {
-            WsError::ReadOnly => Some(Frame::error(self.code(), &self.to_string())),
+            WsError::ReadOnly | WsError::RateLimited => {
+                Some(Frame::error(self.code(), &self.to_string()))
+            }
             WsError::AuctionNotFound => {
                 Some(Frame::error(self.code(), "the auction no longer exists"))
             }

@@ -7,14 +7,16 @@ use crate::config::Settings;
 use crate::domain::{Connection, ConnectionId};
 use crate::frames::Frame;
 use crate::ports::{Broadcaster, ConnectionStore, PushError};
+use crate::publisher::Pacer;
 use futures::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// What one fan-out did, for logs and tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// What one fan-out did, for logs and tests (and what a `deliver` invocation answers).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FanoutReport {
     pub targets: usize,
     pub delivered: usize,
@@ -106,8 +108,18 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
 
     /// Post `frame` to every connection. Returns when every post has succeeded or been given up on.
     pub async fn publish(&self, connections: &[Connection], frame: &Frame) -> FanoutReport {
+        self.publish_paced(connections, frame, &Pacer::new(0)).await
+    }
+
+    /// [`publish`](Self::publish), every call (retries included) waiting for a slot of `pacer`.
+    pub async fn publish_paced(
+        &self,
+        connections: &[Connection],
+        frame: &Frame,
+        pacer: &Pacer,
+    ) -> FanoutReport {
         match encode(frame) {
-            Some(payload) => self.for_each(connections, Op::Post(&payload)).await,
+            Some(payload) => self.for_each(connections, Op::Post(&payload), pacer).await,
             None => FanoutReport {
                 targets: connections.len(),
                 failed: connections.len(),
@@ -118,15 +130,15 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
 
     /// Close every viewer's socket (DeleteConnection) and remove their records. 410 means already gone: fine.
     /// `delivered` counts the sockets closed here, `gone` those API Gateway had already closed.
-    pub async fn revoke_all(&self, connections: &[Connection]) -> FanoutReport {
-        self.for_each(connections, Op::Disconnect).await
+    pub async fn revoke_all(&self, connections: &[Connection], pacer: &Pacer) -> FanoutReport {
+        self.for_each(connections, Op::Disconnect, pacer).await
     }
 
     /// Post `frame` to one connection (the answer to a `sync`, an error notice), with the same retries and
     /// the same 410 policy as a fan-out.
     pub async fn send_one(&self, conn: &Connection, frame: &Frame) -> Result<(), PushError> {
         let payload = encode(frame).ok_or_else(|| PushError::Other("unencodable frame".into()))?;
-        match self.apply(conn, Op::Post(&payload)).await {
+        match self.apply(conn, Op::Post(&payload), &Pacer::new(0)).await {
             Delivery::Delivered { .. } => Ok(()),
             Delivery::Gone { .. } => Err(PushError::Gone),
             Delivery::Failed { .. } => Err(PushError::Other("gave up".into())),
@@ -135,7 +147,12 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
 
     /// Run `op` on every connection: at most `fanout_concurrency` connections handled at once by this fan-out,
     /// and every call holding one of the process's [`CallSlots`].
-    async fn for_each(&self, connections: &[Connection], op: Op<'_>) -> FanoutReport {
+    async fn for_each(
+        &self,
+        connections: &[Connection],
+        op: Op<'_>,
+        pacer: &Pacer,
+    ) -> FanoutReport {
         // Written without closures so the future stays `Send` for any caller lifetime (closures here trip
         // rustc's higher-ranked lifetime inference under `tokio::spawn`), and memory stays bounded by the
         // window, not by the number of viewers.
@@ -149,7 +166,7 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
         loop {
             while in_flight.len() < limit {
                 let Some(conn) = pending.next() else { break };
-                in_flight.push(self.apply(conn, op));
+                in_flight.push(self.apply(conn, op, pacer));
             }
             let retries = match in_flight.next().await {
                 Some(Delivery::Delivered { retries }) => {
@@ -174,10 +191,17 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
     /// One connection: the call with its retries, then THE 410 policy. A post removes exactly the connection
     /// API Gateway says is gone. A revocation removes the record either way: the auction is over, nothing will
     /// be sent to it again, and a socket we failed to close dies at API Gateway's idle or 2 h limit.
-    async fn apply(&self, conn: &Connection, op: Op<'_>) -> Delivery {
+    async fn apply(&self, conn: &Connection, op: Op<'_>, pacer: &Pacer) -> Delivery {
         let id = &conn.connection_id;
-        let (result, retries) =
-            call_with_retry(&self.broadcaster, &self.slots, id, op, &self.settings).await;
+        let (result, retries) = call_with_retry(
+            &self.broadcaster,
+            &self.slots,
+            id,
+            op,
+            &self.settings,
+            pacer,
+        )
+        .await;
         if matches!(op, Op::Disconnect) || matches!(result, Err(PushError::Gone)) {
             if let Err(e) = self.store.remove_connection(id).await {
                 tracing::warn!(connection_id = %id, error = %e, "could not remove connection record");
@@ -214,10 +238,13 @@ async fn call_with_retry<B: Broadcaster + ?Sized>(
     id: &ConnectionId,
     op: Op<'_>,
     settings: &Settings,
+    pacer: &Pacer,
 ) -> (Result<(), PushError>, usize) {
     let mut attempt = 0u32;
     loop {
         attempt += 1;
+        // Every attempt counts against API Gateway's request quota: each waits for a paced slot.
+        pacer.ready().await;
         let call = async {
             match op {
                 Op::Post(payload) => broadcaster.post(id, payload).await,
@@ -252,7 +279,7 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
 mod tests {
     use super::*;
 
-    use crate::domain::{AuctionId, UserId};
+    use crate::domain::{Admission, AuctionId, Millis, SyncVerdict, UserId};
     use crate::ports::StoreResult;
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -293,6 +320,9 @@ mod tests {
         async fn disconnect(&self, id: &ConnectionId) -> Result<(), PushError> {
             self.post(id, b"").await
         }
+        async fn probe(&self, _: &ConnectionId) -> Result<(), PushError> {
+            Ok(())
+        }
     }
 
     fn viewers(fanout: usize, n: usize) -> Vec<Connection> {
@@ -303,6 +333,7 @@ mod tests {
                 user_id: UserId::parse("viewer").unwrap(),
                 connected_at: 0,
                 expires_at: 0,
+                shard: 0,
             })
             .collect()
     }
@@ -313,8 +344,8 @@ mod tests {
 
     #[async_trait]
     impl ConnectionStore for NoRecords {
-        async fn add_connection(&self, _: &Connection) -> StoreResult<()> {
-            Ok(())
+        async fn add_connection(&self, _: &Connection, _: usize) -> StoreResult<Admission> {
+            Ok(Admission::Added)
         }
         async fn remove_connection(&self, _: &ConnectionId) -> StoreResult<Option<Connection>> {
             Ok(None)
@@ -322,8 +353,18 @@ mod tests {
         async fn get_connection(&self, _: &ConnectionId) -> StoreResult<Option<Connection>> {
             Ok(None)
         }
-        async fn connections_for_auction(&self, _: &AuctionId) -> StoreResult<Vec<Connection>> {
+        async fn connections_in_shards(
+            &self,
+            _: &AuctionId,
+            _: &[u16],
+        ) -> StoreResult<Vec<Connection>> {
             Ok(Vec::new())
+        }
+        async fn record_sync(&self, _: &ConnectionId, _: Millis) -> StoreResult<SyncVerdict> {
+            Ok(SyncVerdict::Answer)
+        }
+        async fn record_strike(&self, _: &ConnectionId) -> StoreResult<u32> {
+            Ok(1)
         }
     }
 

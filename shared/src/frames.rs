@@ -1,12 +1,23 @@
-//! The WebSocket wire format. Every frame is JSON, camelCase, and carries the auction's sequence number.
+//! The WebSocket wire format. Every frame is JSON, camelCase, and carries the auction's sequence number `seq`
+//! (bumped by every accepted bid and by the close).
 //!
-//! Single event: `{"type":"bid.placed","seq":7,"auctionId":"…","data":{…}}`.
-//! Combined (one post per viewer per accepted bid): `{"type":"batch","seq":7,"auctionId":"…","data":[
-//!   {"type":"bid.placed","data":{…}}, {"type":"auction.status","data":{…}}]}`.
-//! Clients ignore any frame whose `seq` is lower than the one they already show.
+//! What the publisher sends (one post per viewer per delivery, covering every seq from `fromSeq` to `seq`):
+//!
+//! ```text
+//! {"type":"batch","seq":9,"fromSeq":7,"auctionId":"…","data":[
+//!   {"type":"bid.placed","seq":7,"data":{…}},          one per accepted bid in the range, in seq order
+//!   {"type":"bid.placed","seq":8,"data":{…}},
+//!   {"type":"auction.status","seq":8,"data":{…}},     the state after the last bid of the range
+//!   {"type":"auction.ended","seq":9,"data":{…}}]}     when the range includes the close
+//! ```
+//!
+//! A viewer receives one auction's frames in seq order, each range starting right after the previous one
+//! (a frame may repeat seqs after a publisher retry: drop what you have). A status-only frame (the periodic
+//! status, the answer to `sync`) is `{"type":"auction.status","seq":8,…}` with no `fromSeq`. The three seed
+//! events keep exactly their fields; the per-event `seq` and `fromSeq` are envelope.
 
 use crate::domain::{
-    Auction, AuctionEndedEvent, AuctionId, AuctionStatusEvent, BidPlacedEvent, BidReceipt,
+    Auction, AuctionEndedEvent, AuctionId, AuctionStatusEvent, Bid, BidPlacedEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -20,10 +31,19 @@ pub enum Event {
     #[serde(rename = "auction.ended")]
     AuctionEnded(AuctionEndedEvent),
     #[serde(rename = "batch")]
-    Batch(Vec<Event>),
+    Batch(Vec<Item>),
     /// Sent only to one connection, in answer to something it sent.
     #[serde(rename = "error")]
     Error(ErrorEvent),
+}
+
+/// One event inside a batch, with the seq it brought the auction to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub seq: Option<u64>,
+    #[serde(flatten)]
+    pub event: Event,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +56,9 @@ pub struct ErrorEvent {
 #[serde(rename_all = "camelCase")]
 pub struct Frame {
     pub seq: u64,
+    /// The first seq this frame covers (publisher frames only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from_seq: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auction_id: Option<AuctionId>,
     #[serde(flatten)]
@@ -43,34 +66,64 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The one frame every viewer gets for an accepted bid: `bid.placed` and `auction.status` together.
-    pub fn bid_accepted(receipt: &BidReceipt) -> Frame {
+    /// A delivery of `auction` (its state now) covering `from_seq..=auction.seq`: every bid of the range
+    /// (`bids`, ascending by seq), the status after them, and `auction.ended` when the range includes the close.
+    pub fn delivery(auction: &Auction, from_seq: u64, bids: &[Bid]) -> Frame {
+        let mut items: Vec<Item> = bids
+            .iter()
+            .map(|b| Item {
+                seq: Some(b.seq),
+                event: Event::BidPlaced(b.placed_event()),
+            })
+            .collect();
+        let status_seq = bids.last().map_or(auction.seq, |b| b.seq);
+        items.push(Item {
+            seq: Some(status_seq),
+            event: Event::AuctionStatus(auction.status_event()),
+        });
+        if auction.status == crate::domain::AuctionStatus::Ended {
+            items.push(Item {
+                seq: Some(auction.seq),
+                event: Event::AuctionEnded(auction.ended_event()),
+            });
+        }
         Frame {
-            seq: receipt.bid.seq,
-            auction_id: Some(receipt.bid.auction_id.clone()),
-            event: Event::Batch(vec![
-                Event::BidPlaced(receipt.bid.placed_event()),
-                Event::AuctionStatus(receipt.status.clone()),
-            ]),
+            seq: auction.seq,
+            from_seq: Some(from_seq),
+            auction_id: Some(auction.auction_id.clone()),
+            event: Event::Batch(items),
         }
     }
+    /// Part of a long backlog: the bids `from_seq..=to_seq` only (the status comes with the last part).
+    pub fn backlog(auction: &Auction, from_seq: u64, to_seq: u64, bids: &[Bid]) -> Frame {
+        Frame {
+            seq: to_seq,
+            from_seq: Some(from_seq),
+            auction_id: Some(auction.auction_id.clone()),
+            event: Event::Batch(
+                bids.iter()
+                    .map(|b| Item {
+                        seq: Some(b.seq),
+                        event: Event::BidPlaced(b.placed_event()),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The current status alone (the periodic status, the answer to `sync`).
     pub fn status(auction: &Auction) -> Frame {
         Frame {
             seq: auction.seq,
+            from_seq: None,
             auction_id: Some(auction.auction_id.clone()),
             event: Event::AuctionStatus(auction.status_event()),
-        }
-    }
-    pub fn ended(auction: &Auction) -> Frame {
-        Frame {
-            seq: auction.seq,
-            auction_id: Some(auction.auction_id.clone()),
-            event: Event::AuctionEnded(auction.ended_event()),
         }
     }
     pub fn error(code: &str, message: &str) -> Frame {
         Frame {
             seq: 0,
+            from_seq: None,
             auction_id: None,
             event: Event::Error(ErrorEvent {
                 error: code.to_owned(),
@@ -82,6 +135,17 @@ impl Frame {
     /// the error is passed on rather than replaced by an empty payload.
     pub fn to_bytes(&self) -> serde_json::Result<Vec<u8>> {
         serde_json::to_vec(self)
+    }
+
+    /// Every event of the frame in order, with the seq it carries (a batch's items, or the frame itself).
+    pub fn events(&self) -> Vec<(u64, &Event)> {
+        match &self.event {
+            Event::Batch(items) => items
+                .iter()
+                .map(|i| (i.seq.unwrap_or(self.seq), &i.event))
+                .collect(),
+            other => vec![(self.seq, other)],
+        }
     }
 }
 
@@ -115,32 +179,50 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn combined_frame_shape_round_trips() {
+    fn a_delivery_frame_covers_its_range_in_seq_order() {
         let f = Frame {
-            seq: 3,
+            seq: 4,
+            from_seq: Some(3),
             auction_id: Some(AuctionId::parse("A1").unwrap()),
             event: Event::Batch(vec![
-                Event::BidPlaced(BidPlacedEvent {
-                    bid_id: "b".into(),
-                    amount: 500,
-                    bidder_name: "Ada".into(),
-                    placed_at: 9,
-                }),
-                Event::AuctionStatus(AuctionStatusEvent {
-                    current_price: 500,
-                    bid_count: 1,
-                    ends_at: 10,
-                }),
+                Item {
+                    seq: Some(3),
+                    event: Event::BidPlaced(BidPlacedEvent {
+                        bid_id: "b".into(),
+                        amount: 500,
+                        bidder_name: "Ada".into(),
+                        placed_at: 9,
+                    }),
+                },
+                Item {
+                    seq: Some(3),
+                    event: Event::AuctionStatus(AuctionStatusEvent {
+                        current_price: 500,
+                        bid_count: 1,
+                        ends_at: 10,
+                    }),
+                },
+                Item {
+                    seq: Some(4),
+                    event: Event::AuctionEnded(AuctionEndedEvent {
+                        winner_id: None,
+                        winner_name: Some("Ada".into()),
+                        final_price: Some(500),
+                    }),
+                },
             ]),
         };
         let v = serde_json::to_value(&f).unwrap();
         assert_eq!(
             v,
-            json!({"type":"batch","seq":3,"auctionId":"A1","data":[
-                {"type":"bid.placed","data":{"bidId":"b","amount":500,"bidderName":"Ada","placedAt":9}},
-                {"type":"auction.status","data":{"currentPrice":500,"bidCount":1,"endsAt":10}}]})
+            json!({"type":"batch","seq":4,"fromSeq":3,"auctionId":"A1","data":[
+                {"type":"bid.placed","seq":3,"data":{"bidId":"b","amount":500,"bidderName":"Ada","placedAt":9}},
+                {"type":"auction.status","seq":3,"data":{"currentPrice":500,"bidCount":1,"endsAt":10}},
+                {"type":"auction.ended","seq":4,"data":{"winnerId":null,"winnerName":"Ada","finalPrice":500}}]})
         );
         assert_eq!(serde_json::from_value::<Frame>(v).unwrap(), f);
+        let seqs: Vec<u64> = f.events().iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, [3, 3, 4]);
     }
 
     #[test]

@@ -15,8 +15,12 @@ pub mod error;
 pub mod fanout;
 pub mod frames;
 pub mod handlers;
+pub mod handoff;
 pub mod http;
 pub mod ports;
+pub mod publisher;
+#[cfg(feature = "aws")]
+pub mod slices;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "aws")]

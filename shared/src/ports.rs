@@ -1,9 +1,11 @@
 //! Ports: the narrow traits the handlers are generic over. Adapters live in `store/` and `broadcast/`.
 
 use crate::domain::{
-    Auction, AuctionId, Bid, BidOutcome, BidRequest, CloseOutcome, Closing, Connection,
-    ConnectionId, Millis,
+    Admission, Auction, AuctionId, Bid, BidOutcome, BidRequest, CloseOutcome, Closing, Connection,
+    ConnectionId, Millis, Publication, SyncVerdict,
 };
+use crate::fanout::FanoutReport;
+use crate::publisher::{PublishJob, SliceJob};
 use async_trait::async_trait;
 
 /// A failure of the storage backend itself (not a refused bid: that is a `BidOutcome::Rejected`).
@@ -61,21 +63,62 @@ pub trait AuctionStore: Send + Sync {
 
     /// Record that `auction.ended` was announced and viewers revoked; removes it from `due_auctions`.
     async fn mark_finalized(&self, id: &AuctionId) -> StoreResult<()>;
+
+    /// The accepted bids with `from_seq <= seq <= to_seq`, ascending by seq (what a delivery carries).
+    async fn bids_between(
+        &self,
+        id: &AuctionId,
+        from_seq: u64,
+        to_seq: u64,
+    ) -> StoreResult<Vec<Bid>>;
+
+    /// Record how far the publisher has delivered. Monotonic: a publication older than the stored one
+    /// (a slower, retried publisher) changes nothing. Never touches the bid state.
+    async fn mark_published(&self, id: &AuctionId, publication: Publication) -> StoreResult<()>;
 }
 
-/// Viewer connections.
+/// Viewer connections. Records live in shard partitions (`Connection::shard`), not in the auction's own.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
-    async fn add_connection(&self, conn: &Connection) -> StoreResult<()>;
+    /// Store a viewer, unless its user already has `max_per_user` connections to that auction: then
+    /// nothing is written and the user's other connections are returned (some may be dead: the caller may
+    /// probe and remove them, then try again).
+    async fn add_connection(
+        &self,
+        conn: &Connection,
+        max_per_user: usize,
+    ) -> StoreResult<Admission>;
 
     /// Remove a connection by id; returns what was removed. Idempotent: removing twice is `Ok(None)`.
     async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>>;
 
     async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>>;
 
-    /// Every connection of one auction (a Query, never a Scan). Expired ones may still be listed until
-    /// the TTL sweeper removes them; posting to them answers 410 and removes them.
-    async fn connections_for_auction(&self, id: &AuctionId) -> StoreResult<Vec<Connection>>;
+    /// Every connection of one auction in the given shards (one Query per shard partition, never a Scan;
+    /// consistent). Expired ones may still be listed until the TTL sweeper removes them; posting to them
+    /// answers 410 and removes them.
+    async fn connections_in_shards(
+        &self,
+        auction: &AuctionId,
+        shards: &[u16],
+    ) -> StoreResult<Vec<Connection>>;
+
+    /// A `sync` from this connection at `now`: answered at most once per second; beyond that, at most one
+    /// `rate_limited` notice per second, else dropped (see [`crate::domain::sync_verdict`]).
+    async fn record_sync(&self, id: &ConnectionId, now: Millis) -> StoreResult<SyncVerdict>;
+
+    /// Another refused client message from this connection; returns how many it has sent.
+    async fn record_strike(&self, id: &ConnectionId) -> StoreResult<u32>;
+
+    /// Every connection of one auction, over all its `shards`.
+    async fn connections_for_auction(
+        &self,
+        auction: &AuctionId,
+        shards: u16,
+    ) -> StoreResult<Vec<Connection>> {
+        let all: Vec<u16> = (0..shards.max(1)).collect();
+        self.connections_in_shards(auction, &all).await
+    }
 }
 
 /// Everything the handlers need from storage: both ports, in one bound. Every store adapter is a cheap
@@ -116,6 +159,32 @@ pub trait Broadcaster: Send + Sync {
     async fn post(&self, id: &ConnectionId, payload: &[u8]) -> Result<(), PushError>;
     /// DeleteConnection: the server closes the socket.
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), PushError>;
+    /// GetConnection: is the socket still open? (`Gone` if not.)
+    async fn probe(&self, id: &ConnectionId) -> Result<(), PushError>;
+}
+
+/// Why a hand-off to the publisher failed (nothing was queued; the schedule's sweep delivers the change).
+#[derive(Debug, thiserror::Error)]
+#[error("publish hand-off failed: {0}")]
+pub struct HandOffError(pub String);
+
+/// The durable hand-off from a commit (a bid, a close) to the publisher: SQS FIFO (one message group per
+/// auction) on AWS, a SQLite queue in the local stack, a recorder in tests. Returns once the job is durable.
+#[async_trait]
+pub trait HandOff: Send + Sync {
+    async fn enqueue(&self, job: &PublishJob) -> Result<(), HandOffError>;
+}
+
+/// Why a slice could not be delivered (the whole delivery is retried).
+#[derive(Debug, thiserror::Error)]
+#[error("slice delivery failed: {0}")]
+pub struct SliceError(pub String);
+
+/// Delivering one slice of a large audience in another invocation (Lambda Invoke of the `deliver`
+/// function); waits until it is done.
+#[async_trait]
+pub trait SliceDelivery: Send + Sync {
+    async fn deliver(&self, job: &SliceJob) -> Result<FanoutReport, SliceError>;
 }
 
 /// The time, injectable so tests can move past `endsAt` without sleeping.
@@ -188,12 +257,18 @@ impl<T: AuctionStore + ?Sized> AuctionStore for std::sync::Arc<T> {
     async fn mark_finalized(&self, id: &AuctionId) -> StoreResult<()> {
         (**self).mark_finalized(id).await
     }
+    async fn bids_between(&self, id: &AuctionId, from: u64, to: u64) -> StoreResult<Vec<Bid>> {
+        (**self).bids_between(id, from, to).await
+    }
+    async fn mark_published(&self, id: &AuctionId, p: Publication) -> StoreResult<()> {
+        (**self).mark_published(id, p).await
+    }
 }
 
 #[async_trait]
 impl<T: ConnectionStore + ?Sized> ConnectionStore for std::sync::Arc<T> {
-    async fn add_connection(&self, c: &Connection) -> StoreResult<()> {
-        (**self).add_connection(c).await
+    async fn add_connection(&self, c: &Connection, max_per_user: usize) -> StoreResult<Admission> {
+        (**self).add_connection(c, max_per_user).await
     }
     async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>> {
         (**self).remove_connection(id).await
@@ -201,8 +276,18 @@ impl<T: ConnectionStore + ?Sized> ConnectionStore for std::sync::Arc<T> {
     async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>> {
         (**self).get_connection(id).await
     }
-    async fn connections_for_auction(&self, id: &AuctionId) -> StoreResult<Vec<Connection>> {
-        (**self).connections_for_auction(id).await
+    async fn connections_in_shards(
+        &self,
+        auction: &AuctionId,
+        shards: &[u16],
+    ) -> StoreResult<Vec<Connection>> {
+        (**self).connections_in_shards(auction, shards).await
+    }
+    async fn record_sync(&self, id: &ConnectionId, now: Millis) -> StoreResult<SyncVerdict> {
+        (**self).record_sync(id, now).await
+    }
+    async fn record_strike(&self, id: &ConnectionId) -> StoreResult<u32> {
+        (**self).record_strike(id).await
     }
 }
 
@@ -213,5 +298,8 @@ impl<T: Broadcaster + ?Sized> Broadcaster for std::sync::Arc<T> {
     }
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), PushError> {
         (**self).disconnect(id).await
+    }
+    async fn probe(&self, id: &ConnectionId) -> Result<(), PushError> {
+        (**self).probe(id).await
     }
 }

@@ -1,7 +1,9 @@
 //! Cold-start wiring for the Lambda functions: configuration, AWS clients and TLS connections, built once.
 //!
 //! Every function's `main.rs` is `telemetry::init_lambda(); let app = wiring::lambda_app().await?;` and a
-//! `run(service_fn(...))` around one handler.
+//! `run(service_fn(...))` around one handler. What a function gets is what its environment names:
+//! `WS_MANAGEMENT_ENDPOINT` (the Management API), `PUBLISH_QUEUE_URL` (the hand-off to the publisher),
+//! `DELIVER_FUNCTION` (slices of large audiences in other invocations), `JWT_SECRET` (token verification).
 //!
 //! `WARM_UP` (default `true`): during init, one GetItem of a key that never exists and one GetConnection of
 //! a made-up id open the TLS connections to DynamoDB and the Management API (in parallel), so the first
@@ -13,7 +15,9 @@ use crate::broadcast::apigw::ApiGatewayBroadcaster;
 use crate::config::{Config, StoreConfig};
 use crate::domain::ConnectionId;
 use crate::handlers::App;
+use crate::handoff::sqs::SqsHandOff;
 use crate::ports::{Broadcaster, PushError, SystemClock};
+use crate::slices::LambdaSlices;
 use crate::store::dynamodb::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -36,6 +40,14 @@ impl<B: Broadcaster> Broadcaster for Option<B> {
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), PushError> {
         match self {
             Some(b) => b.disconnect(id).await,
+            None => Err(PushError::Other(
+                "WS_MANAGEMENT_ENDPOINT is not configured".into(),
+            )),
+        }
+    }
+    async fn probe(&self, id: &ConnectionId) -> Result<(), PushError> {
+        match self {
+            Some(b) => b.probe(id).await,
             None => Err(PushError::Other(
                 "WS_MANAGEMENT_ENDPOINT is not configured".into(),
             )),
@@ -84,13 +96,22 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
         }
     }
     let verifier = TokenVerifier::from_config(config.jwt_secret.as_ref())?;
-    Ok(App::new(
+    let mut app = App::new(
         DynamoStore::new(client, table),
         broadcaster,
         verifier,
         Arc::new(SystemClock),
         config.settings,
-    ))
+    );
+    if let Some(url) = config.publish_queue_url {
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        app = app.with_hand_off(Arc::new(SqsHandOff::new(sqs, url)));
+    }
+    if let Some(function) = config.deliver_function {
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        app = app.with_remote_slices(Arc::new(LambdaSlices::new(lambda, function)));
+    }
+    Ok(app)
 }
 
 /// `WARM_UP` unset or anything but `false`/`0`/`off`/`no` (case-insensitive): warm up during init.

@@ -4,9 +4,11 @@
 use auction::auth::TokenIssuer;
 use auction::broadcast::memory::MemoryBroadcaster;
 use auction::config::Settings;
+use auction::domain::AuctionEndedEvent;
 use auction::domain::{AuctionId, ConnectionId, Role};
-use auction::frames::Frame;
+use auction::frames::{Event, Frame};
 use auction::handlers::{close, App};
+use auction::handoff::memory::MemoryHandOff;
 use auction::ports::{Broadcaster, ManualClock, Store};
 use auction::store::dynamodb::DynamoStore;
 use auction::store::sqlite::SqliteStore;
@@ -14,6 +16,7 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
@@ -135,11 +138,26 @@ pub fn ws_event(
 }
 
 /// The real handlers over a store `S` and a broadcaster `B` (by default an in-memory one that records every
-/// frame), on a manual clock starting at [`T0`].
+/// frame), on a manual clock starting at [`T0`]. Hand-offs to the publisher are recorded in `handoff`; after
+/// every request the helpers below run the publisher on what was handed off ([`TestApp::publish_pending`]),
+/// as the queue would, unless `auto_publish` is turned off (kill-point tests run it themselves).
 pub struct TestApp<S, B = Arc<MemoryBroadcaster>> {
     pub app: App<S, B>,
     pub clock: Arc<ManualClock>,
+    pub handoff: Arc<MemoryHandOff>,
+    pub auto_publish: AtomicBool,
+    /// One publisher at a time, as the queue hands one auction's jobs out one at a time.
+    publishing: tokio::sync::Mutex<()>,
     issuer: TokenIssuer,
+}
+
+/// The production settings, but no coalescing window (tests that need one set it): a window would make
+/// every test that places bids in a row wait for it.
+pub fn test_settings() -> Settings {
+    Settings {
+        publish_window: std::time::Duration::ZERO,
+        ..Settings::default()
+    }
 }
 
 impl TestApp<SqliteStore> {
@@ -182,7 +200,7 @@ macro_rules! scenario {
 
 impl<S: Store> TestApp<S> {
     pub fn with_store(store: S) -> Self {
-        Self::with_store_and_settings(store, Settings::default())
+        Self::with_store_and_settings(store, test_settings())
     }
 
     pub fn with_store_and_settings(store: S, settings: Settings) -> Self {
@@ -198,6 +216,39 @@ impl<S: Store> TestApp<S> {
     pub fn frames(&self, connection_id: &str) -> Vec<Frame> {
         self.broadcaster()
             .frames(&ConnectionId::parse(connection_id).expect("connection id"))
+    }
+
+    /// Every event a viewer received, in order, with the seq each carries (a batch's items flattened).
+    pub fn events(&self, connection_id: &str) -> Vec<(u64, Event)> {
+        self.frames(connection_id)
+            .iter()
+            .flat_map(|f| {
+                f.events()
+                    .into_iter()
+                    .map(|(seq, e)| (seq, e.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The seqs of the `bid.placed` events a viewer received, in arrival order.
+    pub fn bid_seqs(&self, connection_id: &str) -> Vec<u64> {
+        self.events(connection_id)
+            .into_iter()
+            .filter(|(_, e)| matches!(e, Event::BidPlaced(_)))
+            .map(|(seq, _)| seq)
+            .collect()
+    }
+
+    /// The `auction.ended` events a viewer received, with their seq.
+    pub fn ended(&self, connection_id: &str) -> Vec<(u64, AuctionEndedEvent)> {
+        self.events(connection_id)
+            .into_iter()
+            .filter_map(|(seq, e)| match e {
+                Event::AuctionEnded(ended) => Some((seq, ended)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The connections the server closed (DeleteConnection), sorted, duplicates kept.
@@ -218,12 +269,57 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
         let secret = SecretString::from(SECRET);
         let clock = Arc::new(ManualClock::new(T0));
         let verifier = auction::auth::TokenVerifier::new(&secret).expect("secret");
-        let app = App::new(store, broadcaster, verifier, clock.clone(), settings);
+        let handoff = Arc::new(MemoryHandOff::new());
+        let app = App::new(store, broadcaster, verifier, clock.clone(), settings)
+            .with_hand_off(handoff.clone());
         Self {
             app,
             clock,
+            handoff,
+            auto_publish: AtomicBool::new(true),
+            publishing: tokio::sync::Mutex::new(()),
             issuer: TokenIssuer::new(&secret).expect("secret"),
         }
+    }
+
+    /// Run the publisher on every job handed off so far, oldest first, until none is left (as the queue
+    /// would: a failed job is kept and retried on the next call). Returns the jobs run.
+    pub async fn publish_pending(&self) -> usize {
+        let _one_at_a_time = self.publishing.lock().await;
+        let mut ran = 0;
+        loop {
+            let jobs = self.handoff.take();
+            if jobs.is_empty() {
+                return ran;
+            }
+            for job in jobs {
+                ran += 1;
+                if let Err(e) = self.app.publish(&job).await {
+                    panic!("publish {job:?} failed: {e}");
+                }
+            }
+        }
+    }
+
+    async fn after_request(&self) {
+        if self.auto_publish.load(Ordering::SeqCst) {
+            self.publish_pending().await;
+        }
+    }
+
+    /// The connection records of an auction, over all its shards.
+    pub async fn viewers(&self, auction_id: &str) -> Vec<auction::domain::Connection> {
+        let aid = AuctionId::parse(auction_id).expect("id");
+        let shards = self
+            .store()
+            .get_auction(&aid)
+            .await
+            .expect("store")
+            .map_or(1, |a| a.viewer_shards);
+        self.store()
+            .connections_for_auction(&aid, shards)
+            .await
+            .expect("store")
     }
 
     pub fn store(&self) -> &S {
@@ -247,6 +343,14 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
     pub fn bidder(&self, n: u32) -> String {
         self.token(&format!("bidder-{n}"), &format!("Bidder {n}"), Role::Bidder)
     }
+    /// A token of a user of its own for the viewer on `connection_id` (one user may open only a few sockets).
+    pub fn viewer(&self, connection_id: &str) -> String {
+        let user: String = connection_id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        self.token(&format!("viewer-{user}"), "Viewer", Role::Bidder)
+    }
 
     pub async fn create(&self, token: &str, body: Value) -> Reply {
         let req = http_event(
@@ -257,7 +361,9 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
                 ..Default::default()
             },
         );
-        reply(self.app.create_auction(req).await)
+        let r = reply(self.app.create_auction(req).await);
+        self.after_request().await;
+        r
     }
 
     /// Create an auction that starts at 100.00 with a 1.00 increment and ends in five minutes.
@@ -289,7 +395,9 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
                 ..Default::default()
             },
         );
-        reply(self.app.place_bid(req).await)
+        let r = reply(self.app.place_bid(req).await);
+        self.after_request().await;
+        r
     }
 
     pub async fn bid(&self, token: &str, auction_id: &str, amount: i64) -> Reply {
@@ -341,7 +449,9 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
                 ..Default::default()
             },
         );
-        reply(self.app.end_auction(req).await)
+        let r = reply(self.app.end_auction(req).await);
+        self.after_request().await;
+        r
     }
 
     /// `$connect` a viewer; returns the status API Gateway would answer the handshake with.
@@ -370,7 +480,9 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
     }
 
     pub async fn close_run(&self) -> close::CloseRunReport {
-        self.app.close_run().await.expect("close run")
+        let r = self.app.close_run().await.expect("close run");
+        self.after_request().await;
+        r
     }
 
     pub async fn auction_state(&self, auction_id: &str) -> auction::domain::Auction {

@@ -25,15 +25,26 @@ function placed(seq, amount, bidderName) {
   return rest;
 }
 
-/** The one frame every viewer gets for an accepted bid. */
+/** The publisher's frame for one accepted bid (a delivery covering just its seq). */
 export function batch(seq, amount, bidderName = "Ada") {
-  return {
-    type: "batch", seq, auctionId: ID,
-    data: [
-      { type: "bid.placed", data: placed(seq, amount, bidderName) },
-      { type: "auction.status", data: { currentPrice: amount, bidCount: seq, endsAt: FAR } },
-    ],
-  };
+  return delivery(seq, [[amount, bidderName]]);
+}
+
+/**
+ * The publisher's frame covering fromSeq..=seq: one bid.placed per [amount, bidderName] (seqs from, from+1, …),
+ * the status after them, and auction.ended (at the next seq) when `endedAs` is given.
+ */
+export function delivery(fromSeq, bids, endedAs = null) {
+  const items = bids.map(([amount, name], i) => ({ type: "bid.placed", seq: fromSeq + i, data: placed(fromSeq + i, amount, name ?? "Ada") }));
+  const lastBid = fromSeq + bids.length - 1;
+  const price = bids.length ? bids[bids.length - 1][0] : 10_000;
+  items.push({ type: "auction.status", seq: lastBid, data: { currentPrice: price, bidCount: lastBid, endsAt: FAR } });
+  let seq = lastBid;
+  if (endedAs) {
+    seq += 1;
+    items.push({ type: "auction.ended", seq, data: { winnerId: "u-x", winnerName: endedAs, finalPrice: price } });
+  }
+  return { type: "batch", seq, fromSeq, auctionId: ID, data: items };
 }
 
 /** auction.status: the {"action":"sync"} answer and the close run's periodic frame. */

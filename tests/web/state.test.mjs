@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { initialState, reduce, minIncrement, deriveMinimum } from "../../web/state.js";
-import { ID, auction, bid, batch, status, ended, bidResponse, snapshot, driver } from "./helpers.mjs";
+import { ID, auction, bid, batch, delivery, status, ended, bidResponse, snapshot, driver } from "./helpers.mjs";
 
 // ------------------------------------------------------------------ seq rules
 
@@ -16,6 +16,41 @@ test("a newer batch moves price, count, seq and minimum forward and joins the fe
   assert.equal(d.state.minimumBid, 10_600);
   assert.deepEqual(d.seqs(), [2, 1]);
   assert.equal(d.state.bids[0].bidderName, "Grace");
+});
+
+test("a delivery covering several bids adds each with its own seq, in order, and the status once", () => {
+  const d = driver();
+  d.send(batch(1, 10_000));
+  const r = d.send(delivery(2, [[10_100, "Grace"], [10_200, "Ada"], [10_300, "Grace"]]));
+  assert.deepEqual(d.seqs(), [4, 3, 2, 1]);
+  assert.equal(d.state.lastSeq, 4);
+  assert.equal(d.state.auction.currentPrice, 10_300);
+  assert.equal(d.state.auction.bidCount, 4);
+  assert.equal(d.state.minimumBid, 10_400);
+  assert.equal(r.effects.filter((e) => e.type === "bidAdded").length, 3);
+  assert.ok(!r.effects.some((e) => e.type === "gapCheck"), "a covered range is no gap");
+});
+
+test("a delivery that includes the close shows the winner and is not a gap", () => {
+  const d = driver();
+  d.send(batch(1, 10_000));
+  const r = d.send(delivery(2, [[10_100, "Grace"]], "Grace"));
+  assert.equal(d.state.ended, true);
+  assert.equal(d.state.result.winnerName, "Grace");
+  assert.equal(d.state.lastSeq, 3);
+  assert.deepEqual(d.seqs(), [2, 1]);
+  assert.ok(r.effects.some((e) => e.type === "ended"));
+  assert.ok(!r.effects.some((e) => e.type === "gapCheck" || e.type === "resync"));
+});
+
+test("a repeated delivery (a publisher retry) is dropped", () => {
+  const d = driver();
+  const f = delivery(1, [[10_000], [10_100, "Grace"]]);
+  d.send(f);
+  const before = d.state;
+  const r = d.send(f);
+  assert.equal(r.state, before);
+  assert.deepEqual(r.effects, []);
 });
 
 test("a frame of another auction is ignored", () => {

@@ -13,6 +13,7 @@
 use auction::auth::TokenIssuer;
 use auction::config::Settings;
 use auction::domain::Role;
+use auction::frames::{Event, Frame};
 use auction_bench::cli::{num, report_path};
 use auction_bench::machine;
 use auction_bench::stats::{percentile, Summary};
@@ -20,7 +21,6 @@ use clap::Parser;
 use futures::StreamExt;
 use local_stack::{Options, StoreChoice};
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -119,17 +119,10 @@ fn parse_args() -> Args {
     a
 }
 
-#[derive(Deserialize)]
-struct Head {
-    #[serde(rename = "type")]
-    kind: String,
-    seq: u64,
-}
-
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// One viewer: every bid frame's seq with its arrival time, in arrival order.
+/// One viewer: the seq of every `bid.placed` it received, with the arrival time of its frame, in order.
 async fn view(
     mut socket: Socket,
     mut stop: watch::Receiver<bool>,
@@ -141,10 +134,12 @@ async fn view(
             msg = socket.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
                     let at = Instant::now();
-                    if let Ok(h) = serde_json::from_str::<Head>(t.as_str()) {
-                        if h.kind == "batch" {
-                            seen.push((h.seq, at));
-                            received.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(frame) = serde_json::from_str::<Frame>(t.as_str()) {
+                        for (seq, event) in frame.events() {
+                            if matches!(event, Event::BidPlaced(_)) {
+                                seen.push((seq, at));
+                                received.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                     }
                 }
@@ -243,22 +238,24 @@ async fn run_once(args: &Args) -> RunResult {
 
     // Viewers: connect with bounded concurrency, then read until told to stop.
     let (stop_tx, stop_rx) = watch::channel(false);
-    let viewer_token = token("u-viewer", "Viewer", Role::Bidder);
-    let url = format!(
-        "{}?auctionId={auction_id}&token={viewer_token}",
-        stack.ws_url
-    );
+    // One user per viewer: a user may open only a few sockets to one auction.
+    let urls: Vec<String> = (0..args.viewers)
+        .map(|i| {
+            let viewer_token = token(&format!("u-viewer-{i}"), "Viewer", Role::Bidder);
+            format!(
+                "{}?auctionId={auction_id}&token={viewer_token}",
+                stack.ws_url
+            )
+        })
+        .collect();
     let t_connect = Instant::now();
-    let sockets: Vec<Socket> = futures::stream::iter(0..args.viewers)
-        .map(|_| {
-            let url = url.clone();
-            async move {
-                match tokio_tungstenite::connect_async(url).await {
-                    Ok((s, _)) => Some(s),
-                    Err(e) => {
-                        eprintln!("viewer could not connect: {e}");
-                        None
-                    }
+    let sockets: Vec<Socket> = futures::stream::iter(urls)
+        .map(|url| async move {
+            match tokio_tungstenite::connect_async(url).await {
+                Ok((s, _)) => Some(s),
+                Err(e) => {
+                    eprintln!("viewer could not connect: {e}");
+                    None
                 }
             }
         })

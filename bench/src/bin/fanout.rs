@@ -234,6 +234,9 @@ impl<B: Broadcaster> Broadcaster for Timed<B> {
         };
         self.inner.disconnect(id).await
     }
+    async fn probe(&self, id: &ConnectionId) -> Result<(), PushError> {
+        self.inner.probe(id).await
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -280,6 +283,7 @@ async fn bid_frame() -> Frame {
     };
     let auction_id = AuctionId::parse(&ulid::Ulid::generate().to_string()).expect("id");
     let draft = AuctionDraft {
+        viewer_shards: 4,
         title: "Vintage Leica M3".into(),
         description: "Double-stroke, 1955, with Summicron 50 mm f/2".into(),
         starting_price: Money::new(10_000).expect("money"),
@@ -300,7 +304,11 @@ async fn bid_frame() -> Frame {
         idempotency_key: None,
     };
     match store.place_bid(&req).await.expect("bid") {
-        BidOutcome::Accepted(placed) => Frame::bid_accepted(&placed.receipt()),
+        BidOutcome::Accepted(placed) => Frame::delivery(
+            &placed.auction,
+            placed.bid.seq,
+            std::slice::from_ref(&placed.bid),
+        ),
         other => panic!("bid not accepted: {other:?}"),
     }
 }
@@ -321,11 +329,12 @@ async fn viewers(n: usize) -> (SqliteStore, AuctionId, Vec<Connection>) {
             user_id: UserId::parse(&format!("u-viewer-{i}")).expect("id"),
             connected_at: now,
             expires_at: now / 1000 + 7_800,
+            shard: 0,
         };
-        store.add_connection(&c).await.expect("add connection");
+        store.add_connection(&c, 1).await.expect("add connection");
     }
     let conns = store
-        .connections_for_auction(&auction_id)
+        .connections_for_auction(&auction_id, 1)
         .await
         .expect("list");
     assert_eq!(conns.len(), n);
@@ -406,7 +415,7 @@ async fn run_once(
         }
     }
     let remaining = store
-        .connections_for_auction(&auction_id)
+        .connections_for_auction(&auction_id, 1)
         .await
         .expect("list")
         .len();

@@ -8,6 +8,7 @@ use crate::ports::{Broadcaster, PushError};
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::error::SdkError;
 use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
+use aws_sdk_apigatewaymanagement::operation::get_connection::GetConnectionError;
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_apigatewaymanagement::Client;
@@ -117,6 +118,22 @@ impl Broadcaster for ApiGatewayBroadcaster {
                 classify(e, |e| match e {
                     DeleteConnectionError::GoneException(_) => Some(PushError::Gone),
                     DeleteConnectionError::LimitExceededException(_) => Some(PushError::Throttled),
+                    _ => None,
+                })
+            })
+    }
+
+    async fn probe(&self, id: &ConnectionId) -> Result<(), PushError> {
+        self.client
+            .get_connection()
+            .connection_id(id.as_str())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                classify(e, |e| match e {
+                    GetConnectionError::GoneException(_) => Some(PushError::Gone),
+                    GetConnectionError::LimitExceededException(_) => Some(PushError::Throttled),
                     _ => None,
                 })
             })

@@ -113,4 +113,11 @@ impl Broadcaster for MemoryBroadcaster {
         });
         Ok(())
     }
+    async fn probe(&self, id: &ConnectionId) -> Result<(), PushError> {
+        if self.with(|s| s.gone.contains(id)) {
+            Err(PushError::Gone)
+        } else {
+            Ok(())
+        }
+    }
 }

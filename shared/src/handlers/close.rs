@@ -1,18 +1,23 @@
 //! Closing auctions: the scheduled `close-auctions` run and the seller's `end-auction` share this path.
 //!
-//! 1. A conditional write moves the auction active → ended: exactly once, however many closers race.
-//! 2. `auction.ended` is posted to every viewer, then every viewer is revoked (DeleteConnection + record
-//!    removed), then the auction is marked finalized.
+//! 1. A conditional write moves the auction active → ended: exactly once, however many closers race. It
+//!    bumps `seq`, so the close is a change like a bid.
+//! 2. The change is handed to the publisher, which delivers whatever bids were not delivered yet and
+//!    `auction.ended` in one frame, in order after every bid frame, then revokes every viewer and marks the
+//!    auction finalized ([`super::publish`]).
 //!
-//! A run that dies between 1 and 2 leaves the auction ended but not finalized; `due_auctions` keeps listing
-//! it and the next run announces and revokes (at least once). To avoid racing a closer that is still
-//! working, a run only finishes someone else's close after [`FINALIZE_GRACE_MS`].
+//! A close whose hand-off or publication did not finish leaves the auction ended but not finalized;
+//! `due_auctions` keeps listing it and a later run hands it off again (at least once). To avoid racing a
+//! publication still in progress, a run only hands off someone else's close after [`FINALIZE_GRACE_MS`].
+//!
+//! Each run also hands off, for active auctions, whatever a lost hand-off left undelivered (after
+//! [`REDELIVER_AFTER_MS`]) and the periodic `auction.status` (every `STATUS_INTERVAL_MS`).
 
 use super::App;
 use crate::domain::{Auction, AuctionId, CloseOutcome, Closing};
-use crate::fanout::FanoutReport;
-use crate::frames::Frame;
 use crate::ports::{Broadcaster, Store, StoreError};
+use crate::publisher::{PublishJob, REDELIVER_AFTER_MS};
+use futures::StreamExt;
 use serde::Serialize;
 
 /// How long after an auction ended another run may take over its announcement.
@@ -27,16 +32,22 @@ pub struct CloseRunReport {
     pub recovered: Vec<String>,
     /// Due auctions another closer got to first.
     pub skipped: usize,
-    pub status_frames: usize,
+    /// Active auctions handed to the publisher for their periodic status or undelivered changes.
+    pub status_jobs: usize,
+    /// Active auctions whose changes were still undelivered `REDELIVER_AFTER_MS` after they happened.
+    pub redelivered: Vec<String>,
     pub errors: usize,
 }
+
+/// Closes one run makes at once.
+const CLOSE_CONCURRENCY: usize = 16;
 
 /// The outcome of closing one auction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
-    /// This call ended it (and announced it).
+    /// This call ended it (and handed the announcement to the publisher).
     Now(Auction),
-    /// It was already ended; the announcement was completed here if it had been left undone.
+    /// It was already ended; the announcement was handed off again here if it had been left undone.
     Earlier {
         auction: Auction,
         recovered: bool,
@@ -46,19 +57,22 @@ pub enum Closed {
 }
 
 impl<S: Store, B: Broadcaster> App<S, B> {
-    /// One scheduled run (`close-auctions`): close what is due, finish interrupted closes, then send
-    /// `auction.status` to viewers of active auctions (bounded by `status_broadcast_auctions`).
+    /// One scheduled run (`close-auctions`): close what is due, hand off interrupted closes again, and hand
+    /// off active auctions' undelivered changes and periodic status. Closes run in parallel across auctions.
     pub async fn close_run(&self) -> Result<CloseRunReport, CloseFailed> {
         let mut report = CloseRunReport::default();
         let due = self
             .store
             .due_auctions(self.now(), self.settings.close_batch)
             .await?;
-        for id in due {
-            match self.close_due(&id).await {
-                Ok(Closed::Now(a)) => {
-                    report.closed.push(a.auction_id.to_string());
-                }
+        let outcomes: Vec<_> = futures::stream::iter(due)
+            .map(|id| async move { (self.close_due(&id).await, id) })
+            .buffer_unordered(CLOSE_CONCURRENCY)
+            .collect()
+            .await;
+        for (outcome, id) in outcomes {
+            match outcome {
+                Ok(Closed::Now(a)) => report.closed.push(a.auction_id.to_string()),
                 Ok(Closed::Earlier {
                     recovered: true,
                     auction,
@@ -71,24 +85,28 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                 }
             }
         }
+        report.closed.sort();
+        report.recovered.sort();
         if self.settings.status_broadcast_auctions > 0 {
+            let now = self.now();
             let active = self
                 .store
-                .list_active(self.now(), self.settings.status_broadcast_auctions)
+                .list_active(now, self.settings.status_broadcast_auctions)
                 .await?;
-            for auction in active {
-                let connections = self
-                    .store
-                    .connections_for_auction(&auction.auction_id)
-                    .await?;
-                if connections.is_empty() {
-                    continue;
+            let status_ms =
+                i64::try_from(self.settings.status_interval.as_millis()).unwrap_or(i64::MAX);
+            for a in active {
+                let p = &a.publication;
+                let lost = a.needs_publishing() && now - a.last_change_at() >= REDELIVER_AFTER_MS;
+                let status_due = p.audience > 0 && now - p.at.max(p.status_at) >= status_ms;
+                if lost {
+                    report.redelivered.push(a.auction_id.to_string());
                 }
-                let r = self
-                    .fanout
-                    .publish(&connections, &Frame::status(&auction))
-                    .await;
-                report.status_frames += r.delivered;
+                if lost || status_due {
+                    self.hand_off(PublishJob::status(&a.auction_id, a.seq, now))
+                        .await;
+                    report.status_jobs += 1;
+                }
             }
         }
         tracing::info!(?report, "close run done");
@@ -109,14 +127,14 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         let now = self.now();
         match self.store.close_auction(id, now, closing).await? {
             CloseOutcome::Closed(a) => {
-                self.finalize(&a).await?;
+                self.hand_off(PublishJob::changed(id, a.seq, now)).await;
                 Ok(Closed::Now(a))
             }
             CloseOutcome::AlreadyEnded(a) => {
                 let stale = a.ended_at.is_none_or(|t| now - t >= FINALIZE_GRACE_MS);
                 let recovered = !a.finalized && stale;
                 if recovered {
-                    self.finalize(&a).await?;
+                    self.hand_off(PublishJob::changed(id, a.seq, now)).await;
                 }
                 Ok(Closed::Earlier {
                     auction: a,
@@ -126,32 +144,6 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             CloseOutcome::NotDue(a) => Ok(Closed::NotDue(a)),
             CloseOutcome::NotFound => Ok(Closed::NotFound),
         }
-    }
-
-    /// Announce the result and revoke every viewer, then mark the auction finalized.
-    async fn finalize(
-        &self,
-        auction: &Auction,
-    ) -> Result<(FanoutReport, FanoutReport), StoreError> {
-        let id = &auction.auction_id;
-        let connections = self.store.connections_for_auction(id).await?;
-        let announced = self
-            .fanout
-            .publish(&connections, &Frame::ended(auction))
-            .await;
-        // Viewers that were gone are already removed; revoke the rest.
-        let remaining = self.store.connections_for_auction(id).await?;
-        let revoked = self.fanout.revoke_all(&remaining).await;
-        self.store.mark_finalized(id).await?;
-        tracing::info!(
-            auction_id = %id,
-            winner = auction.high_bid.as_ref().map(|b| b.bidder_id.as_str()),
-            announced = announced.delivered,
-            gone = announced.gone,
-            revoked = revoked.delivered + revoked.gone,
-            "auction finalized"
-        );
-        Ok((announced, revoked))
     }
 }
 

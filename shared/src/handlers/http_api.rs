@@ -9,15 +9,14 @@ use crate::domain::{
     MAX_TITLE_LEN, MIN_DURATION_MS,
 };
 use crate::error::ApiError;
-use crate::frames::Frame;
 use crate::http::{
     auction_id_param, bearer_token, idempotency_key, int_field, json_object, json_response,
     money_field, query_limit, respond, string_field,
 };
 use crate::ports::{Broadcaster, Store};
+use crate::publisher::PublishJob;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
-use std::time::Instant;
 
 fn method_is(req: &Request, m: http::Method) -> Result<(), ApiError> {
     if req.method() == m {
@@ -75,7 +74,8 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             });
         }
         let now = self.now();
-        let draft = parse_draft(&json_object(req)?, now)?;
+        let mut draft = parse_draft(&json_object(req)?, now)?;
+        draft.viewer_shards = self.settings.viewer_shards;
         let auction = new_auction(
             AuctionId::parse(&ulid::Ulid::generate().to_string())?,
             &seller,
@@ -146,48 +146,29 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                     amount = placed.bid.amount.cents(),
                     "bid accepted"
                 );
-                let receipt = placed.receipt();
-                self.publish_bid(&receipt).await;
-                Ok(bid_response(&receipt, false))
+                // Committed: hand it to the publisher and answer. Viewers hear of it from the publisher.
+                self.hand_off(PublishJob::changed(
+                    &placed.auction.auction_id,
+                    placed.bid.seq,
+                    self.now(),
+                ))
+                .await;
+                Ok(bid_response(&placed.receipt(), false))
             }
             BidOutcome::Replayed(receipt) => {
                 tracing::info!(auction_id = %receipt.bid.auction_id, bid_id = %receipt.bid.bid_id, seq = receipt.bid.seq, "idempotent replay");
-                // The original invocation may have died between its commit and its announcement: announcing
-                // again is harmless (clients drop a frame whose seq they have) and makes delivery at least once.
-                self.publish_bid(&receipt).await;
+                // The original invocation may have died between its commit and its hand-off: hand it off
+                // again (the publisher does nothing if it was delivered).
+                self.hand_off(PublishJob::changed(
+                    &receipt.bid.auction_id,
+                    receipt.bid.seq,
+                    self.now(),
+                ))
+                .await;
                 Ok(bid_response(&receipt, true))
             }
             BidOutcome::Rejected(r) => Err(r.into()),
         }
-    }
-
-    /// One combined frame per viewer. Failures are logged, never returned: the bid is committed.
-    async fn publish_bid(&self, receipt: &BidReceipt) {
-        let started = Instant::now();
-        let connections = match self
-            .store
-            .connections_for_auction(&receipt.bid.auction_id)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "could not list viewers; bid stands, viewers resync by status frames");
-                return;
-            }
-        };
-        let r = self
-            .fanout
-            .publish(&connections, &Frame::bid_accepted(receipt))
-            .await;
-        tracing::info!(
-            targets = r.targets,
-            delivered = r.delivered,
-            gone = r.gone,
-            failed = r.failed,
-            retries = r.retries,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "bid fan-out"
-        );
     }
 
     async fn end_auction_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -300,6 +281,7 @@ pub fn parse_draft(
         ));
     }
     Ok(AuctionDraft {
+        viewer_shards: 1,
         title,
         description,
         starting_price,

@@ -7,16 +7,20 @@
 //! | HTTP API | `create_auction`, `list_auctions`, `get_auction`, `place_bid`, `end_auction` | [`http_api`] |
 //! | WebSocket API | `ws_connect`, `ws_disconnect`, `ws_default` | [`websocket`] |
 //! | Schedule | `close_run` (and `close_due`, `end_early`, shared with `end_auction`) | [`close`] |
+//! | Publisher | `publish` (one hand-off job), `deliver_slice` (one slice of a large audience) | [`publish`] |
 
 pub mod close;
 pub mod http_api;
+pub mod publish;
 pub mod views;
 pub mod websocket;
 
 use crate::auth::TokenVerifier;
 use crate::config::Settings;
 use crate::fanout::Fanout;
-use crate::ports::{Broadcaster, Clock, Store};
+use crate::handoff::NoHandOff;
+use crate::ports::{Broadcaster, Clock, HandOff, SliceDelivery, Store};
+use crate::publisher::PublishJob;
 use std::sync::Arc;
 
 /// Everything a handler needs, built once per cold start.
@@ -27,6 +31,10 @@ pub struct App<S, B> {
     pub verifier: TokenVerifier,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
+    /// Where committed changes are handed to the publisher (SQS FIFO, the local queue, a test recorder).
+    pub handoff: Arc<dyn HandOff>,
+    /// Delivers the slices of a large audience in other invocations; `None`: every slice in this process.
+    pub remote_slices: Option<Arc<dyn SliceDelivery>>,
 }
 
 impl<S: Store, B: Broadcaster> App<S, B> {
@@ -43,6 +51,33 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             verifier,
             clock,
             settings,
+            handoff: Arc::new(NoHandOff),
+            remote_slices: None,
+        }
+    }
+
+    /// Hand committed changes to the publisher through `hand_off`.
+    pub fn with_hand_off(mut self, handoff: Arc<dyn HandOff>) -> Self {
+        self.handoff = handoff;
+        self
+    }
+
+    /// Deliver the slices of large audiences through `slices` (the `deliver` function).
+    pub fn with_remote_slices(mut self, slices: Arc<dyn SliceDelivery>) -> Self {
+        self.remote_slices = Some(slices);
+        self
+    }
+
+    /// Hand `job` to the publisher. A failure is logged, never returned: the change is committed, and the
+    /// schedule's sweep hands it off again.
+    pub async fn hand_off(&self, job: PublishJob) {
+        if let Err(e) = self.handoff.enqueue(&job).await {
+            tracing::error!(
+                auction_id = %job.auction_id,
+                seq = job.seq,
+                error = %e,
+                "publish hand-off failed; the schedule's sweep delivers it"
+            );
         }
     }
 

@@ -1,15 +1,22 @@
 //! WebSocket API handlers: `$connect`, `$disconnect`, `$default`. Viewers only listen.
 //!
 //! `$connect` authenticates with `?auctionId=…&token=…` (browsers cannot set headers on a WebSocket) and
-//! refuses the handshake with the status of its [`WsError`]. `$default` never relays anything: the only
+//! refuses the handshake with the status of its [`WsError`]: a user's socket past `MAX_SOCKETS_PER_USER` to one
+//! auction (429 `too_many_sockets`; the user's sockets that API Gateway says are gone do not count), an
+//! auction at `MAX_VIEWERS_PER_AUCTION` (429 `auction_full`). `$default` never relays anything: the only
 //! accepted client message is `{"action":"sync"}`, answered with the current `auction.status` to that one
-//! connection.
+//! connection, at most once a second (beyond that one `rate_limited` notice a second, then silence); any other
+//! message gets one `read_only` notice, and the connection is closed at its [`MAX_STRIKES`]-th.
 
 use super::App;
-use crate::domain::{AuctionId, Connection, ConnectionId};
+use crate::domain::{viewer_shard, Admission, AuctionId, Connection, ConnectionId, SyncVerdict};
 use crate::error::{ws_response, WsError};
 use crate::frames::{ClientMessage, Frame};
-use crate::ports::{Broadcaster, Store};
+use crate::ports::{Broadcaster, PushError, Store};
+use crate::publisher::Pacer;
+
+/// Refused client messages after which a connection is closed.
+pub const MAX_STRIKES: u32 = 3;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use http::StatusCode;
 
@@ -75,14 +82,18 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         if !auction.is_open(now) {
             return Err(WsError::AuctionEnded);
         }
+        if auction.publication.audience >= self.settings.max_viewers_per_auction {
+            return Err(WsError::AuctionFull);
+        }
         let conn = Connection {
+            shard: viewer_shard(&connection_id, auction.viewer_shards),
             connection_id,
             auction_id,
             user_id: principal.user_id,
             connected_at: now,
             expires_at: now / 1000 + self.settings.connection_ttl_secs,
         };
-        self.store.add_connection(&conn).await?;
+        self.admit(&conn).await?;
         // The close lists viewers only after its transition. Re-reading after our write means either the
         // closer sees this connection (and revokes it) or we see the end here: no viewer is left behind.
         let still_open = match self.store.get_auction(&conn.auction_id).await {
@@ -98,6 +109,28 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         }
         tracing::info!(connection_id = %conn.connection_id, auction_id = %conn.auction_id, "viewer connected");
         Ok("connected")
+    }
+
+    /// Store the connection within the user's socket limit. At the limit, the user's other sockets are
+    /// probed (GetConnection): those API Gateway says are gone (a `$disconnect` that never came) are removed,
+    /// and the connection is admitted if that made room.
+    async fn admit(&self, conn: &Connection) -> Result<(), WsError> {
+        let limit = self.settings.max_sockets_per_user;
+        let Admission::UserLimit { others } = self.store.add_connection(conn, limit).await? else {
+            return Ok(());
+        };
+        let mut freed = false;
+        for other in &others {
+            if let Err(PushError::Gone) = self.broadcaster().probe(other).await {
+                self.store.remove_connection(other).await?;
+                freed = true;
+            }
+        }
+        if freed && self.store.add_connection(conn, limit).await? == Admission::Added {
+            return Ok(());
+        }
+        tracing::info!(auction_id = %conn.auction_id, open = others.len(), "connect refused: socket limit");
+        Err(WsError::TooManySockets)
     }
 
     async fn ws_disconnect_inner(
@@ -121,13 +154,35 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             .await?
             .ok_or(WsError::UnknownConnection)?;
         let answer = match event.body.as_deref().and_then(ClientMessage::parse) {
-            Some(ClientMessage::Sync) => self
-                .store
-                .get_auction(&conn.auction_id)
-                .await?
-                .map(|a| Frame::status(&a))
-                .ok_or(WsError::AuctionNotFound),
-            None => Err(WsError::ReadOnly),
+            Some(ClientMessage::Sync) => {
+                match self.store.record_sync(&connection_id, self.now()).await? {
+                    SyncVerdict::Answer => self
+                        .store
+                        .get_auction(&conn.auction_id)
+                        .await?
+                        .map(|a| Frame::status(&a))
+                        .ok_or(WsError::AuctionNotFound),
+                    SyncVerdict::Notice => Err(WsError::RateLimited),
+                    // Too soon again: no answer at all (each would cost a post).
+                    SyncVerdict::Drop => return Err(WsError::RateLimited),
+                }
+            }
+            None => {
+                let strikes = self.store.record_strike(&connection_id).await?;
+                tracing::info!(connection_id = %connection_id, strikes, "client frame refused: read-only channel");
+                if strikes >= MAX_STRIKES {
+                    // It keeps sending: close it rather than answer each frame.
+                    self.fanout
+                        .revoke_all(std::slice::from_ref(&conn), &Pacer::new(0))
+                        .await;
+                    return Err(WsError::ReadOnly);
+                }
+                if strikes > 1 {
+                    // Told once already: no reply this time.
+                    return Err(WsError::ReadOnly);
+                }
+                Err(WsError::ReadOnly)
+            }
         };
         // The sender alone hears the answer, or the refusal; a failed post changes nothing else.
         let frame = match &answer {

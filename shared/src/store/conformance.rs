@@ -22,9 +22,9 @@
 //!   made visible there (close + `mark_finalized`) so later runs are not polluted.
 
 use crate::domain::{
-    self, Auction, AuctionDraft, AuctionId, AuctionStatus, Bid, BidOutcome, BidRejection,
-    BidRequest, CloseOutcome, Closing, Connection, ConnectionId, IdempotencyKey, Millis, Money,
-    PlacedBid, Principal, Role, UserId,
+    self, Admission, Auction, AuctionDraft, AuctionId, AuctionStatus, Bid, BidOutcome,
+    BidRejection, BidRequest, CloseOutcome, Closing, Connection, ConnectionId, IdempotencyKey,
+    Millis, Money, PlacedBid, Principal, Publication, Role, SyncVerdict, UserId,
 };
 use crate::ports::{AuctionStore, Store, StoreError};
 use std::collections::HashSet;
@@ -65,6 +65,7 @@ fn seller() -> Principal {
 
 fn new_auction(starting: i64, increment: i64, created_at: Millis, ends_at: Millis) -> Auction {
     let draft = AuctionDraft {
+        viewer_shards: 4,
         title: "Brass lamp".to_owned(),
         description: "A 1920s brass lamp.".to_owned(),
         starting_price: money(starting),
@@ -197,12 +198,21 @@ async fn place_retrying<S: AuctionStore>(store: &S, req: &BidRequest) -> BidOutc
     }
 }
 
+/// Shard partitions of the suite's viewer connections.
+const SHARDS: u16 = 4;
+
 fn connection(auction: &AuctionId, connected_at: Millis) -> Connection {
+    connection_of(auction, &user("viewer"), connected_at)
+}
+
+fn connection_of(auction: &AuctionId, user: &UserId, connected_at: Millis) -> Connection {
+    let connection_id = ConnectionId::parse(&format!("c{}=", ulid::Ulid::generate()))
+        .expect("generated connection ids are valid");
     Connection {
-        connection_id: ConnectionId::parse(&format!("c{}=", ulid::Ulid::generate()))
-            .expect("generated connection ids are valid"),
+        shard: domain::viewer_shard(&connection_id, SHARDS),
+        connection_id,
         auction_id: auction.clone(),
-        user_id: user("viewer"),
+        user_id: user.clone(),
         connected_at,
         expires_at: connected_at / 1000 + 7_200,
     }
@@ -1048,7 +1058,7 @@ async fn connections_round_trip(store) {
         connection(&b, NOW + 2),
     );
     for c in [&c1, &c2, &c3] {
-        store.add_connection(c).await.expect("add_connection");
+        store.add_connection(c, 3).await.expect("add_connection");
     }
 
     // WHEN they are read back THEN every field round-trips (expires_at, the TTL, included)
@@ -1059,12 +1069,12 @@ async fn connections_round_trip(store) {
     assert_eq!(c1.expires_at, NOW / 1000 + 7_200);
     // AND each auction lists exactly its own connections
     let of_a = store
-        .connections_for_auction(&a)
+        .connections_for_auction(&a, SHARDS)
         .await
         .expect("connections_for_auction");
     assert_eq!(sorted(of_a), sorted(vec![c1.clone(), c2.clone()]));
     let of_b = store
-        .connections_for_auction(&b)
+        .connections_for_auction(&b, SHARDS)
         .await
         .expect("connections_for_auction");
     assert_eq!(of_b, vec![c3.clone()]);
@@ -1075,7 +1085,7 @@ async fn connections_round_trip(store) {
         ..c1.clone()
     };
     store
-        .add_connection(&c1b)
+        .add_connection(&c1b, 3)
         .await
         .expect("add_connection again");
     assert_eq!(
@@ -1083,7 +1093,7 @@ async fn connections_round_trip(store) {
         Some(c1b.clone())
     );
     let of_a = store
-        .connections_for_auction(&a)
+        .connections_for_auction(&a, SHARDS)
         .await
         .expect("connections_for_auction");
     assert_eq!(sorted(of_a), sorted(vec![c1b.clone(), c2.clone()]));
@@ -1101,7 +1111,7 @@ async fn connections_round_trip(store) {
         None
     );
     assert_eq!(
-        store.connections_for_auction(&a).await.expect("list"),
+        store.connections_for_auction(&a, SHARDS).await.expect("list"),
         vec![c2.clone()]
     );
 
@@ -1125,7 +1135,7 @@ async fn connections_round_trip(store) {
     );
     assert_eq!(
         store
-            .connections_for_auction(&unknown.auction_id)
+            .connections_for_auction(&unknown.auction_id, SHARDS)
             .await
             .expect("list"),
         vec![]
@@ -1147,9 +1157,159 @@ async fn connections_round_trip(store) {
         Some(c3)
     );
     assert_eq!(
-        store.connections_for_auction(&b).await.expect("list"),
+        store.connections_for_auction(&b, SHARDS).await.expect("list"),
         vec![]
     );
+}
+
+async fn connections_live_in_their_shards(store) {
+    // GIVEN twelve viewers of one auction, spread over its shards
+    let a = auction_id();
+    let viewers: Vec<Connection> = (0..12).map(|i| connection(&a, NOW + i)).collect();
+    for c in &viewers {
+        assert_eq!(store.add_connection(c, 3).await.expect("add"), Admission::Added);
+    }
+    // WHEN each shard is listed THEN it holds exactly the viewers hashed to it, and together they are all
+    let mut seen = Vec::new();
+    for shard in 0..SHARDS {
+        let of_shard = store
+            .connections_in_shards(&a, &[shard])
+            .await
+            .expect("shard");
+        assert!(of_shard.iter().all(|c| c.shard == shard), "shard {shard}");
+        seen.extend(of_shard);
+    }
+    assert_eq!(sorted(seen), sorted(viewers.clone()));
+    let two = store.connections_in_shards(&a, &[0, 2]).await.expect("shards");
+    assert_eq!(
+        sorted(two),
+        sorted(viewers.iter().filter(|c| c.shard == 0 || c.shard == 2).cloned().collect())
+    );
+    for c in &viewers {
+        store.remove_connection(&c.connection_id).await.expect("remove");
+    }
+    assert!(store.connections_for_auction(&a, SHARDS).await.expect("list").is_empty());
+}
+
+async fn a_users_connections_to_one_auction_are_limited(store) {
+    // GIVEN a user with three connections to auction A (the limit is 3)
+    let (a, b) = (auction_id(), auction_id());
+    let ada = user("ada");
+    let three: Vec<Connection> = (0..3).map(|i| connection_of(&a, &ada, NOW + i)).collect();
+    for c in &three {
+        assert_eq!(store.add_connection(c, 3).await.expect("add"), Admission::Added);
+    }
+    // WHEN a fourth is added THEN nothing is written and the other three are named
+    let fourth = connection_of(&a, &ada, NOW + 10);
+    let Admission::UserLimit { others } = store.add_connection(&fourth, 3).await.expect("add") else {
+        panic!("the fourth connection must be refused")
+    };
+    let mut others: Vec<String> = others.iter().map(|c| c.to_string()).collect();
+    others.sort();
+    let mut expected: Vec<String> = three.iter().map(|c| c.connection_id.to_string()).collect();
+    expected.sort();
+    assert_eq!(others, expected);
+    assert_eq!(store.get_connection(&fourth.connection_id).await.expect("get"), None);
+    // AND the limit is per user and per auction
+    assert_eq!(
+        store.add_connection(&connection_of(&b, &ada, NOW), 3).await.expect("add"),
+        Admission::Added,
+        "another auction"
+    );
+    assert_eq!(
+        store.add_connection(&connection(&a, NOW), 3).await.expect("add"),
+        Admission::Added,
+        "another user"
+    );
+    // WHEN one of the three goes THEN the fourth fits
+    store.remove_connection(&three[0].connection_id).await.expect("remove");
+    assert_eq!(store.add_connection(&fourth, 3).await.expect("add"), Admission::Added);
+    assert_eq!(store.connections_for_auction(&a, SHARDS).await.expect("list").len(), 4);
+}
+
+async fn sync_is_answered_once_a_second_with_one_notice_a_second(store) {
+    // GIVEN a connection
+    let c = connection(&auction_id(), NOW);
+    store.add_connection(&c, 3).await.expect("add");
+    let id = &c.connection_id;
+    // WHEN it syncs repeatedly THEN: answer, one notice, silence, and again once a second has passed
+    let store_ref = &store;
+    let at = |t: Millis| async move { store_ref.record_sync(id, t).await.expect("sync") };
+    assert_eq!(at(NOW).await, SyncVerdict::Answer);
+    assert_eq!(at(NOW + 100).await, SyncVerdict::Notice);
+    assert_eq!(at(NOW + 200).await, SyncVerdict::Drop);
+    assert_eq!(at(NOW + 999).await, SyncVerdict::Drop);
+    assert_eq!(at(NOW + 1_000).await, SyncVerdict::Answer);
+    assert_eq!(at(NOW + 1_050).await, SyncVerdict::Drop, "one notice per second");
+    assert_eq!(at(NOW + 1_100).await, SyncVerdict::Notice);
+    // AND an unknown connection is never answered
+    let unknown = connection(&auction_id(), NOW);
+    assert_eq!(
+        store.record_sync(&unknown.connection_id, NOW).await.expect("sync"),
+        SyncVerdict::Drop
+    );
+    store.remove_connection(id).await.expect("remove");
+}
+
+async fn strikes_count_refused_messages(store) {
+    let c = connection(&auction_id(), NOW);
+    store.add_connection(&c, 3).await.expect("add");
+    for n in 1..=4 {
+        assert_eq!(store.record_strike(&c.connection_id).await.expect("strike"), n);
+    }
+    store.remove_connection(&c.connection_id).await.expect("remove");
+    assert_eq!(
+        store.record_strike(&c.connection_id).await.expect("strike"),
+        u32::MAX,
+        "a connection that is gone has struck out"
+    );
+}
+
+async fn bids_between_is_the_range_ascending(store) {
+    // GIVEN an auction with five bids
+    let a = given_auction(&store, 100, 100, NOW, ENDS_AT).await;
+    let bidder = user("bidder");
+    let mut placed = Vec::new();
+    for i in 0..5 {
+        placed.push(accepted(place(&store, &bid_req(&a, &bidder, 100 + 100 * i, NOW + 1 + i, None)).await).bid);
+    }
+    // WHEN ranges are asked for THEN exactly the bids with those seqs come back, oldest first
+    let range = |from, to| {
+        let store = store.clone();
+        let id = a.auction_id.clone();
+        async move { store.bids_between(&id, from, to).await.expect("bids_between") }
+    };
+    assert_eq!(range(2, 4).await, placed[1..4].to_vec());
+    assert_eq!(range(1, 5).await, placed);
+    assert_eq!(range(5, 9).await, placed[4..].to_vec(), "past the last seq");
+    assert!(range(6, 9).await.is_empty());
+    assert!(range(4, 3).await.is_empty());
+    finish(&store, &a.auction_id, NOW + 10).await;
+}
+
+async fn mark_published_is_monotonic_and_leaves_the_bid_state_alone(store) {
+    // GIVEN an auction with a bid
+    let a = given_auction(&store, 100, 100, NOW, ENDS_AT).await;
+    let placed = accepted(place(&store, &bid_req(&a, &user("bidder"), 100, NOW + 1, None)).await);
+    // WHEN its publication is recorded THEN it reads back, and nothing else changed
+    let p1 = Publication { seq: 1, at: NOW + 2, audience: 7, status_at: 0 };
+    store.mark_published(&a.auction_id, p1).await.expect("mark");
+    let after = get(&store, &a.auction_id).await;
+    assert_eq!(after.publication, p1);
+    assert_eq!(Auction { publication: Publication::default(), ..after.clone() }, placed.auction);
+    assert!(!after.needs_publishing());
+    // WHEN an older publication arrives late THEN it changes nothing
+    let stale = Publication { seq: 0, at: NOW + 3, audience: 1, status_at: 0 };
+    store.mark_published(&a.auction_id, stale).await.expect("mark");
+    assert_eq!(get(&store, &a.auction_id).await.publication, p1);
+    // AND a later bid is not delivered until it is published
+    accepted(place(&store, &bid_req(&a, &user("other"), 200, NOW + 4, None)).await);
+    let pending = get(&store, &a.auction_id).await;
+    assert!(pending.needs_publishing());
+    assert_eq!(pending.publication, p1, "a bid never touches the publication");
+    // AND an unknown auction is a no-op
+    store.mark_published(&auction_id(), p1).await.expect("mark unknown");
+    finish(&store, &a.auction_id, NOW + 10).await;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -79,8 +79,9 @@
 //! sweep.
 
 use crate::domain::{
-    self, Auction, AuctionId, AuctionStatus, Bid, BidDecision, BidOutcome, BidRequest,
-    CloseOutcome, Closing, Connection, ConnectionId, Millis, PlacedBid, UserId,
+    self, Admission, Auction, AuctionId, AuctionStatus, Bid, BidDecision, BidOutcome, BidRequest,
+    CloseOutcome, Closing, Connection, ConnectionId, Millis, PlacedBid, Publication, SyncVerdict,
+    UserId,
 };
 use crate::ports::{AuctionStore, ConnectionStore, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -92,7 +93,7 @@ use std::time::Duration;
 /// How long a write waits for another process's write lock before answering `Throttled`.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS auctions (
@@ -120,15 +121,30 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_at);
 CREATE TABLE IF NOT EXISTS connections (
-    connection_id TEXT PRIMARY KEY NOT NULL,
-    auction_id    TEXT NOT NULL,
-    user_id       TEXT NOT NULL,
-    connected_at  INTEGER NOT NULL,
-    expires_at    INTEGER NOT NULL
+    connection_id  TEXT PRIMARY KEY NOT NULL,
+    auction_id     TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    connected_at   INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    shard          INTEGER NOT NULL DEFAULT 0,
+    last_sync_at   INTEGER,
+    last_notice_at INTEGER,
+    strikes        INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS connections_by_auction ON connections (auction_id);
 CREATE INDEX IF NOT EXISTS connections_by_expiry ON connections (expires_at);
+CREATE INDEX IF NOT EXISTS connections_by_shard ON connections (auction_id, shard);
+CREATE INDEX IF NOT EXISTS connections_by_user ON connections (auction_id, user_id);
 ";
+
+/// Version 2 → 3: connections get their shard and the client-message counters (sync rate, strikes), and
+/// are indexed by shard and by user instead of by auction.
+const MIGRATE_2_TO_3: [&str; 5] = [
+    "ALTER TABLE connections ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE connections ADD COLUMN last_sync_at INTEGER",
+    "ALTER TABLE connections ADD COLUMN last_notice_at INTEGER",
+    "ALTER TABLE connections ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0",
+    "DROP INDEX IF EXISTS connections_by_auction",
+];
 
 /// Version 1 → 2: idempotency records get their expiry column, filled from their bid as new ones are
 /// (`?1` = the retention in seconds).
@@ -210,6 +226,11 @@ impl SqliteStore {
         }
         if version == 1 {
             migrate_1_to_2(&tx)?;
+        }
+        if (1..=2).contains(&version) {
+            for sql in MIGRATE_2_TO_3 {
+                tx.execute(sql, []).map_err(map_err)?;
+            }
         }
         tx.execute_batch(SCHEMA).map_err(map_err)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -386,6 +407,7 @@ fn row_to_connection(
     user_id: String,
     connected_at: i64,
     expires_at: i64,
+    shard: u16,
 ) -> StoreResult<Connection> {
     let corrupt =
         |e: domain::DomainError| StoreError::Corrupt(format!("connection {connection_id}: {e}"));
@@ -395,13 +417,30 @@ fn row_to_connection(
         user_id: UserId::parse(&user_id).map_err(corrupt)?,
         connected_at,
         expires_at,
+        shard,
     })
 }
 
-type ConnectionRow = (String, String, String, i64, i64);
+type ConnectionRow = (String, String, String, i64, i64, u16);
+
+/// The columns every connection query selects, in [`connection_columns`]' order.
+const CONNECTION_COLUMNS: &str =
+    "connection_id, auction_id, user_id, connected_at, expires_at, shard";
 
 fn connection_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn into_connection(row: ConnectionRow) -> StoreResult<Connection> {
+    let (c, a, u, at, exp, shard) = row;
+    row_to_connection(c, a, u, at, exp, shard)
 }
 
 /// The bid transaction. Runs entirely inside one `BEGIN IMMEDIATE` transaction.
@@ -531,8 +570,7 @@ fn one_connection(
                 .optional()
         })
         .map_err(map_err)?;
-    row.map(|(c, a, u, at, exp)| row_to_connection(c, a, u, at, exp))
-        .transpose()
+    row.map(into_connection).transpose()
 }
 
 #[async_trait]
@@ -653,16 +691,93 @@ impl AuctionStore for SqliteStore {
         })
         .await
     }
+
+    async fn bids_between(&self, id: &AuctionId, from: u64, to: u64) -> StoreResult<Vec<Bid>> {
+        let id = id.clone();
+        let (from, to) = (to_i64("seq", from)?, to_i64("seq", to)?);
+        self.run(move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT seq, data FROM bids WHERE auction_id = ?1 AND seq BETWEEN ?2 AND ?3
+                     ORDER BY seq",
+                )
+                .map_err(map_err)?;
+            let rows = st
+                .query_map(params![id.as_str(), from, to], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(map_err)?;
+            rows.map(|row| {
+                let (seq, data) = row.map_err(map_err)?;
+                from_json("bid", &format!("{id}#{seq}"), &data)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn mark_published(&self, id: &AuctionId, publication: Publication) -> StoreResult<()> {
+        let id = id.clone();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let Some(mut a) = load_auction(&tx, &id)? else {
+                return Ok(());
+            };
+            if a.publication.seq <= publication.seq {
+                a.publication = publication;
+                update_auction(&tx, &a)?;
+                tx.commit().map_err(map_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
 }
 
 #[async_trait]
 impl ConnectionStore for SqliteStore {
-    async fn add_connection(&self, c: &Connection) -> StoreResult<()> {
+    async fn add_connection(&self, c: &Connection, max_per_user: usize) -> StoreResult<Admission> {
         let c = c.clone();
         self.run(move |conn| {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO connections (connection_id, auction_id, user_id, connected_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let others: Vec<String> = {
+                let mut st = tx
+                    .prepare_cached(
+                        "SELECT connection_id FROM connections
+                         WHERE auction_id = ?1 AND user_id = ?2 AND connection_id <> ?3
+                         ORDER BY connected_at, connection_id",
+                    )
+                    .map_err(map_err)?;
+                let rows = st
+                    .query_map(
+                        params![
+                            c.auction_id.as_str(),
+                            c.user_id.as_str(),
+                            c.connection_id.as_str()
+                        ],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .map_err(map_err)?;
+                rows.collect::<Result<_, _>>().map_err(map_err)?
+            };
+            if others.len() >= max_per_user {
+                let others = others
+                    .iter()
+                    .map(|id| {
+                        ConnectionId::parse(id)
+                            .map_err(|e| StoreError::Corrupt(format!("connection id {id:?}: {e}")))
+                    })
+                    .collect::<StoreResult<_>>()?;
+                return Ok(Admission::UserLimit { others });
+            }
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO connections
+                 (connection_id, auction_id, user_id, connected_at, expires_at, shard)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -670,11 +785,13 @@ impl ConnectionStore for SqliteStore {
                     c.auction_id.as_str(),
                     c.user_id.as_str(),
                     c.connected_at,
-                    c.expires_at
+                    c.expires_at,
+                    c.shard
                 ])
             })
             .map_err(map_err)?;
-            Ok(())
+            tx.commit().map_err(map_err)?;
+            Ok(Admission::Added)
         })
         .await
     }
@@ -684,8 +801,7 @@ impl ConnectionStore for SqliteStore {
         self.run(move |conn| {
             one_connection(
                 conn,
-                "DELETE FROM connections WHERE connection_id = ?1
-                 RETURNING connection_id, auction_id, user_id, connected_at, expires_at",
+                &format!("DELETE FROM connections WHERE connection_id = ?1 RETURNING {CONNECTION_COLUMNS}"),
                 &id,
             )
         })
@@ -697,31 +813,87 @@ impl ConnectionStore for SqliteStore {
         self.run(move |conn| {
             one_connection(
                 conn,
-                "SELECT connection_id, auction_id, user_id, connected_at, expires_at
-                 FROM connections WHERE connection_id = ?1",
+                &format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE connection_id = ?1"),
                 &id,
             )
         })
         .await
     }
 
-    async fn connections_for_auction(&self, id: &AuctionId) -> StoreResult<Vec<Connection>> {
-        let id = id.clone();
+    async fn connections_in_shards(
+        &self,
+        auction: &AuctionId,
+        shards: &[u16],
+    ) -> StoreResult<Vec<Connection>> {
+        let id = auction.clone();
+        let shards = shards.to_vec();
         self.run(move |conn| {
             let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {CONNECTION_COLUMNS} FROM connections
+                     WHERE auction_id = ?1 AND shard = ?2 ORDER BY connection_id"
+                ))
+                .map_err(map_err)?;
+            let mut all = Vec::new();
+            for shard in shards {
+                let rows = st
+                    .query_map(params![id.as_str(), shard], connection_columns)
+                    .map_err(map_err)?;
+                for row in rows {
+                    all.push(into_connection(row.map_err(map_err)?)?);
+                }
+            }
+            Ok(all)
+        })
+        .await
+    }
+
+    async fn record_sync(&self, id: &ConnectionId, now: Millis) -> StoreResult<SyncVerdict> {
+        let id = id.clone();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let counters: Option<(Option<i64>, Option<i64>)> = tx
                 .prepare_cached(
-                    "SELECT connection_id, auction_id, user_id, connected_at, expires_at
-                     FROM connections WHERE auction_id = ?1 ORDER BY connection_id",
+                    "SELECT last_sync_at, last_notice_at FROM connections WHERE connection_id = ?1",
                 )
+                .and_then(|mut st| {
+                    st.query_row(params![id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
                 .map_err(map_err)?;
-            let rows = st
-                .query_map(params![id.as_str()], connection_columns)
+            let Some((last_sync, last_notice)) = counters else {
+                return Ok(SyncVerdict::Drop);
+            };
+            let verdict = domain::sync_verdict(last_sync, last_notice, now);
+            let column = match verdict {
+                SyncVerdict::Answer => "last_sync_at",
+                SyncVerdict::Notice => "last_notice_at",
+                SyncVerdict::Drop => return Ok(verdict),
+            };
+            tx.execute(
+                &format!("UPDATE connections SET {column} = ?2 WHERE connection_id = ?1"),
+                params![id.as_str(), now],
+            )
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+            Ok(verdict)
+        })
+        .await
+    }
+
+    async fn record_strike(&self, id: &ConnectionId) -> StoreResult<u32> {
+        let id = id.clone();
+        self.run(move |conn| {
+            let strikes: Option<u32> = conn
+                .prepare_cached(
+                    "UPDATE connections SET strikes = strikes + 1 WHERE connection_id = ?1
+                     RETURNING strikes",
+                )
+                .and_then(|mut st| st.query_row(params![id.as_str()], |r| r.get(0)).optional())
                 .map_err(map_err)?;
-            rows.map(|row| {
-                let (c, a, u, at, exp) = row.map_err(map_err)?;
-                row_to_connection(c, a, u, at, exp)
-            })
-            .collect()
+            Ok(strikes.unwrap_or(u32::MAX))
         })
         .await
     }
@@ -750,6 +922,7 @@ mod tests {
             role: Role::Seller,
         };
         let draft = AuctionDraft {
+            viewer_shards: 4,
             title: "Lamp".into(),
             description: "Brass".into(),
             starting_price: Money::new(1_000).unwrap(),
@@ -855,6 +1028,7 @@ mod tests {
             user_id: UserId::parse("viewer-1").unwrap(),
             connected_at: NOW,
             expires_at,
+            shard: 0,
         }
     }
 
@@ -867,15 +1041,18 @@ mod tests {
         store.create_auction(&a).await.unwrap();
         let now_secs = NOW / 1000;
         store
-            .add_connection(&connection(&a, "gone", now_secs - 1))
+            .add_connection(&connection(&a, "gone", now_secs - 1), 3)
             .await
             .unwrap();
         store
-            .add_connection(&connection(
-                &a,
-                "live",
-                now_secs + domain::IDEMPOTENCY_RETENTION_SECS + 3_600,
-            ))
+            .add_connection(
+                &connection(
+                    &a,
+                    "live",
+                    now_secs + domain::IDEMPOTENCY_RETENTION_SECS + 3_600,
+                ),
+                3,
+            )
             .await
             .unwrap();
         let first = accept(&store, &bid(&a, 1_000, Some("k1"))).await;
@@ -896,7 +1073,7 @@ mod tests {
             }
         );
         let ids: Vec<String> = store
-            .connections_for_auction(&a.auction_id)
+            .connections_for_auction(&a.auction_id, 1)
             .await
             .unwrap()
             .into_iter()
@@ -941,6 +1118,13 @@ mod tests {
             .execute_batch(
                 "DROP INDEX idempotency_by_expiry;
                  ALTER TABLE idempotency DROP COLUMN expires_at;
+                 DROP INDEX connections_by_shard;
+                 DROP INDEX connections_by_user;
+                 ALTER TABLE connections DROP COLUMN shard;
+                 ALTER TABLE connections DROP COLUMN last_sync_at;
+                 ALTER TABLE connections DROP COLUMN last_notice_at;
+                 ALTER TABLE connections DROP COLUMN strikes;
+                 CREATE INDEX connections_by_auction ON connections (auction_id);
                  PRAGMA user_version = 1;",
             )
             .unwrap();
@@ -949,7 +1133,8 @@ mod tests {
         // WHEN it is opened by this build
         let store = SqliteStore::open(&path).unwrap();
 
-        // THEN it is at version 2, the record's expiry is its bid's time + 24 h, and replays still work
+        // THEN it is at version 3, the record's expiry is its bid's time + 24 h, replays still work, and
+        // connections can be written with their shard
         let (version, expires): (i64, i64) = {
             let conn = store.conn.lock().unwrap();
             let version = conn
@@ -960,10 +1145,19 @@ mod tests {
                 .unwrap();
             (version, expires)
         };
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
         assert_eq!(
             expires,
             domain::idempotency_expires_at(placed.bid.placed_at)
+        );
+        let c = connection(&a, "after-migration", NOW / 1000 + 60);
+        assert_eq!(store.add_connection(&c, 3).await.unwrap(), Admission::Added);
+        assert_eq!(
+            store
+                .connections_for_auction(&a.auction_id, 1)
+                .await
+                .unwrap(),
+            vec![c]
         );
         assert_eq!(
             store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap(),
@@ -1009,12 +1203,13 @@ mod tests {
             .lock()
             .unwrap()
             .execute(
-                "INSERT INTO connections VALUES ('bad#id', ?1, 'u', 1, 2)",
+                "INSERT INTO connections (connection_id, auction_id, user_id, connected_at, expires_at)
+                 VALUES ('bad#id', ?1, 'u', 1, 2)",
                 [a.auction_id.as_str()],
             )
             .unwrap();
         assert!(matches!(
-            store.connections_for_auction(&a.auction_id).await,
+            store.connections_for_auction(&a.auction_id, 1).await,
             Err(StoreError::Corrupt(_))
         ));
     }

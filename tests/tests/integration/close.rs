@@ -14,7 +14,7 @@ scenario! {
         let viewers = [["a1=", "a2="], ["b1=", "b2="], ["c1=", "c2="]];
         for (id, vs) in ids.iter().zip(viewers) {
             for v in vs {
-                assert_eq!(t.connect(v, id, &t.bidder(9)).await, 200);
+                assert_eq!(t.connect(v, id, &t.viewer(v)).await, 200);
             }
         }
         assert_eq!(t.bid(&t.bidder(1), &ids[0], 10_000).await.status, 201);
@@ -23,10 +23,7 @@ scenario! {
 
         let before = t.close_run().await;
         assert!(before.closed.is_empty(), "nothing is due before endsAt");
-        assert_eq!(
-            before.status_frames, 6,
-            "viewers of active auctions get the periodic status"
-        );
+        assert!(before.redelivered.is_empty(), "nothing was left undelivered");
 
         t.clock.set(T0 + 300_000);
         let (a, b) = tokio::join!(t.close_run(), t.close_run());
@@ -52,18 +49,11 @@ scenario! {
             assert!(state.finalized, "{id}");
             assert_eq!(state.seq, seq, "{id}: one transition, one seq");
             for v in vs {
-                let frames = t.frames(v);
-                let ended: Vec<_> = frames
-                    .iter()
-                    .filter_map(|f| match &f.event {
-                        Event::AuctionEnded(e) => Some((f.seq, e.clone())),
-                        _ => None,
-                    })
-                    .collect();
+                let ended = t.ended(v);
                 assert_eq!(ended.len(), 1, "{v}: exactly one auction.ended");
                 assert!(
-                    matches!(frames.last().map(|f| &f.event), Some(Event::AuctionEnded(_))),
-                    "{v}: auction.ended is the last frame"
+                    matches!(t.events(v).last(), Some((_, Event::AuctionEnded(_)))),
+                    "{v}: auction.ended is the last event"
                 );
                 assert_eq!(ended[0].0, seq, "{v}: the end frame outranks every bid frame");
                 assert_eq!(ended[0].1.winner_name.as_deref(), winner, "{v}");
@@ -80,8 +70,7 @@ scenario! {
         all.sort();
         assert_eq!(revoked, all, "each viewer revoked once");
         for id in &ids {
-            let aid = AuctionId::parse(id).unwrap();
-            assert!(t.store().connections_for_auction(&aid).await.unwrap().is_empty());
+            assert!(t.viewers(id).await.is_empty());
         }
         let again = t.close_run().await;
         assert!(again.closed.is_empty() && again.recovered.is_empty(), "nothing happens twice");
@@ -93,7 +82,7 @@ scenario! {
         let id = t.auction().await;
         let aid = AuctionId::parse(&id).unwrap();
         for v in ["v1=", "v2="] {
-            assert_eq!(t.connect(v, &id, &t.bidder(9)).await, 200);
+            assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
         }
         assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
         t.clock.set(T0 + 300_000);
@@ -113,7 +102,7 @@ scenario! {
         );
         assert!(t.broadcaster().disconnected().is_empty());
         for v in ["v1=", "v2="] {
-            assert!(t.frames(v).iter().all(|f| !matches!(f.event, Event::AuctionEnded(_))));
+            assert!(t.ended(v).is_empty());
         }
 
         t.clock.advance(FINALIZE_GRACE_MS);
@@ -121,19 +110,15 @@ scenario! {
         assert_eq!(r.recovered, vec![id.clone()]);
         assert!(r.closed.is_empty(), "the transition is not repeated");
         for v in ["v1=", "v2="] {
-            let frames = t.frames(v);
-            let ended: Vec<_> = frames
-                .iter()
-                .filter(|f| matches!(f.event, Event::AuctionEnded(_)))
-                .collect();
-            assert_eq!(ended.len(), 1, "{v}: {frames:?}");
-            let Event::AuctionEnded(e) = &ended[0].event else { unreachable!() };
+            let ended = t.ended(v);
+            assert_eq!(ended.len(), 1, "{v}: {:?}", t.frames(v));
+            let (seq, e) = &ended[0];
             assert_eq!(e.winner_name.as_deref(), Some("Bidder 1"));
             assert_eq!(e.final_price, Some(10_000));
-            assert_eq!(ended[0].seq, 2, "the close took the next seq");
+            assert_eq!(*seq, 2, "the close took the next seq");
         }
         assert_eq!(t.revoked(), vec!["v1=", "v2="]);
-        assert!(t.store().connections_for_auction(&aid).await.unwrap().is_empty());
+        assert!(t.viewers(&id).await.is_empty());
         let a = t.auction_state(&id).await;
         assert!(a.finalized);
         assert_eq!(a.seq, 2);
@@ -147,13 +132,13 @@ scenario! {
 scenario! {
     async fn the_sellers_early_end_takes_the_same_path(t) {
         let id = t.auction().await;
-        assert_eq!(t.connect("v1=", &id, &t.bidder(9)).await, 200);
+        assert_eq!(t.connect("v1=", &id, &t.viewer("v1=")).await, 200);
         assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
         let r = t.end(&t.seller(), &id).await;
         assert_eq!(r.status, 200);
         assert_eq!(r.body["auction"]["winnerName"], "Bidder 1");
         assert_eq!(r.body["auction"]["finalPrice"], 10_000);
-        assert!(matches!(t.frames("v1=").last().unwrap().event, Event::AuctionEnded(_)));
+        assert!(matches!(t.events("v1=").last(), Some((_, Event::AuctionEnded(_)))));
         assert_eq!(t.revoked(), vec!["v1="]);
         assert_eq!(t.bid(&t.bidder(2), &id, 20_000).await.code(), "auction_not_active");
         let again = t.end(&t.seller(), &id).await;

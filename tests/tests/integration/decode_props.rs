@@ -879,7 +879,14 @@ fn arb_event() -> impl Strategy<Value = Event> {
             .prop_map(|(error, message)| Event::Error(ErrorEvent { error, message })),
     ];
     leaf.prop_recursive(3, 12, 4, |inner| {
-        prop::collection::vec(inner, 0..4).prop_map(Event::Batch)
+        prop::collection::vec((prop::option::of(any::<u64>()), inner), 0..4).prop_map(|items| {
+            Event::Batch(
+                items
+                    .into_iter()
+                    .map(|(seq, event)| auction::frames::Item { seq, event })
+                    .collect(),
+            )
+        })
     })
 }
 
@@ -889,10 +896,11 @@ proptest! {
     #[test]
     fn frames_round_trip_through_json(
         seq in any::<u64>(),
+        from_seq in prop::option::of(any::<u64>()),
         auction_id in prop::option::of(arb_auction_id()),
         event in arb_event(),
     ) {
-        let frame = Frame { seq, auction_id, event };
+        let frame = Frame { seq, from_seq, auction_id, event };
         let bytes = frame
             .to_bytes()
             .map_err(|e| TestCaseError::fail(format!("frame does not encode: {e}")))?;

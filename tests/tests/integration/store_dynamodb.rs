@@ -25,6 +25,7 @@ fn seller() -> Principal {
 
 fn auction(id: &str, ends_at: i64) -> Auction {
     let draft = AuctionDraft {
+        viewer_shards: 4,
         title: format!("Lot {id}"),
         description: String::new(),
         starting_price: Money::new(1_000).unwrap(),
@@ -246,49 +247,76 @@ async fn close_due_and_finalize_move_through_the_sparse_index() {
     );
 }
 
+/// Connection records live in their shard partition (`VIEWERS#<auction>#<shard>`), never in the auction's
+/// own partition; the pointer `CONN#<id>` carries the TTL; the user's sockets item names them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn connections_are_listed_per_auction_and_removed_idempotently() {
+async fn connection_items_live_in_shard_partitions_not_the_auctions() {
     let store = fresh_table().await;
-    let conn = |cid: &str, aid: &str| Connection {
+    let conn = |cid: &str, aid: &str, shard: u16| Connection {
         connection_id: ConnectionId::parse(cid).unwrap(),
         auction_id: AuctionId::parse(aid).unwrap(),
         user_id: UserId::parse("viewer").unwrap(),
         connected_at: NOW,
         expires_at: NOW / 1000 + 7_200,
+        shard,
     };
-    let c1 = conn("L0SM9cOFvHcCIhw=", "a1");
-    let c2 = conn("c2", "a1");
-    let c3 = conn("c3", "a2");
-    for c in [&c1, &c2, &c3] {
-        store.add_connection(c).await.unwrap();
+    let c1 = conn("L0SM9cOFvHcCIhw=", "a1", 3);
+    let c2 = conn("c2", "a1", 0);
+    for c in [&c1, &c2] {
+        store.add_connection(c, 3).await.unwrap();
     }
-    let mut listed = store.connections_for_auction(&c1.auction_id).await.unwrap();
-    listed.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
-    assert_eq!(listed, vec![c1.clone(), c2.clone()]);
-    assert_eq!(
-        store.get_connection(&c1.connection_id).await.unwrap(),
-        Some(c1.clone())
+    assert!(raw_get(
+        &store,
+        AttributeValue::S("VIEWERS#a1#3".into()),
+        "CONN#L0SM9cOFvHcCIhw="
+    )
+    .await
+    .is_some());
+    assert!(
+        raw_get(&store, AttributeValue::S("VIEWERS#a1#0".into()), "CONN#c2")
+            .await
+            .is_some()
     );
-    assert_eq!(
-        store.remove_connection(&c1.connection_id).await.unwrap(),
-        Some(c1.clone())
+    assert!(
+        raw_get(&store, pk("a1"), "CONN#c2").await.is_none(),
+        "not in the auction's partition"
     );
-    assert_eq!(
-        store.remove_connection(&c1.connection_id).await.unwrap(),
-        None
-    );
-    assert_eq!(store.get_connection(&c1.connection_id).await.unwrap(), None);
-    assert_eq!(
-        store.connections_for_auction(&c1.auction_id).await.unwrap(),
-        vec![c2]
-    );
-    let pointer = raw_get(&store, AttributeValue::S("CONN#c3".into()), "CONN")
+    let pointer = raw_get(&store, AttributeValue::S("CONN#c2".into()), "CONN")
         .await
         .unwrap();
     assert_eq!(
         pointer.get("expiresAt"),
         Some(&AttributeValue::N((NOW / 1000 + 7_200).to_string()))
     );
+    let user = raw_get(
+        &store,
+        AttributeValue::S("USER#viewer".into()),
+        "VIEWING#a1",
+    )
+    .await
+    .unwrap();
+    let mut named = user.get("conns").unwrap().as_ss().unwrap().clone();
+    named.sort();
+    assert_eq!(named, ["L0SM9cOFvHcCIhw=", "c2"]);
+    store.remove_connection(&c1.connection_id).await.unwrap();
+    let user = raw_get(
+        &store,
+        AttributeValue::S("USER#viewer".into()),
+        "VIEWING#a1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        user.get("conns").unwrap().as_ss().unwrap(),
+        &["c2".to_owned()]
+    );
+    assert!(raw_get(
+        &store,
+        AttributeValue::S("VIEWERS#a1#3".into()),
+        "CONN#L0SM9cOFvHcCIhw="
+    )
+    .await
+    .is_none());
 }
 
 /// The conditional write is the only guard: 200 concurrent bids must produce a gap-free, strictly increasing

@@ -3,7 +3,7 @@
 use super::keys::{auction_pk, bid_sk, idem_sk, GSI_ACTIVE, GSI_ENDING, META};
 use crate::domain::{
     self, Auction, AuctionId, AuctionStatus, Bid, BidReceipt, Connection, ConnectionId,
-    IdempotencyKey, Millis, Money, PlacedBid, UserId,
+    IdempotencyKey, Millis, Money, PlacedBid, Publication, UserId,
 };
 use crate::ports::{StoreError, StoreResult};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -81,10 +81,25 @@ pub(super) struct AuctionItem {
     high_bid_seq: Option<u64>,
     #[serde(default)]
     finalized: bool,
+    #[serde(default = "one")]
+    viewer_shards: u16,
+    /// The publisher's progress (`domain::Publication`), flat so one UpdateItem sets it.
+    #[serde(default)]
+    published_seq: u64,
+    #[serde(default)]
+    published_at: Millis,
+    #[serde(default)]
+    audience: u64,
+    #[serde(default)]
+    status_at: Millis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi1pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi1sk: Option<i64>,
+}
+
+fn one() -> u16 {
+    1
 }
 
 impl AuctionItem {
@@ -115,6 +130,11 @@ impl AuctionItem {
             high_bid: a.high_bid.as_ref().map(HighBidAttr::from_bid),
             high_bid_seq: a.high_bid.as_ref().map(|b| b.seq),
             finalized: a.finalized,
+            viewer_shards: a.viewer_shards,
+            published_seq: a.publication.seq,
+            published_at: a.publication.at,
+            audience: a.publication.audience,
+            status_at: a.publication.status_at,
             gsi1sk: gsi1pk.map(|_| a.ends_at),
             gsi1pk: gsi1pk.map(str::to_owned),
         }
@@ -149,6 +169,13 @@ impl AuctionItem {
             ended_at: self.ended_at,
             high_bid,
             finalized: self.finalized,
+            viewer_shards: self.viewer_shards,
+            publication: Publication {
+                seq: self.published_seq,
+                at: self.published_at,
+                audience: self.audience,
+                status_at: self.status_at,
+            },
         })
     }
 }
@@ -235,6 +262,8 @@ pub(super) struct ConnItem {
     user_id: UserId,
     connected_at: Millis,
     expires_at: i64,
+    #[serde(default)]
+    shard: u16,
 }
 
 impl ConnItem {
@@ -247,6 +276,7 @@ impl ConnItem {
             user_id: c.user_id.clone(),
             connected_at: c.connected_at,
             expires_at: c.expires_at,
+            shard: c.shard,
         }
     }
     pub(super) fn into_domain(self) -> Connection {
@@ -256,6 +286,7 @@ impl ConnItem {
             user_id: self.user_id,
             connected_at: self.connected_at,
             expires_at: self.expires_at,
+            shard: self.shard,
         }
     }
 }
@@ -323,6 +354,8 @@ mod tests {
                 idempotency_key: Some(IdempotencyKey::parse("k1").unwrap()),
             }),
             finalized: false,
+            viewer_shards: 1,
+            publication: Publication::default(),
         }
     }
 

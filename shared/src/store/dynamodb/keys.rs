@@ -34,6 +34,17 @@ pub(super) fn conn_sk(id: &ConnectionId) -> String {
 pub(super) fn conn_pointer_pk(id: &ConnectionId) -> String {
     format!("CONN#{id}")
 }
+/// A shard partition of an auction's viewers.
+pub(super) fn viewers_pk(auction: &AuctionId, shard: u16) -> String {
+    format!("VIEWERS#{auction}#{shard}")
+}
+/// A user's connections to one auction (for the per-user socket limit).
+pub(super) fn user_pk(user: &UserId) -> String {
+    format!("USER#{user}")
+}
+pub(super) fn viewing_sk(auction: &AuctionId) -> String {
+    format!("VIEWING#{auction}")
+}
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())

@@ -45,8 +45,8 @@ pub use keys::{GSI1, TTL_ATTRIBUTE};
 pub use schema::{create_table, IndexSpec, TableSpec, TABLE};
 
 use crate::domain::{
-    self, Auction, AuctionId, AuctionStatus, Bid, BidDecision, BidOutcome, BidRequest,
-    CloseOutcome, Closing, Connection, ConnectionId, Millis,
+    self, Admission, Auction, AuctionId, AuctionStatus, Bid, BidDecision, BidOutcome, BidRequest,
+    CloseOutcome, Closing, Connection, ConnectionId, Millis, Publication, SyncVerdict,
 };
 use crate::ports::{AuctionStore, ConnectionStore, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -57,13 +57,14 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use aws_sdk_dynamodb::Client;
 use errors::{build_err, store_err};
 use items::{decode, decode_auction, encode, AuctionItem, BidItem, ConnItem, Item};
 use keys::{
-    auction_pk, conn_pointer_pk, conn_sk, key, n, names, s, CONN_POINTER_SK, GSI_ACTIVE,
-    GSI_ENDING, META,
+    auction_pk, bid_sk, conn_pointer_pk, conn_sk, key, n, names, s, user_pk, viewers_pk,
+    viewing_sk, CONN_POINTER_SK, GSI_ACTIVE, GSI_ENDING, META,
 };
 
 /// The DynamoDB implementation of [`AuctionStore`] and [`ConnectionStore`].
@@ -377,6 +378,55 @@ impl AuctionStore for DynamoStore {
             Err(err) => Err(store_err("UpdateItem(finalize)", err)),
         }
     }
+
+    async fn bids_between(&self, id: &AuctionId, from: u64, to: u64) -> StoreResult<Vec<Bid>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .query_between(
+                "Query(bids between)",
+                auction_pk(id),
+                bid_sk(from),
+                bid_sk(to),
+            )
+            .await?;
+        items
+            .into_iter()
+            .map(|i| decode::<BidItem>("bid", i).map(BidItem::into_domain))
+            .collect()
+    }
+
+    async fn mark_published(&self, id: &AuctionId, publication: Publication) -> StoreResult<()> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(auction_pk(id), META)))
+            .update_expression(
+                "SET #seq = :seq, #at = :at, #audience = :audience, #statusAt = :statusAt",
+            )
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#seq) OR #seq <= :seq)",
+            )
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#seq", "publishedSeq")
+            .expression_attribute_names("#at", "publishedAt")
+            .expression_attribute_names("#audience", "audience")
+            .expression_attribute_names("#statusAt", "statusAt")
+            .expression_attribute_values(":statusAt", n(publication.status_at))
+            .expression_attribute_values(":seq", n(publication.seq))
+            .expression_attribute_values(":at", n(publication.at))
+            .expression_attribute_values(":audience", n(publication.audience))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            // Unknown, or a later publication is already recorded: nothing to do.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(store_err("UpdateItem(published)", e)),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -384,11 +434,15 @@ impl AuctionStore for DynamoStore {
 
 #[async_trait]
 impl ConnectionStore for DynamoStore {
-    async fn add_connection(&self, conn: &Connection) -> StoreResult<()> {
-        let in_auction = encode(
+    async fn add_connection(
+        &self,
+        conn: &Connection,
+        max_per_user: usize,
+    ) -> StoreResult<Admission> {
+        let viewer = encode(
             "connection",
             &ConnItem::new(
-                auction_pk(&conn.auction_id),
+                viewers_pk(&conn.auction_id, conn.shard),
                 conn_sk(&conn.connection_id),
                 conn,
             ),
@@ -409,36 +463,70 @@ impl ConnectionStore for DynamoStore {
                 .map_err(build_err)?;
             Ok(TransactWriteItem::builder().put(p).build())
         };
+        // The user's connections to this auction, as a string set: the condition is the per-user limit.
+        let user = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                user_pk(&conn.user_id),
+                viewing_sk(&conn.auction_id),
+            )))
+            .update_expression("ADD #conns :conn SET #expiresAt = :exp")
+            .condition_expression("attribute_not_exists(#conns) OR size(#conns) < :max")
+            .expression_attribute_names("#conns", "conns")
+            .expression_attribute_names("#expiresAt", TTL_ATTRIBUTE)
+            .expression_attribute_values(
+                ":conn",
+                AttributeValue::Ss(vec![conn.connection_id.to_string()]),
+            )
+            .expression_attribute_values(":exp", n(conn.expires_at))
+            .expression_attribute_values(":max", n(max_per_user))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
         let res = self
             .client
             .transact_write_items()
-            .transact_items(put(in_auction)?)
+            .transact_items(TransactWriteItem::builder().update(user).build())
+            .transact_items(put(viewer)?)
             .transact_items(put(pointer)?)
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
-                    err.as_service_error()
-                {
-                    let contended = e.cancellation_reasons().iter().any(|r| {
-                        matches!(
-                            r.code(),
-                            Some(
-                                "TransactionConflict"
-                                    | "ThrottlingError"
-                                    | "ProvisionedThroughputExceeded"
-                            )
-                        )
-                    });
-                    if contended {
-                        return Err(StoreError::Throttled);
-                    }
+        let err = match res {
+            Ok(_) => return Ok(Admission::Added),
+            Err(err) => err,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
+            err.as_service_error()
+        {
+            let reasons = e.cancellation_reasons();
+            if let Some(first) = reasons.first() {
+                if first.code() == Some("ConditionalCheckFailed") {
+                    let others = first
+                        .item()
+                        .and_then(|i| i.get("conns"))
+                        .and_then(|v| v.as_ss().ok())
+                        .map(|ids| {
+                            ids.iter()
+                                .filter_map(|id| ConnectionId::parse(id).ok())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    return Ok(Admission::UserLimit { others });
                 }
-                Err(store_err("TransactWriteItems(connection)", err))
+            }
+            let contended = reasons.iter().any(|r| {
+                matches!(
+                    r.code(),
+                    Some(
+                        "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+                    )
+                )
+            });
+            if contended {
+                return Err(StoreError::Throttled);
             }
         }
+        Err(store_err("TransactWriteItems(connection)", err))
     }
 
     async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>> {
@@ -458,10 +546,34 @@ impl ConnectionStore for DynamoStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(auction_pk(&conn.auction_id), conn_sk(id))))
+            .set_key(Some(key(
+                viewers_pk(&conn.auction_id, conn.shard),
+                conn_sk(id),
+            )))
             .send()
             .await
             .map_err(|e| store_err("DeleteItem(connection)", e))?;
+        let forgotten = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                user_pk(&conn.user_id),
+                viewing_sk(&conn.auction_id),
+            )))
+            .update_expression("DELETE #conns :conn")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#conns", "conns")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_values(":conn", AttributeValue::Ss(vec![id.to_string()]))
+            .send()
+            .await;
+        match forgotten {
+            Ok(_) => {}
+            // No record of the user's connections (already gone): nothing to forget.
+            Err(e) if is_condition_failure(&e) => {}
+            Err(e) => return Err(store_err("UpdateItem(user connections)", e)),
+        }
         Ok(Some(conn))
     }
 
@@ -475,13 +587,88 @@ impl ConnectionStore for DynamoStore {
         .transpose()
     }
 
-    async fn connections_for_auction(&self, id: &AuctionId) -> StoreResult<Vec<Connection>> {
-        let items = self
-            .query_prefix("Query(connections)", auction_pk(id), "CONN#", true, None)
-            .await?;
-        items
-            .into_iter()
-            .map(|i| decode::<ConnItem>("connection", i).map(ConnItem::into_domain))
-            .collect()
+    async fn connections_in_shards(
+        &self,
+        auction: &AuctionId,
+        shards: &[u16],
+    ) -> StoreResult<Vec<Connection>> {
+        let queries = shards.iter().map(|shard| {
+            self.query_prefix(
+                "Query(connections)",
+                viewers_pk(auction, *shard),
+                "CONN#",
+                true,
+                None,
+            )
+        });
+        let mut all = Vec::new();
+        for items in futures::future::try_join_all(queries).await? {
+            for item in items {
+                all.push(decode::<ConnItem>("connection", item)?.into_domain());
+            }
+        }
+        Ok(all)
     }
+
+    async fn record_sync(&self, id: &ConnectionId, now: Millis) -> StoreResult<SyncVerdict> {
+        // One conditional write per counter: the first that passes decides (`domain::sync_verdict`).
+        for (attribute, verdict) in [
+            ("lastSyncAt", SyncVerdict::Answer),
+            ("lastNoticeAt", SyncVerdict::Notice),
+        ] {
+            let res = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(conn_pointer_pk(id), CONN_POINTER_SK)))
+                .update_expression("SET #at = :now")
+                .condition_expression(
+                    "attribute_exists(#pk) AND (attribute_not_exists(#at) OR #at <= :cut)",
+                )
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_names("#at", attribute)
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":cut", n(now - domain::SYNC_INTERVAL_MS))
+                .send()
+                .await;
+            match res {
+                Ok(_) => return Ok(verdict),
+                Err(e) if is_condition_failure(&e) => continue,
+                Err(e) => return Err(store_err("UpdateItem(sync)", e)),
+            }
+        }
+        Ok(SyncVerdict::Drop)
+    }
+
+    async fn record_strike(&self, id: &ConnectionId) -> StoreResult<u32> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conn_pointer_pk(id), CONN_POINTER_SK)))
+            .update_expression("ADD #strikes :one")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#strikes", "strikes")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => Ok(out
+                .attributes
+                .and_then(|a| a.get("strikes").and_then(|v| v.as_n().ok()).cloned())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(u32::MAX)),
+            Err(e) if is_condition_failure(&e) => Ok(u32::MAX),
+            Err(e) => Err(store_err("UpdateItem(strike)", e)),
+        }
+    }
+}
+
+fn is_condition_failure(err: &SdkError<UpdateItemError, HttpResponse>) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(UpdateItemError::ConditionalCheckFailedException(_))
+    )
 }

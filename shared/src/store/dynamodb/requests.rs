@@ -212,6 +212,41 @@ impl DynamoStore {
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
+    /// Query one partition for a sort-key range (inclusive), all pages, ascending, consistent.
+    pub(super) async fn query_between(
+        &self,
+        op: &'static str,
+        pk: String,
+        from_sk: String,
+        to_sk: String,
+    ) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_names("#sk", "sk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":from", s(from_sk.clone()))
+                .expression_attribute_values(":to", s(to_sk.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| store_err(op, e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
     /// Query one auction partition for a sort-key prefix, all pages (or up to `limit`).
     pub(super) async fn query_prefix(
         &self,

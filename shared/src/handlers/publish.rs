@@ -1,0 +1,315 @@
+//! The publisher: delivers an auction's committed changes to its viewers. One call per hand-off job; one
+//! auction is published by one call at a time (SQS FIFO message groups on AWS, the local stack's queue
+//! worker), so every viewer receives one auction's frames in seq order.
+//!
+//! 1. Read the auction. Nothing undelivered (and no status asked for): done — a duplicate job costs a read.
+//! 2. Coalescing: if the last delivery was less than a window ago (`publisher::window`: 250 ms, wider for a
+//!    large audience), wait out the window and read again: everything committed meanwhile goes in the same
+//!    frame. A change after a quiet window goes out at once.
+//! 3. Read the bids of the undelivered range (`bids_between`) and build ONE frame covering it (at most
+//!    `MAX_BIDS_PER_FRAME` bids per frame; a longer backlog is several frames, in order).
+//! 4. Deliver it: the auction's shard partitions split into slices (`publisher::slices`), delivered in
+//!    parallel — in this process, or by the `deliver` function when the audience needs several slices —
+//!    each paced to its share of the posts-per-second budget. A slice reads only its own shard partitions.
+//! 5. Record the delivery (`mark_published`): the next frame starts right after it. If the range included
+//!    the close, every viewer is revoked in the same slices and the auction is marked finalized.
+//!
+//! A call that fails or dies anywhere leaves `publication.seq` where it was: the job is retried (the queue)
+//! or handed off again by the schedule, and viewers that already had part of it drop the repeated seqs.
+
+use super::App;
+use crate::domain::{Auction, AuctionStatus, Publication};
+use crate::fanout::FanoutReport;
+use crate::frames::Frame;
+use crate::ports::{Broadcaster, SliceError, Store, StoreError};
+use crate::publisher::{self, Pacer, PublishJob, SliceJob, MAX_BIDS_PER_FRAME};
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde::Serialize;
+
+/// What one publish call did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishReport {
+    /// Frames delivered (to every slice).
+    pub frames: usize,
+    /// The last seq delivered.
+    pub seq: u64,
+    /// Slices of the last frame.
+    pub slices: usize,
+    /// Every post of every frame.
+    pub posts: FanoutReport,
+    /// The close was announced and every viewer revoked.
+    pub finalized: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Slice(#[from] SliceError),
+}
+
+impl From<PublishError> for lambda_runtime::Diagnostic {
+    fn from(e: PublishError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "PublishFailed".into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+impl<S: Store, B: Broadcaster> App<S, B> {
+    /// One SQS FIFO batch (possibly several auctions' message groups, each in order): each auction is
+    /// published once, for its newest job, auctions in parallel. A failed auction's messages are reported as
+    /// failures (`ReportBatchItemFailures`) so SQS hands them out again, still in order; a message that is
+    /// not a job is logged and dropped.
+    pub async fn publish_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut groups: Vec<(PublishJob, Vec<String>)> = Vec::new();
+        for record in event.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let job: PublishJob = match record.body.as_deref().map(serde_json::from_str) {
+                Some(Ok(job)) => job,
+                other => {
+                    tracing::error!(message_id = %id, error = ?other.map(|r| r.err()), "not a publish job; dropped");
+                    continue;
+                }
+            };
+            match groups
+                .iter_mut()
+                .find(|(g, _)| g.auction_id == job.auction_id)
+            {
+                Some((merged, ids)) => {
+                    merged.seq = merged.seq.max(job.seq);
+                    merged.status |= job.status;
+                    merged.requested_at = merged.requested_at.max(job.requested_at);
+                    ids.push(id);
+                }
+                None => groups.push((job, vec![id])),
+            }
+        }
+        let results = futures::future::join_all(
+            groups
+                .iter()
+                .map(|(job, _)| async move { self.publish(job).await }),
+        )
+        .await;
+        let mut response = SqsBatchResponse::default();
+        for ((job, ids), result) in groups.into_iter().zip(results) {
+            if let Err(e) = result {
+                tracing::error!(auction_id = %job.auction_id, error = %e, "publish failed; SQS retries it");
+                for id in ids {
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id;
+                    response.batch_item_failures.push(failure);
+                }
+            }
+        }
+        response
+    }
+
+    /// Deliver whatever `job.auction_id` has not delivered yet (and, for a status job, the current status).
+    pub async fn publish(&self, job: &PublishJob) -> Result<PublishReport, PublishError> {
+        let mut report = PublishReport::default();
+        let Some(mut auction) = self.store.get_auction(&job.auction_id).await? else {
+            return Ok(report);
+        };
+        if !auction.needs_publishing() && !job.status {
+            return Ok(report);
+        }
+        if auction.status == AuctionStatus::Active && auction.needs_publishing() {
+            let window = publisher::window(&self.settings, auction.publication.audience);
+            let since = self.now().saturating_sub(auction.publication.at);
+            let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+            if auction.publication.at > 0 && since < window_ms {
+                let rest = std::time::Duration::from_millis((window_ms - since) as u64);
+                tokio::time::sleep(rest).await;
+                match self.store.get_auction(&job.auction_id).await? {
+                    Some(a) => auction = a,
+                    None => return Ok(report),
+                }
+            }
+        }
+        loop {
+            let Some(delivery) = self
+                .next_frame(&auction, job.status && report.frames == 0)
+                .await?
+            else {
+                break;
+            };
+            let (reached, posts, slices) = self.deliver(&auction, &delivery).await?;
+            report.frames += 1;
+            report.slices = slices;
+            report.posts += posts;
+            report.seq = delivery.frame.seq;
+            let now = self.now();
+            let publication = if delivery.status_only {
+                Publication {
+                    audience: reached,
+                    status_at: now,
+                    ..auction.publication
+                }
+            } else {
+                Publication {
+                    seq: delivery.frame.seq,
+                    at: now,
+                    audience: reached,
+                    status_at: auction.publication.status_at,
+                }
+            };
+            self.store
+                .mark_published(&auction.auction_id, publication)
+                .await?;
+            auction.publication = publication;
+            if delivery.revoke {
+                self.store.mark_finalized(&auction.auction_id).await?;
+                auction.finalized = true;
+                report.finalized = true;
+                tracing::info!(
+                    auction_id = %auction.auction_id,
+                    winner = auction.high_bid.as_ref().map(|b| b.bidder_id.as_str()),
+                    revoked = reached,
+                    "auction finalized"
+                );
+            }
+            if delivery.status_only || !auction.needs_publishing() {
+                break;
+            }
+        }
+        tracing::info!(
+            auction_id = %job.auction_id,
+            frames = report.frames,
+            seq = report.seq,
+            slices = report.slices,
+            targets = report.posts.targets,
+            delivered = report.posts.delivered,
+            gone = report.posts.gone,
+            failed = report.posts.failed,
+            "published"
+        );
+        Ok(report)
+    }
+
+    /// Deliver one slice: the frame to every viewer in `job.shards` (410 removes that viewer), paced; then,
+    /// for the close, revoke them all.
+    pub async fn deliver_slice(&self, job: &SliceJob) -> Result<FanoutReport, StoreError> {
+        let viewers = self
+            .store
+            .connections_in_shards(&job.auction_id, &job.shards)
+            .await?;
+        let pacer = Pacer::new(job.posts_per_second);
+        let report = self
+            .fanout
+            .publish_paced(&viewers, &job.frame, &pacer)
+            .await;
+        if job.revoke {
+            // Viewers that were gone are already removed; revoke the rest.
+            let remaining = self
+                .store
+                .connections_in_shards(&job.auction_id, &job.shards)
+                .await?;
+            self.fanout.revoke_all(&remaining, &pacer).await;
+        }
+        Ok(report)
+    }
+
+    /// The next frame to deliver for `auction`, or `None` when it is caught up.
+    async fn next_frame(
+        &self,
+        auction: &Auction,
+        status_asked: bool,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let ended = auction.status == AuctionStatus::Ended;
+        let from = auction.publication.seq + 1;
+        if from <= auction.seq {
+            let last = auction.seq.min(from + MAX_BIDS_PER_FRAME - 1);
+            let bids = self
+                .store
+                .bids_between(&auction.auction_id, from, last)
+                .await?;
+            let tail = last == auction.seq;
+            let frame = if tail {
+                Frame::delivery(auction, from, &bids)
+            } else {
+                Frame::backlog(auction, from, last, &bids)
+            };
+            return Ok(Some(Delivery {
+                frame,
+                revoke: ended && tail,
+                status_only: false,
+            }));
+        }
+        if ended && !auction.finalized {
+            // Delivered, but the revocation did not finish: announce the end again and revoke.
+            return Ok(Some(Delivery {
+                frame: Frame::delivery(auction, auction.seq, &[]),
+                revoke: true,
+                status_only: false,
+            }));
+        }
+        if status_asked && !ended {
+            return Ok(Some(Delivery {
+                frame: Frame::status(auction),
+                revoke: false,
+                status_only: true,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Deliver `delivery` to every slice of `auction`; returns the viewers reached (not gone), every post,
+    /// and the number of slices.
+    async fn deliver(
+        &self,
+        auction: &Auction,
+        delivery: &Delivery,
+    ) -> Result<(u64, FanoutReport, usize), PublishError> {
+        let plan = publisher::slices(
+            auction.viewer_shards,
+            auction.publication.audience,
+            self.settings.slice_viewers,
+        );
+        let share = (self.settings.publish_posts_per_second / plan.len() as u32).max(1);
+        let jobs: Vec<SliceJob> = plan
+            .into_iter()
+            .map(|shards| SliceJob {
+                auction_id: auction.auction_id.clone(),
+                shards,
+                frame: delivery.frame.clone(),
+                revoke: delivery.revoke,
+                posts_per_second: share,
+            })
+            .collect();
+        let remote = self.remote_slices.as_ref().filter(|_| jobs.len() > 1);
+        let results: Vec<Result<FanoutReport, PublishError>> =
+            match remote {
+                Some(remote) => {
+                    futures::future::join_all(jobs.iter().map(|j| async move {
+                        remote.deliver(j).await.map_err(PublishError::from)
+                    }))
+                    .await
+                }
+                None => {
+                    futures::future::join_all(jobs.iter().map(|j| async move {
+                        self.deliver_slice(j).await.map_err(PublishError::from)
+                    }))
+                    .await
+                }
+            };
+        let mut posts = FanoutReport::default();
+        for r in results {
+            posts += r?;
+        }
+        let reached = (posts.targets - posts.gone) as u64;
+        Ok((reached, posts, jobs.len()))
+    }
+}
+
+/// One frame to deliver, and what it means.
+struct Delivery {
+    frame: Frame,
+    /// The range includes the close: revoke every viewer after the frame.
+    revoke: bool,
+    /// A periodic status with nothing new (not a delivery of the range: it does not restart the window).
+    status_only: bool,
+}

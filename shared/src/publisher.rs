@@ -1,0 +1,200 @@
+//! The publisher's pure parts: what a hand-off carries, how a delivery is split into slices, how long the
+//! coalescing window is, and the pacer that keeps posts within their share of the account's quota. The
+//! pipeline itself (`App::publish`, `App::deliver_slice`) is in `handlers/publish.rs`.
+//!
+//! ```text
+//! place-bid / close / schedule ──hand-off (PublishJob, durable)──► publisher (one at a time per auction)
+//!     │ commit first, then enqueue                                   │ read the auction, wait out the window,
+//!     ▼ 201 without waiting for viewers                              │ read the bids of the range, build ONE frame
+//!                                                                    ▼
+//!                                  slices of shard partitions, delivered in parallel (in process or by
+//!                                  other invocations), each paced to its share of the posts/s budget
+//!                                                                    │ every slice done
+//!                                                                    ▼
+//!                                  mark_published(seq): the next delivery starts right after it
+//! ```
+
+use crate::config::Settings;
+use crate::domain::{AuctionId, Millis};
+use crate::frames::Frame;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The hand-off from a commit to the publisher: "deliver `auction_id` up to at least `seq`". At least once;
+/// a duplicate, or one that arrives after a later one, finds nothing new and does nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishJob {
+    pub auction_id: AuctionId,
+    pub seq: u64,
+    /// Also send the current status when there is nothing new (the schedule's periodic status).
+    #[serde(default)]
+    pub status: bool,
+    /// When it was asked for (the schedule's jobs are told apart by it).
+    pub requested_at: Millis,
+}
+
+impl PublishJob {
+    /// After a bid or a close committed at `seq`.
+    pub fn changed(auction_id: &AuctionId, seq: u64, now: Millis) -> Self {
+        Self {
+            auction_id: auction_id.clone(),
+            seq,
+            status: false,
+            requested_at: now,
+        }
+    }
+
+    /// The schedule's periodic status (and safety net: it also delivers whatever a lost hand-off left).
+    pub fn status(auction_id: &AuctionId, seq: u64, now: Millis) -> Self {
+        Self {
+            status: true,
+            ..Self::changed(auction_id, seq, now)
+        }
+    }
+
+    /// A duplicate of this job has the same id (SQS FIFO drops duplicates within five minutes).
+    pub fn dedup_id(&self) -> String {
+        if self.status {
+            format!(
+                "{}:{}:status:{}",
+                self.auction_id, self.seq, self.requested_at
+            )
+        } else {
+            format!("{}:{}", self.auction_id, self.seq)
+        }
+    }
+}
+
+/// One slice of a delivery: a frame for the viewers in some shard partitions of one auction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceJob {
+    pub auction_id: AuctionId,
+    pub shards: Vec<u16>,
+    pub frame: Frame,
+    /// After the frame, close every socket of the slice and remove its records (the auction ended).
+    pub revoke: bool,
+    /// This slice's share of the posts-per-second budget.
+    pub posts_per_second: u32,
+}
+
+/// Frames of one delivery carry at most this many bids (≈ 200 B each: well under API Gateway's 128 KB); a
+/// longer backlog goes out as several frames, in order.
+pub const MAX_BIDS_PER_FRAME: u64 = 200;
+
+/// A change the hand-off should have delivered but that is still undelivered this long after it happened is
+/// handed off again by the schedule (a lost hand-off, a publisher that died).
+pub const REDELIVER_AFTER_MS: Millis = 5_000;
+
+/// The coalescing window after a delivery to `audience` viewers: the configured window, widened so that
+/// one post per viewer per window stays within the posts-per-second budget (at 100,000 viewers and 5,000
+/// posts/s: 20 s).
+pub fn window(settings: &Settings, audience: u64) -> Duration {
+    let budget = u64::from(settings.publish_posts_per_second.max(1));
+    let paced = Duration::from_millis(audience.saturating_mul(1_000) / budget);
+    settings.publish_window.max(paced)
+}
+
+/// Split an auction's `shards` into slices for a delivery to about `audience` viewers: one slice per
+/// `slice_viewers` viewers (at least one, at most one per shard), shards dealt round-robin.
+pub fn slices(shards: u16, audience: u64, slice_viewers: u64) -> Vec<Vec<u16>> {
+    let shards = shards.max(1);
+    let wanted = audience.div_ceil(slice_viewers.max(1)).max(1);
+    let n = wanted.min(u64::from(shards)) as usize;
+    let mut out = vec![Vec::new(); n];
+    for shard in 0..shards {
+        out[usize::from(shard) % n].push(shard);
+    }
+    out
+}
+
+/// Spaces calls `1 / rate` apart on tokio's clock (so it runs in virtual time too): the n-th call returns
+/// no earlier than `start + n / rate`. A rate of 0 means unpaced.
+pub struct Pacer {
+    interval: Option<Duration>,
+    next: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            interval: (per_second > 0).then(|| Duration::from_secs(1) / per_second),
+            next: std::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Wait for the next slot.
+    pub async fn ready(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_widens_with_the_audience_to_stay_within_the_budget() {
+        let s = Settings {
+            publish_window: Duration::from_millis(250),
+            publish_posts_per_second: 5_000,
+            ..Settings::default()
+        };
+        assert_eq!(window(&s, 0), Duration::from_millis(250));
+        assert_eq!(window(&s, 1_000), Duration::from_millis(250));
+        assert_eq!(window(&s, 10_000), Duration::from_secs(2));
+        assert_eq!(window(&s, 100_000), Duration::from_secs(20));
+    }
+
+    #[test]
+    fn slices_cover_every_shard_once() {
+        assert_eq!(slices(16, 10, 2_000), vec![(0..16).collect::<Vec<u16>>()]);
+        let s = slices(16, 10_000, 2_000);
+        assert_eq!(s.len(), 5);
+        let mut all: Vec<u16> = s.concat();
+        all.sort();
+        assert_eq!(all, (0..16).collect::<Vec<u16>>());
+        assert_eq!(
+            slices(16, 1_000_000, 2_000).len(),
+            16,
+            "at most one per shard"
+        );
+        assert_eq!(slices(1, 1_000_000, 2_000), vec![vec![0]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_calls() {
+        let p = Pacer::new(100);
+        let t0 = tokio::time::Instant::now();
+        for _ in 0..50 {
+            p.ready().await;
+        }
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_millis(490) && took <= Duration::from_millis(500),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn dedup_ids_tell_changes_and_status_requests_apart() {
+        let id = AuctionId::parse("a1").unwrap();
+        assert_eq!(PublishJob::changed(&id, 7, 1).dedup_id(), "a1:7");
+        assert_eq!(PublishJob::changed(&id, 7, 2).dedup_id(), "a1:7");
+        assert_ne!(
+            PublishJob::status(&id, 7, 1).dedup_id(),
+            PublishJob::status(&id, 7, 2).dedup_id()
+        );
+    }
+}

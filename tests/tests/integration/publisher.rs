@@ -1,0 +1,193 @@
+//! The publisher, on every store: kill points of the hand-off (after the commit, mid-delivery, one slice of
+//! a large audience), coalescing, order, and shards.
+
+use async_trait::async_trait;
+use auction::auth::TokenVerifier;
+use auction::broadcast::memory::{Fault, MemoryBroadcaster};
+use auction::domain::{AuctionId, ConnectionId};
+use auction::fanout::FanoutReport;
+use auction::frames::Event;
+use auction::handlers::App;
+use auction::ports::{SliceDelivery, SliceError, Store};
+use auction::publisher::{PublishJob, SliceJob, REDELIVER_AFTER_MS};
+use auction_tests::harness::{test_settings, SECRET};
+use auction_tests::scenario;
+use secrecy::SecretString;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn cid(s: &str) -> ConnectionId {
+    ConnectionId::parse(s).unwrap()
+}
+
+scenario! {
+    /// Killed right after the commit: the hand-off never happened. The schedule's sweep finds the change
+    /// undelivered and hands it off; every viewer gets the bid.
+    async fn a_bid_whose_hand_off_was_lost_is_delivered_by_the_sweep(t) {
+        let id = t.auction().await;
+        for v in ["v1=", "v2="] {
+            assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
+        }
+        t.handoff.fail_next(1);
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201, "the bid stands");
+        assert!(t.bid_seqs("v1=").is_empty(), "nobody heard of it yet");
+        assert!(t.auction_state(&id).await.needs_publishing());
+
+        let soon = t.close_run().await;
+        assert!(soon.redelivered.is_empty(), "not before REDELIVER_AFTER_MS");
+        t.clock.advance(REDELIVER_AFTER_MS);
+        let r = t.close_run().await;
+        assert_eq!(r.redelivered, vec![id.clone()]);
+        for v in ["v1=", "v2="] {
+            assert_eq!(t.bid_seqs(v), vec![1], "{v}");
+        }
+        assert!(!t.auction_state(&id).await.needs_publishing());
+    }
+}
+
+scenario! {
+    /// The publisher dies mid-delivery (one viewer's post still in flight): nothing is recorded as delivered,
+    /// the retried job delivers to everyone, and those who had it see the same seq again (they drop it).
+    async fn a_publisher_killed_mid_delivery_is_retried_and_every_viewer_gets_the_bid(t) {
+        let id = t.auction().await;
+        for v in ["v1=", "v2=", "v3="] {
+            assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
+        }
+        t.auto_publish.store(false, Ordering::SeqCst);
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+        let jobs = t.handoff.take();
+        assert_eq!(jobs.len(), 1);
+        t.broadcaster().inject(&cid("v2="), &[Fault::Hang]);
+        // The "kill": the invocation stops while v2='s post hangs.
+        let killed = tokio::time::timeout(Duration::from_millis(100), t.app.publish(&jobs[0])).await;
+        assert!(killed.is_err(), "the publication was still in progress");
+        assert!(t.auction_state(&id).await.needs_publishing(), "not recorded as delivered");
+        // The queue hands the job out again.
+        t.app.publish(&jobs[0]).await.unwrap();
+        for v in ["v1=", "v2=", "v3="] {
+            let mut seqs = t.bid_seqs(v);
+            seqs.dedup();
+            assert_eq!(seqs, vec![1], "{v}: the bid, possibly twice");
+        }
+        assert!(!t.auction_state(&id).await.needs_publishing());
+    }
+}
+
+/// The `deliver` function, as another invocation: an App of its own over the same store and Management API.
+/// Its first `fail` calls fail (the invocation died).
+struct FlakyDeliver<S: Store> {
+    app: App<S, Arc<MemoryBroadcaster>>,
+    fail: AtomicUsize,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl<S: Store> SliceDelivery for FlakyDeliver<S> {
+    async fn deliver(&self, job: &SliceJob) -> Result<FanoutReport, SliceError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let failing = self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(SliceError("the deliver invocation died".into()));
+        }
+        self.app
+            .deliver_slice(job)
+            .await
+            .map_err(|e| SliceError(e.to_string()))
+    }
+}
+
+scenario! {
+    /// A large audience is delivered in slices by other invocations; one of them dies: the job fails, is
+    /// retried, and every viewer gets the bid. Each slice reads only its own shards.
+    async fn a_slice_that_dies_is_retried_and_every_viewer_gets_the_bid(t) {
+        let mut t = t;
+        t.app.settings.slice_viewers = 2;
+        let deliver = Arc::new(FlakyDeliver {
+            app: App::new(
+                t.store().clone(),
+                t.app.broadcaster().clone(),
+                TokenVerifier::new(&SecretString::from(SECRET)).unwrap(),
+                t.clock.clone(),
+                test_settings(),
+            ),
+            fail: AtomicUsize::new(1),
+            calls: AtomicUsize::new(0),
+        });
+        t.app.remote_slices = Some(deliver.clone());
+        let id = t.auction().await;
+        let viewers: Vec<String> = (0..12).map(|i| format!("v{i}=")).collect();
+        for v in &viewers {
+            assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
+        }
+        let shards: std::collections::BTreeSet<u16> =
+            t.viewers(&id).await.iter().map(|c| c.shard).collect();
+        assert!(shards.len() > 1, "the viewers span several shards: {shards:?}");
+
+        // The first delivery counts the audience (one slice, in this process).
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+        assert_eq!(deliver.calls.load(Ordering::SeqCst), 0);
+        assert_eq!(t.auction_state(&id).await.publication.audience, 12);
+
+        // The second is sliced (12 viewers, 2 per slice: 6 slices), and one slice dies.
+        t.auto_publish.store(false, Ordering::SeqCst);
+        assert_eq!(t.bid(&t.bidder(2), &id, 10_100).await.status, 201);
+        let job = t.handoff.take().pop().unwrap();
+        assert!(t.app.publish(&job).await.is_err(), "a dead slice fails the job");
+        assert_eq!(deliver.calls.load(Ordering::SeqCst), 6);
+        assert_eq!(t.auction_state(&id).await.publication.seq, 1, "not recorded");
+        t.app.publish(&job).await.unwrap();
+        assert_eq!(deliver.calls.load(Ordering::SeqCst), 12);
+        for v in &viewers {
+            let mut seqs = t.bid_seqs(v);
+            seqs.dedup();
+            assert_eq!(seqs, vec![1, 2], "{v}");
+        }
+    }
+}
+
+scenario! {
+    /// Bids faster than the window reach each viewer as ONE frame per window, carrying every bid of it in
+    /// order; a bid after a quiet window goes out at once.
+    async fn bids_within_a_window_are_coalesced_into_one_frame(t) {
+        let mut t = t;
+        t.app.settings.publish_window = Duration::from_millis(300);
+        let id = t.auction().await;
+        assert_eq!(t.connect("v=", &id, &t.viewer("v=")).await, 200);
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+        assert_eq!(t.frames("v=").len(), 1, "the first bid goes out at once");
+
+        t.auto_publish.store(false, Ordering::SeqCst);
+        for (i, amount) in [10_100, 10_200, 10_300, 10_400].iter().enumerate() {
+            let r = t.bid(&t.bidder(2 + (i as u32 % 2)), &id, *amount).await;
+            assert_eq!(r.status, 201);
+        }
+        let started = std::time::Instant::now();
+        t.publish_pending().await;
+        assert!(started.elapsed() >= Duration::from_millis(250), "it waited out the window");
+        let frames = t.frames("v=");
+        assert_eq!(frames.len(), 2, "one frame for the four bids of the window");
+        let last = &frames[1];
+        assert_eq!((last.from_seq, last.seq), (Some(2), 5));
+        assert_eq!(t.bid_seqs("v="), vec![1, 2, 3, 4, 5]);
+        assert!(matches!(last.events().last(), Some((5, Event::AuctionStatus(s))) if s.current_price == 10_400));
+    }
+}
+
+scenario! {
+    /// A duplicate or late job finds nothing new: no frame, one read.
+    async fn a_duplicate_job_delivers_nothing(t) {
+        let id = t.auction().await;
+        assert_eq!(t.connect("v=", &id, &t.viewer("v=")).await, 200);
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+        let aid = AuctionId::parse(&id).unwrap();
+        let again = PublishJob::changed(&aid, 1, 0);
+        let r = t.app.publish(&again).await.unwrap();
+        assert_eq!(r.frames, 0);
+        assert_eq!(t.frames("v=").len(), 1);
+        assert_eq!(t.store().get_auction(&aid).await.unwrap().unwrap().publication.seq, 1);
+    }
+}
