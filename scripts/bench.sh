@@ -16,6 +16,9 @@ if ! .venv/bin/python -c 'import moto' 2>/dev/null; then
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 
+# bench-e2e runs the seed 004 Socket.IO server beside ours (its npm packages stay in bench/seed-socketio).
+(cd bench/seed-socketio && npm ci --no-audit --no-fund --loglevel=error)
+
 if [ "${1:-}" = "--smoke" ]; then
   # The same build as the test command's (one feature resolution for the whole workspace), then the binaries.
   cargo build --workspace --all-targets --locked -q
@@ -37,7 +40,8 @@ run bench-fanout --sweep-concurrency 128,256,512
 step "contention (bench/results/contention.md)"
 run bench-contention --out bench/results/contention.md
 step "end to end on the local stack (bench/results/e2e.md)"
-run bench-e2e --bids-per-bidder 3 --rate 2 --runs 3
+cargo build --locked --release -q -p local-stack --bin auction-local   # the server bench-e2e starts
+run bench-e2e
 step "cold start, size, memory (bench/results/coldstart.md; builds with cargo lambda)"
 run bench-coldstart --build --out bench/results/coldstart.md
 step "done: bench/results/"

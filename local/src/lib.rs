@@ -30,7 +30,7 @@ use auction::broadcast::apigw::ApiGatewayBroadcaster;
 use auction::config::Settings;
 use auction::handlers::App;
 use auction::handoff::embedded::EmbeddedHandOff;
-use auction::ports::{Store, SystemClock};
+use auction::ports::{Broadcaster, Store, SystemClock};
 use auction::store::dynamodb::{self, DynamoStore};
 use auction::store::sqlite::SqliteStore;
 use axum::extract::State;
@@ -78,6 +78,9 @@ pub struct Options {
     pub dev_tokens: bool,
     /// Static web client served at `/`.
     pub web_dir: Option<PathBuf>,
+    /// How the stack's own publisher reaches the sockets: in process (default), or through the HTTP
+    /// Management API emulation with the production SDK adapter (what a Lambda does; `--management-over-http`).
+    pub management_over_http: bool,
     pub settings: Settings,
 }
 
@@ -93,6 +96,7 @@ impl Options {
             jwt_secret: None,
             dev_tokens: true,
             web_dir: Some(default_web_dir()),
+            management_over_http: false,
             settings: Settings::default(),
         }
     }
@@ -150,7 +154,7 @@ impl Running {
 
 /// Everything the routes share.
 pub(crate) struct Stack<S> {
-    pub app: App<S, ApiGatewayBroadcaster>,
+    pub app: App<S, Arc<dyn Broadcaster>>,
     pub sockets: Arc<websocket_api::Registry>,
     pub issuer: TokenIssuer,
     pub dev_tokens: bool,
@@ -239,7 +243,16 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
         ))
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();
-    let broadcaster = ApiGatewayBroadcaster::new(&sdk, &http_url, opts.settings.longest_call());
+    let sockets = Arc::new(websocket_api::Registry::default());
+    let broadcaster: Arc<dyn Broadcaster> = if opts.management_over_http {
+        Arc::new(ApiGatewayBroadcaster::new(
+            &sdk,
+            &http_url,
+            opts.settings.longest_call(),
+        ))
+    } else {
+        Arc::new(management_api::DirectManagementApi(sockets.clone()))
+    };
     let secret = SecretString::from(secret.clone());
     let verifier = TokenVerifier::new(&secret)?;
     let issuer = TokenIssuer::new(&secret)?;
@@ -254,7 +267,7 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
             opts.settings.clone(),
         )
         .with_hand_off(Arc::new(queue.clone())),
-        sockets: Arc::new(websocket_api::Registry::default()),
+        sockets,
         issuer,
         dev_tokens: opts.dev_tokens,
         http_url: http_url.clone(),

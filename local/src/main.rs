@@ -46,6 +46,17 @@ struct Cli {
     /// Management API calls in flight at once, across every fan-out of the process.
     #[arg(long, default_value_t = 256)]
     fanout_concurrency: usize,
+    /// Posts per second one auction's deliveries may make (PUBLISH_POSTS_PER_SECOND). The emulated Management
+    /// API has no account quota to share, so the default does not pace; set it to see AWS's pacing.
+    #[arg(long, env = "PUBLISH_POSTS_PER_SECOND", default_value_t = 1_000_000)]
+    publish_posts_per_second: u32,
+    /// The coalescing window in ms (PUBLISH_WINDOW_MS)
+    #[arg(long, env = "PUBLISH_WINDOW_MS", default_value_t = 250)]
+    publish_window_ms: u64,
+    /// Deliver through the HTTP Management API emulation with the production SDK adapter (as a Lambda does)
+    /// instead of in process.
+    #[arg(long)]
+    management_over_http: bool,
 }
 
 #[tokio::main]
@@ -62,6 +73,9 @@ async fn main() -> std::process::ExitCode {
         opts.web_dir = Some(dir);
     }
     opts.settings.fanout_concurrency = cli.fanout_concurrency.max(1);
+    opts.management_over_http = cli.management_over_http;
+    opts.settings.publish_posts_per_second = cli.publish_posts_per_second.max(1);
+    opts.settings.publish_window = Duration::from_millis(cli.publish_window_ms);
     opts.store = match (cli.dynamodb_endpoint, cli.aws) {
         (Some(endpoint), _) => StoreChoice::DynamoDb {
             endpoint: Some(endpoint),

@@ -4,7 +4,7 @@
 //! `disconnected`. [`Registry`] holds the live sockets the Management API emulation posts to.
 
 use crate::Stack;
-use auction::ports::Store;
+use auction::ports::{PushError, Store};
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -16,6 +16,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
+
+/// Per-socket read buffer (see `upgrade`).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// Frames one socket may have queued before posts to it are answered 429 (a viewer that does not read).
+const QUEUE_FRAMES: usize = 64;
 
 /// What the Management API emulation asks a socket to do.
 #[derive(Debug)]
@@ -59,6 +65,32 @@ impl Registry {
                 .filter(|(_, e)| e.auction_id == auction_id)
                 .map(|(k, _)| k.clone())
                 .collect()
+        })
+    }
+    /// PostToConnection's rules: 410 for an unknown socket, 413 past API Gateway's 128 KB, 429 when the
+    /// socket's queue is full (a viewer that does not read).
+    pub fn post(&self, id: &str, payload: Vec<u8>) -> Result<(), PushError> {
+        if payload.len() > crate::MAX_MESSAGE_BYTES {
+            return Err(PushError::PayloadTooLarge);
+        }
+        self.send(id, Outgoing::Frame(payload))
+    }
+    /// DeleteConnection: the socket task closes the socket and runs `$disconnect`.
+    pub fn close(&self, id: &str) -> Result<(), PushError> {
+        match self.send(id, Outgoing::Close) {
+            Err(PushError::Throttled) => Ok(()),
+            other => other,
+        }
+    }
+    /// Queue `out` for the socket `id` (under the lock: no copy of the entry per post).
+    fn send(&self, id: &str, out: Outgoing) -> Result<(), PushError> {
+        self.with(|m| {
+            let entry = m.get(id).ok_or(PushError::Gone)?;
+            match entry.tx.try_send(out) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::TrySendError::Full(_)) => Err(PushError::Throttled),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(PushError::Gone),
+            }
         })
     }
     pub fn touch(&self, id: &str, now: i64) {
@@ -166,7 +198,7 @@ pub(crate) async fn upgrade<S: Store>(
     let id = new_connection_id();
     let connected_at = now_millis();
     // Register before `$connect` runs, so a post that races the upgrade is queued, not answered 410.
-    let (tx, rx) = mpsc::channel(1024);
+    let (tx, rx) = mpsc::channel(QUEUE_FRAMES);
     let user_agent = headers
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -215,8 +247,12 @@ pub(crate) async fn upgrade<S: Store>(
     }
     let failed_st = st.clone();
     let failed_id = id.clone();
+    // Small buffers: a viewer only listens (client frames are at most 1 KB; the read buffer grows for a larger
+    // one), and frames are written as they come. tungstenite's default is 128 KiB each way per socket.
     ws.max_frame_size(crate::MAX_FRAME_BYTES)
         .max_message_size(crate::MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
         .on_failed_upgrade(move |e| {
             tracing::warn!(error = %e, "websocket upgrade failed");
             let st = failed_st.clone();

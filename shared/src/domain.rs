@@ -216,7 +216,7 @@ fn one_shard() -> u16 {
 pub struct Publication {
     /// The last seq delivered.
     pub seq: u64,
-    /// When that delivery finished (the coalescing window counts from here).
+    /// When that delivery started (the coalescing window counts from here).
     pub at: Millis,
     /// Viewers the last delivery reached: sizes the next delivery (slices) and its pacing.
     pub audience: u64,

@@ -108,7 +108,8 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
 
     /// Post `frame` to every connection. Returns when every post has succeeded or been given up on.
     pub async fn publish(&self, connections: &[Connection], frame: &Frame) -> FanoutReport {
-        self.publish_paced(connections, frame, &Pacer::new(0)).await
+        self.publish_paced(connections, frame, &Pacer::unpaced())
+            .await
     }
 
     /// [`publish`](Self::publish), every call (retries included) waiting for a slot of `pacer`.
@@ -138,7 +139,10 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
     /// the same 410 policy as a fan-out.
     pub async fn send_one(&self, conn: &Connection, frame: &Frame) -> Result<(), PushError> {
         let payload = encode(frame).ok_or_else(|| PushError::Other("unencodable frame".into()))?;
-        match self.apply(conn, Op::Post(&payload), &Pacer::new(0)).await {
+        match self
+            .apply(conn, Op::Post(&payload), &Pacer::unpaced())
+            .await
+        {
             Delivery::Delivered { .. } => Ok(()),
             Delivery::Gone { .. } => Err(PushError::Gone),
             Delivery::Failed { .. } => Err(PushError::Other("gave up".into())),

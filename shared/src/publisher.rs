@@ -79,9 +79,17 @@ pub struct SliceJob {
     pub posts_per_second: u32,
 }
 
-/// Frames of one delivery carry at most this many bids (≈ 200 B each: well under API Gateway's 128 KB); a
-/// longer backlog goes out as several frames, in order.
-pub const MAX_BIDS_PER_FRAME: u64 = 200;
+/// The bids one delivery reads at most; the frame then takes as many as fit in [`FRAME_BUDGET_BYTES`].
+pub const MAX_BIDS_PER_FRAME: u64 = 2_000;
+
+/// The bytes of bids one frame may carry: under API Gateway's 128 KB per message with room for the status
+/// and the envelope. A longer backlog goes out as several frames, in order.
+pub const FRAME_BUDGET_BYTES: usize = 120 * 1024;
+
+/// One `bid.placed` item's JSON, without its bidder's name (the envelope, the seq, a 26-character bid id, a
+/// 16-digit amount, a 13-digit time): an upper bound, so a frame never exceeds its budget (the name counts
+/// twice its bytes: JSON escaping at most doubles it).
+pub const BID_ITEM_BYTES: usize = 150;
 
 /// A change the hand-off should have delivered but that is still undelivered this long after it happened is
 /// handed off again by the schedule (a lost hand-off, a publisher that died).
@@ -109,30 +117,39 @@ pub fn slices(shards: u16, audience: u64, slice_viewers: u64) -> Vec<Vec<u16>> {
     out
 }
 
-/// Spaces calls `1 / rate` apart on tokio's clock (so it runs in virtual time too): the n-th call returns
-/// no earlier than `start + n / rate`. A rate of 0 means unpaced.
+/// Paces one slice's posts on tokio's clock (so it runs in virtual time too): a delivery small enough to fit in
+/// a fifth of a second's worth of its rate goes out at once (its frames are at least a window apart, so that
+/// stays within the rate); a larger one is spread evenly at `rate`, so no second ever sees more than `rate`
+/// posts from it. A rate of 0 means unpaced.
 pub struct Pacer {
     interval: Option<Duration>,
     next: std::sync::Mutex<tokio::time::Instant>,
 }
 
 impl Pacer {
-    pub fn new(per_second: u32) -> Self {
+    /// For a delivery of `posts` posts at `per_second`.
+    pub fn new(per_second: u32, posts: usize) -> Self {
+        let burst = u64::from(per_second) / 5;
+        let paced = per_second > 0 && posts as u64 > burst;
         Self {
-            interval: (per_second > 0).then(|| Duration::from_secs(1) / per_second),
+            interval: paced.then(|| Duration::from_secs(1) / per_second),
             next: std::sync::Mutex::new(tokio::time::Instant::now()),
         }
     }
 
-    /// Wait for the next slot.
+    /// No pacing at all.
+    pub fn unpaced() -> Self {
+        Self::new(0, 0)
+    }
+
+    /// Wait until this call may start.
     pub async fn ready(&self) {
         let Some(interval) = self.interval else {
             return;
         };
         let slot = {
             let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let now = tokio::time::Instant::now();
-            let slot = (*next).max(now);
+            let slot = (*next).max(tokio::time::Instant::now());
             *next = slot + interval;
             slot
         };
@@ -174,16 +191,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_pacer_spaces_calls() {
-        let p = Pacer::new(100);
+    async fn the_pacer_spreads_a_large_delivery_and_lets_a_small_one_through() {
+        let large = Pacer::new(100, 50);
         let t0 = tokio::time::Instant::now();
         for _ in 0..50 {
-            p.ready().await;
+            large.ready().await;
         }
         let took = t0.elapsed();
         assert!(
             took >= Duration::from_millis(490) && took <= Duration::from_millis(500),
             "{took:?}"
+        );
+        let small = Pacer::new(100, 20);
+        let t1 = tokio::time::Instant::now();
+        for _ in 0..20 {
+            small.ready().await;
+        }
+        assert_eq!(
+            t1.elapsed(),
+            Duration::ZERO,
+            "a fifth of a second's worth goes at once"
         );
     }
 

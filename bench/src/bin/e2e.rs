@@ -1,189 +1,243 @@
-//! `bench-e2e`: end to end on the local stack, started in-process (`local_stack::start`, embedded SQLite store
-//! on disk in a temp directory, the real handlers, the production Management API adapter posting through the
-//! stack's own emulation). V WebSocket viewers and B bidders on one auction; a bounded, rate-limited run.
+//! `bench-e2e`: the live path end to end, each server in its own process, side by side with the seed 004
+//! Socket.IO server in the same harness and the same run.
 //!
-//! Latency is measured from the moment a bidder starts sending its `POST /auctions/{id}/bids` to the moment a
-//! viewer's socket yields the frame with that bid's `seq` (all in one process, one monotonic clock). The Lambda
-//! design posts to every viewer BEFORE it answers 201, so "201 → frame" would be negative for most pairs; the
-//! send → receive definition includes authentication, the conditional write (with SQLite's fsync) and the
-//! viewer's position in the fan-out.
+//! Servers: **ours** (`auction-local`, the real handlers and publisher, the embedded store, the publisher
+//! posting to sockets in process), **ours over HTTP** (`auction-local --management-over-http`: the publisher
+//! posts through the HTTP Management API emulation with the production SDK adapter, as a Lambda does — the
+//! previous default, and the baseline of the per-frame CPU), and **seed** (`bench/seed-socketio/server.js`,
+//! the tutorial's Express + Socket.IO server rebuilt from its code).
 //!
-//! `--help` lists the flags; `--smoke` is V=20, B=2, 3 bids each, 1 run, no report file.
+//! Measured:
+//! 1. the bid's answer (ours: `201`) at V = 0, 1,000, 5,000 viewers, one bid at a time;
+//! 2. delivered-to-all: bidder's send → the LAST viewer's receipt of that bid, V × bid interval, on every
+//!    server, with lost / out-of-order / duplicated (viewer, bid) pairs and the backlog (first vs last bids);
+//! 3. server memory per connected viewer (VmRSS with V viewers − before, ÷ V);
+//! 4. server CPU per delivered frame (utime + stime of the server process during the bids ÷ frames read by
+//!    viewers) and frames/s against bids/s.
+//!
+//! Loopback only, bounded (at most 5,000 viewers and 200 bids per run). `--smoke`: V = 20, a few bids, every
+//! server once, no report file. The seed needs `npm ci` in `bench/seed-socketio` (scripts/bench.sh does it).
 
 use auction::auth::TokenIssuer;
-use auction::config::Settings;
 use auction::domain::Role;
 use auction::frames::{Event, Frame};
 use auction_bench::cli::{num, report_path};
 use auction_bench::machine;
-use auction_bench::stats::{percentile, Summary};
+use auction_bench::stats::percentile;
 use clap::Parser;
-use futures::StreamExt;
-use local_stack::{Options, StoreChoice};
+use futures::{SinkExt, StreamExt};
 use secrecy::SecretString;
-use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-/// bench-e2e: V WebSocket viewers and B bidders on one auction on the in-process local stack.
+/// bench-e2e: ours (in process, over HTTP) and the seed Socket.IO server, V viewers, bids at an interval.
 #[derive(Parser, Debug)]
 #[command(name = "bench-e2e", args_override_self = true)]
 struct Cli {
-    /// WebSocket viewers
-    #[arg(long, value_name = "V", value_parser = num::<usize>, default_value_t = 1_000)]
-    viewers: usize,
-    /// Bidders
-    #[arg(long, value_name = "B", value_parser = num::<usize>, default_value_t = 20)]
-    bidders: usize,
-    /// Bids each bidder places (total B*K <= 2000)
-    #[arg(long, value_name = "K", value_parser = num::<usize>, default_value_t = 10)]
-    bids_per_bidder: usize,
-    /// Bids per second, all bidders together, evenly spaced
-    #[arg(long, value_name = "R", value_parser = num::<f64>, default_value_t = 10.0)]
-    rate: f64,
-    /// Repetitions
-    #[arg(long, value_name = "R", value_parser = num::<usize>, default_value_t = 3)]
-    runs: usize,
-    /// The stack's FANOUT_CONCURRENCY [default: Settings::default()]
-    #[arg(long, value_name = "C", value_parser = num::<usize>)]
-    concurrency: Option<usize>,
-    /// After the last 201, wait at most this long for frames in flight
-    #[arg(long, value_name = "G", value_parser = num::<u64>, default_value_t = 3_000)]
-    grace_ms: u64,
+    /// Viewer counts of the answer-latency runs (one bid at a time), comma-separated
+    #[arg(long, default_value = "0,1000,5000")]
+    latency_viewers: String,
+    /// Viewer counts of the delivered-to-all runs, comma-separated
+    #[arg(long, default_value = "1000,5000")]
+    viewers: String,
+    /// Bid intervals of the delivered-to-all runs in ms, comma-separated
+    #[arg(long, default_value = "200,50")]
+    intervals_ms: String,
+    /// Bids per delivered-to-all run (at most 200)
+    #[arg(long, value_parser = num::<usize>, default_value_t = 60)]
+    bids: usize,
+    /// Also run ours with this coalescing window (PUBLISH_WINDOW_MS; the product's is 250), e.g. 0
+    #[arg(long, value_parser = num::<u64>, default_value_t = 0)]
+    compare_window_ms: u64,
+    /// Leave out the seed Socket.IO server
+    #[arg(long)]
+    no_seed: bool,
     /// Markdown report [default: bench/results/e2e.md; --smoke: none]
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
-    /// V=20, B=2, K=3, 1 run, no report file
+    /// V = 20, a few bids, every server once, no report file
     #[arg(long)]
     smoke: bool,
 }
 
-#[derive(Debug, Clone)]
-struct Args {
-    viewers: usize,
-    bidders: usize,
-    per_bidder: usize,
-    rate: f64,
-    runs: usize,
-    settings: Settings,
-    grace: Duration,
-    out: Option<PathBuf>,
-    smoke: bool,
+const SECRET: &str = "bench-e2e-secret-0123456789abcdef0123456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Our stack with this coalescing window (None: the product's default, 250 ms).
+    Ours(Option<u64>),
+    OursHttp,
+    Seed,
 }
 
-fn parse_args() -> Args {
-    let c = Cli::parse();
-    let mut a = Args {
-        viewers: c.viewers,
-        bidders: c.bidders,
-        per_bidder: c.bids_per_bidder,
-        rate: c.rate,
-        runs: c.runs,
-        settings: Settings::default(),
-        grace: Duration::from_millis(c.grace_ms),
-        out: report_path(
-            c.out,
-            c.smoke,
-            concat!(env!("CARGO_MANIFEST_DIR"), "/results/e2e.md"),
-        ),
-        smoke: c.smoke,
-    };
-    if let Some(v) = c.concurrency {
-        a.settings.fanout_concurrency = v;
+impl Kind {
+    fn label(self) -> String {
+        match self {
+            Kind::Ours(None) => "ours (publisher → sockets in process; window 250 ms)".into(),
+            Kind::Ours(Some(w)) => format!("ours, PUBLISH_WINDOW_MS={w}"),
+            Kind::OursHttp => {
+                "ours over HTTP (SDK adapter → Management API emulation; window 250 ms)".into()
+            }
+            Kind::Seed => "seed 004 (Express + Socket.IO)".into(),
+        }
     }
-    if a.smoke {
-        a.viewers = 20;
-        a.bidders = 2;
-        a.per_bidder = 3;
-        a.runs = 1;
-    }
-    a.runs = a.runs.max(1);
-    a.bidders = a.bidders.max(1);
-    a.rate = a.rate.max(0.1);
-    // Bounded: at most 2,000 bids and about 60 s of bidding per run.
-    a.per_bidder = a.per_bidder.clamp(1, 2_000 / a.bidders.max(1)).max(1);
-    let secs = (a.bidders * a.per_bidder) as f64 / a.rate;
-    if secs > 60.0 {
-        a.rate = (a.bidders * a.per_bidder) as f64 / 60.0;
-        eprintln!(
-            "bench-e2e: rate raised to {:.1} bids/s to keep a run within 60 s",
-            a.rate
-        );
-    }
-    a
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// servers
+
+struct Server {
+    kind: Kind,
+    child: tokio::process::Child,
+    pid: u32,
+    base: String,
+    port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+impl Server {
+    async fn start(kind: Kind) -> Server {
+        let port = free_port();
+        let mut cmd = match kind {
+            Kind::Ours(_) | Kind::OursHttp => {
+                let bin = std::env::current_exe()
+                    .expect("current exe")
+                    .with_file_name("auction-local");
+                assert!(
+                    bin.exists(),
+                    "{} is missing: build it first (scripts/bench.sh does)",
+                    bin.display()
+                );
+                let dir =
+                    std::env::temp_dir().join(format!("bench-e2e-{}", ulid::Ulid::generate()));
+                let mut c = tokio::process::Command::new(bin);
+                c.args(["--port", &port.to_string(), "--data-dir"])
+                    .arg(&dir)
+                    .args([
+                        "--jwt-secret",
+                        SECRET,
+                        "--no-dev-tokens",
+                        "--schedule-ms",
+                        "60000",
+                    ]);
+                if kind == Kind::OursHttp {
+                    c.arg("--management-over-http");
+                }
+                if let Kind::Ours(Some(w)) = kind {
+                    c.env("PUBLISH_WINDOW_MS", w.to_string());
+                }
+                c
+            }
+            Kind::Seed => {
+                let mut c = tokio::process::Command::new("node");
+                c.arg(repo_root().join("bench/seed-socketio/server.js"))
+                    .env("PORT", port.to_string());
+                c
+            }
+        };
+        let mut child = cmd
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("server starts");
+        let pid = child.id().expect("pid");
+        // Drain stdout so the server never blocks on it.
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(out).lines();
+                while let Ok(Some(_)) = lines.next_line().await {}
+            });
+        }
+        let base = format!("http://127.0.0.1:{port}");
+        let probe = match kind {
+            Kind::Seed => format!("{base}/"),
+            _ => format!("{base}/config.json"),
+        };
+        for _ in 0..300 {
+            if reqwest::get(&probe)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Server {
+            kind,
+            child,
+            pid,
+            base,
+            port,
+        }
+    }
+
+    fn proc_file(&self, name: &str) -> String {
+        std::fs::read_to_string(format!("/proc/{}/{name}", self.pid)).unwrap_or_default()
+    }
+
+    /// VmRSS in KB.
+    fn rss_kb(&self) -> u64 {
+        self.proc_file("status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// utime + stime, seconds.
+    fn cpu_s(&self) -> f64 {
+        let stat = self.proc_file("stat");
+        // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        ticks as f64 / hz
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// clients
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// One viewer: the seq of every `bid.placed` it received, with the arrival time of its frame, in order.
-async fn view(
-    mut socket: Socket,
-    mut stop: watch::Receiver<bool>,
-    received: Arc<AtomicU64>,
-) -> Vec<(u64, Instant)> {
-    let mut seen = Vec::new();
-    loop {
-        tokio::select! {
-            msg = socket.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    let at = Instant::now();
-                    if let Ok(frame) = serde_json::from_str::<Frame>(t.as_str()) {
-                        for (seq, event) in frame.events() {
-                            if matches!(event, Event::BidPlaced(_)) {
-                                seen.push((seq, at));
-                                received.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
-            },
-            _ = stop.changed() => break,
-        }
-    }
-    let _ = socket.close(None).await;
-    seen
-}
-
-#[derive(Debug, Clone)]
-struct BidRecord {
-    sent: Instant,
-    answered: Instant,
-    status: u16,
-    seq: Option<u64>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct RunResult {
-    accepted: usize,
-    rejected: usize,
-    errors: usize,
-    pairs: usize,
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    /// Per accepted bid: send → the LAST viewer's receipt.
-    all_viewers_p50_ms: f64,
-    all_viewers_p99_ms: f64,
-    /// Send → 201.
-    created_p50_ms: f64,
-    created_p99_ms: f64,
-    /// Share of (bid, viewer) pairs where the frame arrived before the bidder had its 201.
-    before_201_pct: f64,
-    lost: usize,
-    out_of_order: usize,
-    duplicates: usize,
-    viewers_connected: usize,
-    connect_s: f64,
-    bidding_s: f64,
+fn client_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(0)
 }
 
 fn now_secs() -> u64 {
@@ -193,385 +247,580 @@ fn now_secs() -> u64 {
         .as_secs()
 }
 
-async fn run_once(args: &Args) -> RunResult {
-    let dir = std::env::temp_dir().join(format!("auction-bench-e2e-{}", ulid::Ulid::generate()));
-    let secret: String = {
-        use rand::distr::{Alphanumeric, SampleString};
-        Alphanumeric.sample_string(&mut rand::rng(), 48)
-    };
-    let mut opts = Options::new(dir.clone());
-    opts.port = 0;
-    opts.store = StoreChoice::Sqlite;
-    opts.web_dir = None;
-    // The schedule would close nothing during the run; keep it out of the measurement.
-    opts.schedule = Duration::from_secs(3_600);
-    opts.jwt_secret = Some(secret.clone());
-    opts.dev_tokens = false;
-    opts.settings = args.settings.clone();
-    let stack = local_stack::start(opts).await.expect("local stack starts");
-    let issuer = TokenIssuer::new(&SecretString::from(secret)).expect("issuer");
-    let token = |sub: &str, name: &str, role: Role| {
-        issuer
-            .mint_for(sub, name, role, now_secs(), 3_600)
-            .expect("HS256 signing")
-    };
+fn token(sub: &str, name: &str, role: Role) -> String {
+    TokenIssuer::new(&SecretString::from(SECRET))
+        .expect("issuer")
+        .mint_for(sub, name, role, now_secs(), 3_600)
+        .expect("HS256 signing")
+}
 
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.bidders * 2)
-        .build()
-        .expect("http client");
-    let seller = token("u-sam", "Sam Seller", Role::Seller);
-    let created: serde_json::Value = http
-        .post(format!("{}/auctions", stack.http_url))
-        .bearer_auth(&seller)
-        .json(&json!({"title": "Vintage Leica M3", "startingPrice": 10_000, "minIncrement": 100, "durationSeconds": 900}))
-        .send()
+async fn ws(url: &str) -> Option<Socket> {
+    tokio_tungstenite::connect_async_with_config(url, Some(client_config()), false)
         .await
-        .expect("create auction")
-        .json()
-        .await
-        .expect("create auction body");
-    let auction_id = created["auction"]["auctionId"]
-        .as_str()
-        .expect("auctionId")
-        .to_owned();
+        .ok()
+        .map(|(s, _)| s)
+}
 
-    // Viewers: connect with bounded concurrency, then read until told to stop.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    // One user per viewer: a user may open only a few sockets to one auction.
-    let urls: Vec<String> = (0..args.viewers)
-        .map(|i| {
-            let viewer_token = token(&format!("u-viewer-{i}"), "Viewer", Role::Bidder);
-            format!(
-                "{}?auctionId={auction_id}&token={viewer_token}",
-                stack.ws_url
-            )
-        })
-        .collect();
-    let t_connect = Instant::now();
-    let sockets: Vec<Socket> = futures::stream::iter(urls)
-        .map(|url| async move {
-            match tokio_tungstenite::connect_async(url).await {
-                Ok((s, _)) => Some(s),
-                Err(e) => {
-                    eprintln!("viewer could not connect: {e}");
-                    None
+/// A Socket.IO v4 client on the websocket transport: the engine.io open packet, then the namespace connect
+/// with `auth` (the seed's middleware reads `socket.handshake.auth.token`).
+async fn socket_io(port: u16, token: &str) -> Option<Socket> {
+    let mut s = ws(&format!(
+        "ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+    ))
+    .await?;
+    let open = tokio::time::timeout(Duration::from_secs(10), s.next())
+        .await
+        .ok()??
+        .ok()?;
+    if !open.to_text().ok()?.starts_with('0') {
+        return None;
+    }
+    s.send(Message::Text(
+        json!({ "token": token })
+            .to_string()
+            .replacen('{', "40{", 1)
+            .into(),
+    ))
+    .await
+    .ok()?;
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), s.next())
+            .await
+            .ok()??
+            .ok()?;
+        let t = m.to_text().ok()?;
+        if t.starts_with("40") {
+            return Some(s);
+        }
+        if t.starts_with("44") {
+            return None;
+        }
+    }
+}
+
+/// One viewer's reads: the key of every bid it was told of (ours: the bid's seq; seed: its amount), with
+/// the arrival time, in arrival order. Answers engine.io pings.
+async fn read_bids(
+    kind: Kind,
+    socket: Socket,
+    mut stop: watch::Receiver<bool>,
+    frames: Arc<AtomicU64>,
+    bids_seen: Arc<AtomicU64>,
+) -> Vec<(i64, Instant)> {
+    let (mut sink, mut stream) = socket.split();
+    let mut seen = Vec::new();
+    loop {
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let at = Instant::now();
+                    let t = t.as_str();
+                    match kind {
+                        Kind::Seed => {
+                            if t == "2" {
+                                let _ = sink.send(Message::Text("3".into())).await;
+                            } else if let Some(body) = t.strip_prefix("42") {
+                                if let Ok(Value::Array(a)) = serde_json::from_str::<Value>(body) {
+                                    if a.first().and_then(Value::as_str) == Some("bid-updated") {
+                                        frames.fetch_add(1, Ordering::Relaxed);
+                                        if let Some(amount) = a.get(1).and_then(|d| d["currentBid"].as_i64()) {
+                                            seen.push((amount, at));
+                                            bids_seen.fetch_add(1, Ordering::Relaxed);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        _ => {
+                            if let Ok(frame) = serde_json::from_str::<Frame>(t) {
+                                frames.fetch_add(1, Ordering::Relaxed);
+                                for (seq, event) in frame.events() {
+                                    if matches!(event, Event::BidPlaced(_)) {
+                                        seen.push((seq as i64, at));
+                                        bids_seen.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    let _ = sink.close().await;
+    seen
+}
+
+/// An auction to bid on, and how to bid on it.
+enum Target {
+    Ours {
+        http: reqwest::Client,
+        bids_url: String,
+        ws_url: String,
+        bidders: [String; 2],
+    },
+    Seed {
+        tx: mpsc::UnboundedSender<String>,
+        auction_id: i64,
+    },
+}
+
+const START_PRICE: i64 = 100;
+const STEP: i64 = 100;
+
+async fn prepare(server: &Server) -> Target {
+    match server.kind {
+        Kind::Seed => {
+            let mut s = socket_io(server.port, "bidder")
+                .await
+                .expect("bidder connects");
+            let auction_id = 1;
+            let create = json!(["create-auction", {
+                "id": auction_id, "title": "Vintage Leica M3", "description": "bench",
+                "startingPrice": START_PRICE, "duration": 3_600_000
+            }]);
+            s.send(Message::Text(format!("42{create}").into()))
+                .await
+                .expect("create");
+            // Wait for the server's broadcast of the new auction.
+            loop {
+                let m = s.next().await.expect("open").expect("message");
+                if m.to_text().unwrap_or("").contains("auction-created") {
+                    break;
                 }
             }
+            let (mut sink, mut stream) = s.split();
+            let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        out = rx.recv() => match out {
+                            Some(text) => { let _ = sink.send(Message::Text(text.into())).await; }
+                            None => break,
+                        },
+                        msg = stream.next() => match msg {
+                            Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
+                                let _ = sink.send(Message::Text("3".into())).await;
+                            }
+                            Some(Ok(_)) => {}
+                            _ => break,
+                        },
+                    }
+                }
+            });
+            Target::Seed { tx, auction_id }
+        }
+        _ => {
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(16)
+                .build()
+                .expect("http client");
+            let seller = token("u-sam", "Sam Seller", Role::Seller);
+            let created: Value = http
+                .post(format!("{}/auctions", server.base))
+                .bearer_auth(&seller)
+                .json(&json!({"title": "Vintage Leica M3", "startingPrice": START_PRICE, "minIncrement": STEP, "durationSeconds": 3_600}))
+                .send()
+                .await
+                .expect("create auction")
+                .json()
+                .await
+                .expect("create auction body");
+            let id = created["auction"]["auctionId"]
+                .as_str()
+                .expect("auctionId")
+                .to_owned();
+            Target::Ours {
+                http,
+                bids_url: format!("{}/auctions/{id}/bids", server.base),
+                ws_url: format!("ws://127.0.0.1:{}/ws?auctionId={id}", server.port),
+                bidders: [
+                    token("u-bidder-0", "Ada", Role::Bidder),
+                    token("u-bidder-1", "Grace", Role::Bidder),
+                ],
+            }
+        }
+    }
+}
+
+async fn connect_viewers(target: &Target, port: u16, n: usize) -> Vec<Socket> {
+    futures::stream::iter(0..n)
+        .map(|i| async move {
+            match target {
+                Target::Ours { ws_url, .. } => {
+                    let t = token(&format!("u-viewer-{i}"), "Viewer", Role::Bidder);
+                    ws(&format!("{ws_url}&token={t}")).await
+                }
+                Target::Seed { .. } => socket_io(port, "viewer").await,
+            }
         })
-        .buffer_unordered(32)
+        .buffer_unordered(64)
         .filter_map(|s| async move { s })
         .collect()
-        .await;
-    let connect_s = t_connect.elapsed().as_secs_f64();
-    let viewers_connected = sockets.len();
-    let received = Arc::new(AtomicU64::new(0));
+        .await
+}
+
+/// One bid: when it was sent, when it was answered (ours), its key if accepted.
+#[derive(Debug, Clone)]
+struct Sent {
+    key: Option<i64>,
+    sent: Instant,
+    answered_ms: Option<f64>,
+}
+
+async fn bid(target: &Target, i: usize, amount: i64) -> Sent {
+    let sent = Instant::now();
+    match target {
+        Target::Ours {
+            http,
+            bids_url,
+            bidders,
+            ..
+        } => {
+            let r = http
+                .post(bids_url)
+                .bearer_auth(&bidders[i % 2])
+                .json(&json!({ "amount": amount }))
+                .send()
+                .await;
+            let answered_ms = Some(sent.elapsed().as_secs_f64() * 1e3);
+            let key = match r {
+                Ok(r) if r.status().as_u16() == 201 => {
+                    r.json::<Value>().await.ok().and_then(|b| b["seq"].as_i64())
+                }
+                _ => None,
+            };
+            Sent {
+                key,
+                sent,
+                answered_ms,
+            }
+        }
+        Target::Seed { tx, auction_id } => {
+            let msg = json!(["place-bid", {"auctionId": auction_id, "amount": amount}]);
+            let _ = tx.send(format!("42{msg}"));
+            Sent {
+                key: Some(amount),
+                sent,
+                answered_ms: None,
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// one run
+
+#[derive(Debug, Clone, Default)]
+struct Run {
+    accepted: usize,
+    answer_p50: f64,
+    answer_p99: f64,
+    all_p50: f64,
+    all_p99: f64,
+    all_max: f64,
+    /// Delivered-to-all of the first and the last tenth of the bids (a backlog makes the second grow).
+    first_p50: f64,
+    last_p50: f64,
+    lost: usize,
+    out_of_order: usize,
+    duplicates: usize,
+    frames: u64,
+    bidding_s: f64,
+    cpu_us_per_frame: f64,
+    kb_per_viewer: f64,
+}
+
+async fn run(kind: Kind, viewers: usize, interval: Duration, bids: usize) -> Run {
+    let server = Server::start(kind).await;
+    let target = prepare(&server).await;
+    let rss_before = server.rss_kb();
+    let sockets = connect_viewers(&target, server.port, viewers).await;
+    let connected = sockets.len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = server.rss_kb();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let frames = Arc::new(AtomicU64::new(0));
+    let bids_seen = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = sockets
         .into_iter()
-        .map(|s| tokio::spawn(view(s, stop_rx.clone(), received.clone())))
+        .map(|s| {
+            tokio::spawn(read_bids(
+                kind,
+                s,
+                stop_rx.clone(),
+                frames.clone(),
+                bids_seen.clone(),
+            ))
+        })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
 
-    // Bidders: bid i of bidder j is due at start + (i * B + j) / rate; amounts strictly increasing in due order.
-    let next_amount = Arc::new(AtomicI64::new(10_000));
-    let start = tokio::time::Instant::now() + Duration::from_millis(100);
-    let mut bidder_tasks = Vec::new();
-    for j in 0..args.bidders {
-        let http = http.clone();
-        let tok = token(
-            &format!("u-bidder-{j}"),
-            &format!("Bidder {j}"),
-            Role::Bidder,
-        );
-        let url = format!("{}/auctions/{auction_id}/bids", stack.http_url);
-        let next_amount = next_amount.clone();
-        let (b, k, rate) = (args.bidders, args.per_bidder, args.rate);
-        bidder_tasks.push(tokio::spawn(async move {
-            let mut records = Vec::with_capacity(k);
-            for i in 0..k {
-                let due = start + Duration::from_secs_f64((i * b + j) as f64 / rate);
-                tokio::time::sleep_until(due).await;
-                let amount = next_amount.fetch_add(100, Ordering::SeqCst);
-                let sent = Instant::now();
-                let r = http
-                    .post(&url)
-                    .bearer_auth(&tok)
-                    .json(&json!({ "amount": amount }))
-                    .send()
-                    .await;
-                let (status, seq) = match r {
-                    Ok(r) => {
-                        let status = r.status().as_u16();
-                        let body: serde_json::Value = r.json().await.unwrap_or_default();
-                        (status, body["seq"].as_u64())
-                    }
-                    Err(_) => (0, None),
-                };
-                records.push(BidRecord {
-                    sent,
-                    answered: Instant::now(),
-                    status,
-                    seq: if status == 201 { seq } else { None },
-                });
-            }
-            records
+    let cpu_before = server.cpu_s();
+    let started = Instant::now();
+    let target = Arc::new(target);
+    let mut tasks = Vec::new();
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(50);
+    for i in 0..bids {
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(t0 + interval * i as u32).await;
+            // Every amount beats the last (and the starting price, which the seed requires strictly).
+            bid(&target, i, START_PRICE + STEP * (i as i64 + 1)).await
         }));
     }
-    let t_bids = Instant::now();
-    let mut bids = Vec::new();
-    for t in bidder_tasks {
-        bids.extend(t.await.expect("bidder task"));
+    let mut sent = Vec::new();
+    for t in tasks {
+        sent.push(t.await.expect("bid task"));
     }
-    let bidding_s = t_bids.elapsed().as_secs_f64();
-    let accepted: HashMap<u64, &BidRecord> =
-        bids.iter().filter_map(|b| b.seq.map(|s| (s, b))).collect();
-
-    // Posts happen before the 201, so every frame is already on its way: wait (bounded) until the viewers
-    // have read as many bid frames as were accepted, then stop them.
-    let expected = (accepted.len() * viewers_connected) as u64;
-    let grace_until = Instant::now() + args.grace;
-    while received.load(Ordering::Relaxed) < expected && Instant::now() < grace_until {
+    let accepted: HashMap<i64, Sent> = sent
+        .iter()
+        .filter_map(|s| s.key.map(|k| (k, s.clone())))
+        .collect();
+    let expected = (accepted.len() * connected) as u64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bids_seen.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let bidding_s = started.elapsed().as_secs_f64();
+    let cpu = server.cpu_s() - cpu_before;
     let _ = stop_tx.send(true);
-    let mut seen_all = Vec::with_capacity(readers.len());
+    let mut seen_all = Vec::new();
     for r in readers {
         seen_all.push(r.await.unwrap_or_default());
     }
-    stack.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    server.stop().await;
 
-    let mut lat = Vec::new();
-    let mut last_per_bid: HashMap<u64, f64> = HashMap::new();
-    let (mut lost, mut out_of_order, mut duplicates, mut before_201) = (0, 0, 0, 0usize);
+    // Per bid: the last viewer's receipt; per viewer: order, duplicates, losses.
+    let mut last: HashMap<i64, f64> = HashMap::new();
+    let (mut lost, mut out_of_order, mut duplicates) = (0, 0, 0);
     for seen in &seen_all {
-        let mut got = HashSet::new();
-        let mut highest = 0u64;
-        for &(seq, at) in seen {
-            if seq < highest {
+        let mut got = std::collections::HashSet::new();
+        let mut highest = i64::MIN;
+        for &(key, at) in seen {
+            if key < highest {
                 out_of_order += 1;
             }
-            highest = highest.max(seq);
-            if !got.insert(seq) {
+            highest = highest.max(key);
+            if !got.insert(key) {
                 duplicates += 1;
                 continue;
             }
-            if let Some(b) = accepted.get(&seq) {
-                let ms = at.saturating_duration_since(b.sent).as_secs_f64() * 1e3;
-                lat.push(ms);
-                let e = last_per_bid.entry(seq).or_insert(0.0);
+            if let Some(s) = accepted.get(&key) {
+                let ms = at.saturating_duration_since(s.sent).as_secs_f64() * 1e3;
+                let e = last.entry(key).or_insert(0.0);
                 *e = e.max(ms);
-                if at < b.answered {
-                    before_201 += 1;
-                }
             }
         }
-        lost += accepted.keys().filter(|s| !got.contains(s)).count();
+        lost += accepted.keys().filter(|k| !got.contains(k)).count();
     }
-    let pairs = lat.len();
-    let mut all_viewers: Vec<f64> = last_per_bid.values().copied().collect();
-    let mut created_ms: Vec<f64> = accepted
-        .values()
-        .map(|b| b.answered.duration_since(b.sent).as_secs_f64() * 1e3)
-        .collect();
-    RunResult {
+    let mut by_order: Vec<(i64, f64)> = last.iter().map(|(k, v)| (*k, *v)).collect();
+    by_order.sort_by_key(|(k, _)| *k);
+    let tenth = (by_order.len() / 10).max(1);
+    let mut first: Vec<f64> = by_order.iter().take(tenth).map(|(_, v)| *v).collect();
+    let mut tail: Vec<f64> = by_order.iter().rev().take(tenth).map(|(_, v)| *v).collect();
+    let mut all: Vec<f64> = last.values().copied().collect();
+    let mut answers: Vec<f64> = sent.iter().filter_map(|s| s.answered_ms).collect();
+    let frames = frames.load(Ordering::Relaxed);
+    Run {
         accepted: accepted.len(),
-        rejected: bids
-            .iter()
-            .filter(|b| b.status != 201 && b.status != 0)
-            .count(),
-        errors: bids.iter().filter(|b| b.status == 0).count(),
-        pairs,
-        p50_ms: percentile(&mut lat, 50.0).unwrap_or(0.0),
-        p99_ms: percentile(&mut lat, 99.0).unwrap_or(0.0),
-        max_ms: percentile(&mut lat, 100.0).unwrap_or(0.0),
-        all_viewers_p50_ms: percentile(&mut all_viewers, 50.0).unwrap_or(0.0),
-        all_viewers_p99_ms: percentile(&mut all_viewers, 99.0).unwrap_or(0.0),
-        created_p50_ms: percentile(&mut created_ms, 50.0).unwrap_or(0.0),
-        created_p99_ms: percentile(&mut created_ms, 99.0).unwrap_or(0.0),
-        before_201_pct: if pairs == 0 {
-            0.0
-        } else {
-            before_201 as f64 * 100.0 / pairs as f64
-        },
+        answer_p50: percentile(&mut answers, 50.0).unwrap_or(0.0),
+        answer_p99: percentile(&mut answers, 99.0).unwrap_or(0.0),
+        all_p50: percentile(&mut all, 50.0).unwrap_or(0.0),
+        all_p99: percentile(&mut all, 99.0).unwrap_or(0.0),
+        all_max: percentile(&mut all, 100.0).unwrap_or(0.0),
+        first_p50: percentile(&mut first, 50.0).unwrap_or(0.0),
+        last_p50: percentile(&mut tail, 50.0).unwrap_or(0.0),
         lost,
         out_of_order,
         duplicates,
-        viewers_connected,
-        connect_s,
+        frames,
         bidding_s,
+        cpu_us_per_frame: if frames == 0 {
+            0.0
+        } else {
+            cpu * 1e6 / frames as f64
+        },
+        kb_per_viewer: if connected == 0 {
+            0.0
+        } else {
+            rss_after.saturating_sub(rss_before) as f64 / connected as f64
+        },
     }
 }
 
-fn summary(rs: &[RunResult], f: impl Fn(&RunResult) -> f64) -> Summary {
-    let v: Vec<f64> = rs.iter().map(f).collect();
-    Summary::of(&v).unwrap_or(Summary {
-        median: 0.0,
-        min: 0.0,
-        max: 0.0,
-        runs: 0,
-    })
-}
-
-fn show_int(s: Summary) -> String {
-    if s.min == s.max {
-        format!("{:.0}", s.median)
-    } else {
-        s.show(0)
-    }
+fn list(s: &str) -> Vec<u64> {
+    s.split(',').filter_map(|x| x.trim().parse().ok()).collect()
 }
 
 #[tokio::main]
 async fn main() {
-    let args = parse_args();
-    // Each viewer is two sockets in this process (client and server side), plus the fan-out's HTTP pool.
+    let cli = Cli::parse();
     let (fd_before, fd_after) = machine::raise_fd_limit(65_536);
-    let need = (args.viewers * 2 + args.settings.fanout_concurrency * 2 + 256) as u64;
-    if fd_after < need {
-        eprintln!(
-            "bench-e2e: file-descriptor limit {fd_after} is below the ~{need} this run needs"
-        );
-    }
     let machine_line = machine::describe();
-    let load_before = machine::load1();
+    let load_before = machine::load_average();
+    let seed_ready = repo_root()
+        .join("bench/seed-socketio/node_modules/socket.io")
+        .exists();
+    let mut kinds = vec![
+        Kind::Ours(None),
+        Kind::Ours(Some(cli.compare_window_ms)),
+        Kind::OursHttp,
+    ];
+    if !cli.no_seed {
+        assert!(
+            seed_ready,
+            "bench/seed-socketio has no node_modules: run `npm ci` there (scripts/bench.sh does), or --no-seed"
+        );
+        kinds.push(Kind::Seed);
+    }
+    let (latency_vs, delivery_vs, intervals, bids) = if cli.smoke {
+        (vec![0, 20], vec![20], vec![50], 8)
+    } else {
+        (
+            list(&cli.latency_viewers),
+            list(&cli.viewers),
+            list(&cli.intervals_ms),
+            cli.bids.clamp(5, 200),
+        )
+    };
     eprintln!("bench-e2e: fd limit {fd_before} -> {fd_after}; {machine_line}");
     let started = Instant::now();
-    let mut results = Vec::new();
-    for run in 1..=args.runs {
-        let r = run_once(&args).await;
-        eprintln!(
-            "  run {run}/{}: viewers {} (connected in {:.1} s), bids accepted {} rejected {} errors {}, pairs {}, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, all-viewers p99 {:.1} ms, 201 p50 {:.1} ms, lost {}, out of order {}, dup {}, bidding {:.1} s",
-            args.runs, r.viewers_connected, r.connect_s, r.accepted, r.rejected, r.errors, r.pairs, r.p50_ms, r.p99_ms, r.max_ms, r.all_viewers_p99_ms, r.created_p50_ms, r.lost, r.out_of_order, r.duplicates, r.bidding_s
-        );
-        results.push(r);
-    }
-    let load_after = machine::load1();
-    let total = started.elapsed().as_secs_f64();
-    let rs = &results;
-    let s = &args.settings;
 
-    let mut md = String::new();
-    let _ = writeln!(md, "# End to end on the local stack (`bench-e2e`)\n");
-    let _ = writeln!(md, "- Machine: {machine_line}; 1-minute load {load_before:.2} at start, {load_after:.2} at end; file-descriptor soft limit raised in-process {fd_before} → {fd_after} (`setrlimit(RLIMIT_NOFILE)`, never above the hard limit: every viewer is two sockets in this one process).");
-    let _ = writeln!(
-        md,
-        "- Command: `{}` (total wall time {total:.0} s).",
-        machine::command_line()
-    );
-    let _ = writeln!(md, "- Stack: `local_stack::start` in this process (one Tokio runtime, {} worker threads), embedded SQLite store on disk in a temp dir (`synchronous=FULL`), schedule every hour (out of the way), the real handlers and the production `ApiGatewayBroadcaster` posting to the stack's Management API emulation over loopback HTTP. Fan-out settings: `FANOUT_CONCURRENCY={}`, `FANOUT_CALL_TIMEOUT_MS={}`.",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), s.fanout_concurrency, s.call_timeout.as_millis());
-    let _ = writeln!(md, "- Load: V = {} WebSocket viewers (tokio-tungstenite) and B = {} bidders on one auction; each bidder places {} bids; bids are due evenly at {:.0} bids/s across all bidders, amounts strictly increasing in due order ({} bids per run). {} runs; every figure is median (min–max) over runs.\n",
-        args.viewers, args.bidders, args.per_bidder, args.rate, args.bidders * args.per_bidder, args.runs);
-    md.push_str("## Results\n\n| Figure | Value |\n|---|---|\n");
-    let rows: Vec<(&str, String)> = vec![
-        (
-            "Viewers connected",
-            show_int(summary(rs, |r| r.viewers_connected as f64)),
-        ),
-        (
-            "Bids accepted (201)",
-            show_int(summary(rs, |r| r.accepted as f64)),
-        ),
-        (
-            "Bids refused (409 etc.) / transport errors",
-            format!(
-                "{} / {}",
-                show_int(summary(rs, |r| r.rejected as f64)),
-                show_int(summary(rs, |r| r.errors as f64))
-            ),
-        ),
-        (
-            "(bid, viewer) pairs measured",
-            show_int(summary(rs, |r| r.pairs as f64)),
-        ),
-        (
-            "**Latency p50**, send → viewer receives, ms",
-            summary(rs, |r| r.p50_ms).show(1),
-        ),
-        (
-            "**Latency p99**, send → viewer receives, ms",
-            summary(rs, |r| r.p99_ms).show(1),
-        ),
-        ("Latency max, ms", summary(rs, |r| r.max_ms).show(1)),
-        (
-            "Per bid, send → LAST viewer receives: p50, ms",
-            summary(rs, |r| r.all_viewers_p50_ms).show(1),
-        ),
-        (
-            "Per bid, send → LAST viewer receives: p99, ms",
-            summary(rs, |r| r.all_viewers_p99_ms).show(1),
-        ),
-        (
-            "Bid send → 201: p50, ms",
-            summary(rs, |r| r.created_p50_ms).show(1),
-        ),
-        (
-            "Bid send → 201: p99, ms",
-            summary(rs, |r| r.created_p99_ms).show(1),
-        ),
-        (
-            "Pairs delivered before the bidder had its 201, %",
-            summary(rs, |r| r.before_201_pct).show(1),
-        ),
-        (
-            "**Frames lost** (accepted seq never received by a viewer)",
-            show_int(summary(rs, |r| r.lost as f64)),
-        ),
-        (
-            "**Out-of-order frames** (seq lower than one already received)",
-            show_int(summary(rs, |r| r.out_of_order as f64)),
-        ),
-        (
-            "Duplicate frames",
-            show_int(summary(rs, |r| r.duplicates as f64)),
-        ),
-        (
-            "Time to connect all viewers, s",
-            summary(rs, |r| r.connect_s).show(2),
-        ),
-        ("Bidding phase, s", summary(rs, |r| r.bidding_s).show(1)),
-    ];
-    for (k, v) in rows {
-        let _ = writeln!(md, "| {k} | {v} |");
+    // 1. The bid's answer, one bid at a time, against the audience.
+    let mut answer_rows = Vec::new();
+    for &v in &latency_vs {
+        let r = run(
+            Kind::Ours(None),
+            v as usize,
+            Duration::from_millis(300),
+            if cli.smoke { 5 } else { 40 },
+        )
+        .await;
+        eprintln!(
+            "  answer V={v}: p50 {:.1} ms p99 {:.1} ms",
+            r.answer_p50, r.answer_p99
+        );
+        answer_rows.push((v, r));
     }
-    md.push_str(
-        "\n### Definitions\n\n\
-- **Latency**: from the instant a bidder starts sending `POST /auctions/{id}/bids` to the instant a viewer's socket yields the `batch` frame carrying that bid's `seq`; one sample per (accepted bid, viewer); p50/p99 over all pairs of a run. Both clocks are the same process's monotonic clock. It includes the HTTP request, JWT verification, the conditional write (SQLite, fsync), the frame's position in the bounded-concurrency fan-out (HTTP post to the Management API emulation, then the WebSocket send) and the client's read. The handler posts to every viewer before it answers, so most frames arrive before the bidder's 201 (row above): measuring from the 201 would give negative numbers, so it is not used.\n\
-- **Frames lost**: for each viewer, accepted seqs (from the 201 bodies) it never received; summed over viewers.\n\
-- **Out-of-order**: frames whose seq is lower than one the viewer already received (clients ignore them, since a newer state is already shown).\n\
-\n### What limits these numbers\n\n\
-- Everything — 1,000 client sockets, 1,000 server sockets, the HTTP API, the Management API emulation, the fan-out's HTTP client and SQLite — runs in one process on a 2-vCPU machine (the machine's load before and after the run is in the header). Every accepted bid costs V HTTP posts (client and server side, both here) plus V WebSocket writes and V reads, so one bid's fan-out to 1,000 viewers is CPU-bound: the per-bid spread (last viewer) dominates the p99.\n\
-- The Management API emulation answers at once; on AWS each post also waits API Gateway's latency (tens of ms), which `bench-fanout` models.\n",
-    );
-    println!("{md}");
-    if let Some(path) = &args.out {
-        match auction_bench::report::write(path, &md) {
-            Ok(()) => eprintln!("wrote {}", path.display()),
-            Err(e) => eprintln!("could not write {}: {e}", path.display()),
+
+    // 2–4. Delivered-to-all on every server.
+    let mut rows = Vec::new();
+    for &v in &delivery_vs {
+        for &ms in &intervals {
+            for &kind in &kinds {
+                let r = run(kind, v as usize, Duration::from_millis(ms), bids).await;
+                eprintln!(
+                    "  {} V={v} every {ms} ms: all p50 {:.0} p99 {:.0} ms, lost {}, out of order {}, dup {}, {:.1} KB/viewer, {:.1} µs/frame",
+                    kind.label(), r.all_p50, r.all_p99, r.lost, r.out_of_order, r.duplicates, r.kb_per_viewer, r.cpu_us_per_frame
+                );
+                rows.push((kind, v, ms, r));
+            }
         }
     }
-    let lost: usize = results.iter().map(|r| r.lost).sum();
-    if args.smoke && (lost > 0 || results.iter().any(|r| r.accepted == 0)) {
-        eprintln!("bench-e2e: smoke run lost frames or accepted no bid");
-        std::process::exit(1);
-    }
-}
+    let total = started.elapsed();
+    let healthy = rows
+        .iter()
+        .filter(|(k, ..)| *k != Kind::Seed)
+        .all(|(_, _, _, r)| r.accepted > 0 && r.lost == 0 && r.out_of_order == 0)
+        && answer_rows.iter().all(|(_, r)| r.accepted > 0);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use auction_bench::cli::parse_line;
-
-    #[test]
-    fn flags_parse_as_documented() {
-        // scripts/bench.sh, bench/results/e2e.md
-        let c: Cli =
-            parse_line("bench-e2e --bids-per-bidder 3 --rate 2 --runs 3 --concurrency 128")
-                .unwrap();
-        assert_eq!((c.bids_per_bidder, c.rate, c.runs), (3, 2.0, 3));
-        assert_eq!(
-            (c.viewers, c.concurrency, c.grace_ms),
-            (1_000, Some(128), 3_000)
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# End to end, side by side with the seed Socket.IO server (`bench-e2e`)\n"
+    );
+    let _ = writeln!(
+        md,
+        "- Command: `{}` (total wall time {:.0} s).",
+        machine::command_line(),
+        total.as_secs_f64()
+    );
+    let _ = writeln!(
+        md,
+        "- Machine: {machine_line}; load average before: {load_before}."
+    );
+    let _ = writeln!(md, "- Every server runs in its own process on 127.0.0.1; the harness (viewers, bidders) is one other process on the same 2 cores. Our stack: `auction-local` ({} build), embedded SQLite store on disk, the local default `PUBLISH_POSTS_PER_SECOND` (no quota to share: unpaced).", if cfg!(debug_assertions) { "debug" } else { "release" });
+    let _ = writeln!(
+        md,
+        "\n## 1. The bid's answer against the audience (ours, one bid every 300 ms)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| Viewers | bids | `201` p50 (ms) | `201` p99 (ms) | delivered-to-all p50 (ms) |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|");
+    for (v, r) in &answer_rows {
+        let _ = writeln!(
+            md,
+            "| {v} | {} | {:.1} | {:.1} | {} |",
+            r.accepted,
+            r.answer_p50,
+            r.answer_p99,
+            if *v == 0 {
+                "–".into()
+            } else {
+                format!("{:.0}", r.all_p50)
+            }
         );
+    }
+    let _ = writeln!(
+        md,
+        "\n## 2. Delivered to all viewers (bidder's send → the last viewer's receipt)\n"
+    );
+    let _ = writeln!(md, "| Server | Viewers | bid every (ms) | bids accepted | p50 (ms) | p99 (ms) | max (ms) | first / last tenth p50 (ms) | lost | out of order | duplicated |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for (k, v, ms, r) in &rows {
+        let _ = writeln!(
+            md,
+            "| {} | {v} | {ms} | {} | {:.0} | {:.0} | {:.0} | {:.0} / {:.0} | {} | {} | {} |",
+            k.label(),
+            r.accepted,
+            r.all_p50,
+            r.all_p99,
+            r.all_max,
+            r.first_p50,
+            r.last_p50,
+            r.lost,
+            r.out_of_order,
+            r.duplicates
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n## 3–4. Cost per viewer and per frame (the server process)\n"
+    );
+    let _ = writeln!(md, "| Server | Viewers | bid every (ms) | memory per connected viewer (KB) | frames read by viewers | frames/s | bids/s | server CPU per frame (µs) |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    for (k, v, ms, r) in &rows {
+        let _ = writeln!(
+            md,
+            "| {} | {v} | {ms} | {:.1} | {} | {:.0} | {:.1} | {:.1} |",
+            k.label(),
+            r.kb_per_viewer,
+            r.frames,
+            r.frames as f64 / r.bidding_s.max(1e-9),
+            r.accepted as f64 / r.bidding_s.max(1e-9),
+            r.cpu_us_per_frame
+        );
+    }
+    let _ = writeln!(md, "\n### Definitions\n");
+    let _ = writeln!(md, "- **Delivered-to-all**: per accepted bid, the time from the bidder's send (ours: the `POST`; seed: the `place-bid` emit) to the last viewer's receipt of a frame carrying it (ours: a `bid.placed` with that seq; seed: `bid-updated` with that amount). One sample per bid; p50/p99 over the bids of the run. One monotonic clock.");
+    let _ = writeln!(md, "- **Lost / out of order / duplicated**: (viewer, bid) pairs never received; received after a later bid; received twice.");
+    let _ = writeln!(md, "- **Memory per viewer**: the server's VmRSS with every viewer connected, minus before they connected, divided by the viewers.");
+    let _ = writeln!(md, "- **CPU per frame**: utime + stime of the server process from the first bid until every viewer had every bid, divided by the frames viewers read (ours coalesces: one frame may carry several bids). 10 ms clock ticks: short runs are coarse.");
+    if let Some(path) = report_path(cli.out, cli.smoke, "bench/results/e2e.md") {
+        auction_bench::report::write(&path, &md).expect("write report");
+        eprintln!("bench-e2e: wrote {}", path.display());
+    } else {
+        println!("{md}");
+    }
+    if !healthy {
+        eprintln!(
+            "bench-e2e: a run of ours lost frames, delivered out of order, or accepted no bid"
+        );
+        std::process::exit(1);
     }
 }

@@ -547,6 +547,63 @@ fn table(rows: &[Row]) -> String {
     s
 }
 
+/// The CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), seconds.
+fn thread_cpu_s() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer; the clock id is a constant the kernel knows.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// The production adapter's own CPU per post (what a Lambda pays): `Fanout::publish` to `n` viewers on a
+/// current-thread runtime in a thread of its own, so every cycle of the SDK, hyper and the fan-out is that
+/// thread's; the target answers at once (no latency, no 410, no hang) from the main runtime's threads.
+/// Returns µs of client-thread CPU per post, and the posts.
+async fn client_cpu_per_post(n: usize, settings: &Settings, frame: &Frame) -> (f64, usize) {
+    let tcfg = TargetConfig {
+        rate_per_sec: 1e9,
+        burst: 1e9,
+        latency_median: Duration::ZERO,
+        latency_p99: Duration::ZERO,
+        gone_share: 0.0,
+        hang_share: 0.0,
+        ..TargetConfig::default()
+    };
+    let target = Target::start(tcfg).await.expect("target starts");
+    let url = target.url.clone();
+    let (settings, frame) = (settings.clone(), frame.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let (store, _, conns) = viewers(n).await;
+            let fanout = Fanout::new(
+                store,
+                ApiGatewayBroadcaster::new(&sdk_config(), &url, settings.longest_call()),
+                &settings,
+            );
+            fanout.broadcaster().warm_up().await;
+            // One warm-up round (connections, caches), then the measured one.
+            fanout.publish(&conns[..conns.len().min(256)], &frame).await;
+            let cpu = thread_cpu_s();
+            let r = fanout.publish(&conns, &frame).await;
+            (
+                (thread_cpu_s() - cpu) * 1e6 / r.delivered.max(1) as f64,
+                r.delivered,
+            )
+        })
+    })
+    .await
+    .expect("client thread");
+    target.shutdown().await;
+    result
+}
+
 #[tokio::main]
 async fn main() {
     let args = parse_args();
@@ -592,6 +649,9 @@ async fn main() {
             .await,
         );
     }
+    let cpu_posts = if args.smoke { 500 } else { 10_000 };
+    let (cpu_us, cpu_n) = client_cpu_per_post(cpu_posts, s, &frame).await;
+    eprintln!("  client CPU: {cpu_us:.1} µs per post over {cpu_n} posts");
     let mut naive_rows = Vec::new();
     if args.naive {
         // The old default per-call timeout (1 s) bounds a hung call; with none the loop would block forever.
@@ -663,6 +723,7 @@ async fn main() {
     let _ = writeln!(md, "- Fan-out settings (production path): `FANOUT_CONCURRENCY={}`, `FANOUT_CALL_TIMEOUT_MS={}`, `FANOUT_BACKOFF_MS={}`, `FANOUT_MAX_ATTEMPTS={}`. One fresh SDK client per run, warmed like a Lambda cold start (one connection), store = `SqliteStore::in_memory` with N connection records.",
         s.fanout_concurrency, s.call_timeout.as_millis(), s.fanout_backoff.as_millis(), s.fanout_max_attempts);
     let _ = writeln!(md, "- Every figure: median (min–max) over the runs (`auction_bench::stats::Summary`); {} runs per configuration.\n", args.runs);
+    let _ = writeln!(md, "**The production adapter's own CPU: {cpu_us:.1} µs per post** ({cpu_n} posts; the fan-out, the SDK client, SigV4 and hyper on one current-thread runtime in a thread of its own, measured with `CLOCK_THREAD_CPUTIME_ID`; the target answers at once from other threads; plain HTTP on loopback, so TLS is not included). This is the per-post CPU a Lambda pays at one vCPU, the figure `bench-scale` uses.\n");
     md.push_str("## Results\n\n");
     md.push_str(&table(&main_rows));
     if !naive_rows.is_empty() {

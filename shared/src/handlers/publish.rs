@@ -3,11 +3,12 @@
 //! worker), so every viewer receives one auction's frames in seq order.
 //!
 //! 1. Read the auction. Nothing undelivered (and no status asked for): done — a duplicate job costs a read.
-//! 2. Coalescing: if the last delivery was less than a window ago (`publisher::window`: 250 ms, wider for a
+//! 2. Coalescing: if the last delivery started less than a window ago (`publisher::window`: 250 ms, wider for a
 //!    large audience), wait out the window and read again: everything committed meanwhile goes in the same
 //!    frame. A change after a quiet window goes out at once.
 //! 3. Read the bids of the undelivered range (`bids_between`) and build ONE frame covering it (at most
-//!    `MAX_BIDS_PER_FRAME` bids per frame; a longer backlog is several frames, in order).
+//!    `FRAME_BUDGET_BYTES` of bids, well under API Gateway's 128 KB: ≈ 600 bids, what 20 bids/s for 30 s
+//!    make; a longer backlog is several frames, in order).
 //! 4. Deliver it: the auction's shard partitions split into slices (`publisher::slices`), delivered in
 //!    parallel — in this process, or by the `deliver` function when the audience needs several slices —
 //!    each paced to its share of the posts-per-second budget. A slice reads only its own shard partitions.
@@ -22,7 +23,9 @@ use crate::domain::{Auction, AuctionStatus, Publication};
 use crate::fanout::FanoutReport;
 use crate::frames::Frame;
 use crate::ports::{Broadcaster, SliceError, Store, StoreError};
-use crate::publisher::{self, Pacer, PublishJob, SliceJob, MAX_BIDS_PER_FRAME};
+use crate::publisher::{
+    self, Pacer, PublishJob, SliceJob, BID_ITEM_BYTES, FRAME_BUDGET_BYTES, MAX_BIDS_PER_FRAME,
+};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde::Serialize;
 
@@ -137,6 +140,9 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             else {
                 break;
             };
+            // The window counts from when a delivery starts, so a paced delivery that takes the whole window
+            // (a large audience) is followed at once by the next: the posts-per-second budget is used, not halved.
+            let began = self.now();
             let (reached, posts, slices) = self.deliver(&auction, &delivery).await?;
             report.frames += 1;
             report.slices = slices;
@@ -152,7 +158,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             } else {
                 Publication {
                     seq: delivery.frame.seq,
-                    at: now,
+                    at: began,
                     audience: reached,
                     status_at: auction.publication.status_at,
                 }
@@ -197,7 +203,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             .store
             .connections_in_shards(&job.auction_id, &job.shards)
             .await?;
-        let pacer = Pacer::new(job.posts_per_second);
+        let pacer = Pacer::new(job.posts_per_second, viewers.len());
         let report = self
             .fanout
             .publish_paced(&viewers, &job.frame, &pacer)
@@ -223,10 +229,26 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         let from = auction.publication.seq + 1;
         if from <= auction.seq {
             let last = auction.seq.min(from + MAX_BIDS_PER_FRAME - 1);
-            let bids = self
+            let mut bids = self
                 .store
                 .bids_between(&auction.auction_id, from, last)
                 .await?;
+            // At most FRAME_BUDGET_BYTES of bids per frame (API Gateway takes 128 KB per message).
+            let mut size = 0;
+            let fit = bids
+                .iter()
+                .take_while(|b| {
+                    // A name's JSON is at most twice its bytes (every character escaped).
+                    size += 2 * b.bidder_name.len() + BID_ITEM_BYTES;
+                    size <= FRAME_BUDGET_BYTES
+                })
+                .count()
+                .max(1);
+            bids.truncate(fit);
+            let last = match bids.last() {
+                Some(b) if fit < (last - from + 1) as usize => b.seq,
+                _ => last,
+            };
             let tail = last == auction.seq;
             let frame = if tail {
                 Frame::delivery(auction, from, &bids)
@@ -269,15 +291,18 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             auction.publication.audience,
             self.settings.slice_viewers,
         );
-        let share = (self.settings.publish_posts_per_second / plan.len() as u32).max(1);
+        // Each slice's share of the budget is in proportion to its shards (its viewers, shards being even), so
+        // every slice finishes at the same time and the delivery takes audience ÷ budget, not longer.
+        let budget = u64::from(self.settings.publish_posts_per_second);
+        let total_shards = u64::from(auction.viewer_shards.max(1));
         let jobs: Vec<SliceJob> = plan
             .into_iter()
             .map(|shards| SliceJob {
                 auction_id: auction.auction_id.clone(),
+                posts_per_second: (budget * shards.len() as u64 / total_shards).max(1) as u32,
                 shards,
                 frame: delivery.frame.clone(),
                 revoke: delivery.revoke,
-                posts_per_second: share,
             })
             .collect();
         let remote = self.remote_slices.as_ref().filter(|_| jobs.len() > 1);

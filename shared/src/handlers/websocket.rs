@@ -173,7 +173,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                 if strikes >= MAX_STRIKES {
                     // It keeps sending: close it rather than answer each frame.
                     self.fanout
-                        .revoke_all(std::slice::from_ref(&conn), &Pacer::new(0))
+                        .revoke_all(std::slice::from_ref(&conn), &Pacer::unpaced())
                         .await;
                     return Err(WsError::ReadOnly);
                 }

@@ -191,3 +191,47 @@ scenario! {
         assert_eq!(t.store().get_auction(&aid).await.unwrap().unwrap().publication.seq, 1);
     }
 }
+
+/// A backlog too long for one frame (800 bids with the longest names that escape worst) goes out as several
+/// frames, each under API Gateway's 128 KB, covering every bid in order. (The split is the publisher's, the
+/// same on every store; this runs on the embedded one only: 800 transactions on moto take half a minute.)
+#[tokio::test]
+async fn a_long_backlog_is_split_into_frames_under_128_kb() {
+    let t = auction_tests::harness::TestApp::sqlite();
+    let id = t.auction().await;
+    assert_eq!(t.connect("v=", &id, &t.viewer("v=")).await, 200);
+    t.auto_publish.store(false, Ordering::SeqCst);
+    let name = "\"".repeat(64);
+    let bidders = [
+        t.token("long-1", &name, auction::domain::Role::Bidder),
+        t.token("long-2", &name, auction::domain::Role::Bidder),
+    ];
+    for i in 0..800 {
+        let r = t.bid(&bidders[i % 2], &id, 10_000 + 100 * i as i64).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    t.handoff.take();
+    let aid = AuctionId::parse(&id).unwrap();
+    let report = t
+        .app
+        .publish(&PublishJob::changed(&aid, 800, 0))
+        .await
+        .unwrap();
+    assert!(report.frames > 1, "{report:?}");
+    let raw = t.broadcaster().raw_frames(&cid("v="));
+    assert!(
+        raw.iter().all(|f| f.len() <= 128 * 1024),
+        "{:?}",
+        raw.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert_eq!(t.bid_seqs("v="), (1..=800).collect::<Vec<u64>>());
+    let mut next = 1;
+    for f in t.frames("v=") {
+        assert_eq!(
+            f.from_seq,
+            Some(next),
+            "each frame starts right after the previous one"
+        );
+        next = f.seq + 1;
+    }
+}
