@@ -12,7 +12,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 
 /// What one fan-out did, for logs and tests (and what a `deliver` invocation answers).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,11 +56,20 @@ impl CallSlots {
     }
 }
 
+/// A frame's bytes that may be replaced while its fan-out runs (`App::deliver_slice` grows a long paced
+/// delivery with the bids committed meanwhile): each post, and each retry, sends the newest.
+pub type LivePayload = watch::Receiver<Arc<[u8]>>;
+
+/// A payload that never changes.
+fn fixed(payload: Vec<u8>) -> LivePayload {
+    watch::channel(Arc::from(payload)).1
+}
+
 /// What is done to each connection of a fan-out.
 #[derive(Clone, Copy)]
 enum Op<'a> {
-    /// PostToConnection with this payload; 410 removes the record.
-    Post(&'a [u8]),
+    /// PostToConnection with the payload's newest bytes; 410 removes the record.
+    Post(&'a LivePayload),
     /// DeleteConnection; the record is removed whatever the answer.
     Disconnect,
 }
@@ -120,13 +129,23 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
         pacer: &Pacer,
     ) -> FanoutReport {
         match encode(frame) {
-            Some(payload) => self.for_each(connections, Op::Post(&payload), pacer).await,
+            Some(payload) => self.publish_live(connections, &fixed(payload), pacer).await,
             None => FanoutReport {
                 targets: connections.len(),
                 failed: connections.len(),
                 ..Default::default()
             },
         }
+    }
+
+    /// Post to every connection whatever `payload` holds when its turn (or its retry) comes, paced.
+    pub async fn publish_live(
+        &self,
+        connections: &[Connection],
+        payload: &LivePayload,
+        pacer: &Pacer,
+    ) -> FanoutReport {
+        self.for_each(connections, Op::Post(payload), pacer).await
     }
 
     /// Close every viewer's socket (DeleteConnection) and remove their records. 410 means already gone: fine.
@@ -140,7 +159,7 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
     pub async fn send_one(&self, conn: &Connection, frame: &Frame) -> Result<(), PushError> {
         let payload = encode(frame).ok_or_else(|| PushError::Other("unencodable frame".into()))?;
         match self
-            .apply(conn, Op::Post(&payload), &Pacer::unpaced())
+            .apply(conn, Op::Post(&fixed(payload)), &Pacer::unpaced())
             .await
         {
             Delivery::Delivered { .. } => Ok(()),
@@ -223,7 +242,7 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
 }
 
 /// A frame's bytes; `None` (logged) if it cannot be encoded, which no frame the server builds can hit.
-fn encode(frame: &Frame) -> Option<Vec<u8>> {
+pub fn encode(frame: &Frame) -> Option<Vec<u8>> {
     match frame.to_bytes() {
         Ok(bytes) => Some(bytes),
         Err(e) => {
@@ -251,7 +270,10 @@ async fn call_with_retry<B: Broadcaster + ?Sized>(
         pacer.ready().await;
         let call = async {
             match op {
-                Op::Post(payload) => broadcaster.post(id, payload).await,
+                Op::Post(payload) => {
+                    let bytes = Arc::clone(&payload.borrow());
+                    broadcaster.post(id, &bytes).await
+                }
                 Op::Disconnect => broadcaster.disconnect(id).await,
             }
         };

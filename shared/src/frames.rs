@@ -11,8 +11,10 @@
 //!   {"type":"auction.ended","seq":9,"data":{…}}]}     when the range includes the close
 //! ```
 //!
-//! A viewer receives one auction's frames in seq order, each range starting right after the previous one
-//! (a frame may repeat seqs after a publisher retry: drop what you have). A status-only frame (the periodic
+//! A viewer receives one auction's frames in seq order: no frame's `seq` is below the previous one's, and its
+//! range starts at most right after it (`fromSeq <= previous seq + 1`; more is a gap). A range may repeat seqs the viewer
+//! already has — after a publisher retry, or when a long paced delivery took in bids committed while it ran
+//! (`Frame::extended`) — drop what you have. A status-only frame (the periodic
 //! status, the answer to `sync`) is `{"type":"auction.status","seq":8,…}` with no `fromSeq`. The three seed
 //! events keep exactly their fields; the per-event `seq` and `fromSeq` are envelope.
 
@@ -94,6 +96,46 @@ impl Frame {
             event: Event::Batch(items),
         }
     }
+    /// This delivery, grown while it is being delivered: the same range start, its bids, then `bids` (the
+    /// ones committed since, ascending by seq, right after this frame's `seq`) and the status of `auction` now.
+    /// `None` unless this is a delivery of an active auction (a backlog part, a close, a status frame) and
+    /// `bids` continue it without a gap.
+    pub fn extended(&self, auction: &Auction, bids: &[Bid]) -> Option<Frame> {
+        let (Some(from_seq), Event::Batch(items)) = (self.from_seq, &self.event) else {
+            return None;
+        };
+        let is_delivery = matches!(
+            items.last(),
+            Some(Item {
+                event: Event::AuctionStatus(_),
+                ..
+            })
+        );
+        let contiguous = bids.iter().zip(self.seq + 1..).all(|(b, seq)| b.seq == seq);
+        if !is_delivery
+            || !contiguous
+            || auction.status != crate::domain::AuctionStatus::Active
+            || bids.last().map(|b| b.seq) != Some(auction.seq)
+        {
+            return None;
+        }
+        let mut all: Vec<Item> = items[..items.len() - 1].to_vec();
+        all.extend(bids.iter().map(|b| Item {
+            seq: Some(b.seq),
+            event: Event::BidPlaced(b.placed_event()),
+        }));
+        all.push(Item {
+            seq: Some(auction.seq),
+            event: Event::AuctionStatus(auction.status_event()),
+        });
+        Some(Frame {
+            seq: auction.seq,
+            from_seq: Some(from_seq),
+            auction_id: self.auction_id.clone(),
+            event: Event::Batch(all),
+        })
+    }
+
     /// Part of a long backlog: the bids `from_seq..=to_seq` only (the status comes with the last part).
     pub fn backlog(auction: &Auction, from_seq: u64, to_seq: u64, bids: &[Bid]) -> Frame {
         Frame {
@@ -223,6 +265,77 @@ mod tests {
         assert_eq!(serde_json::from_value::<Frame>(v).unwrap(), f);
         let seqs: Vec<u64> = f.events().iter().map(|(s, _)| *s).collect();
         assert_eq!(seqs, [3, 3, 4]);
+    }
+
+    /// An auction and the bids 1..=n placed on it, through the real bid rule.
+    fn auction_with_bids(n: i64) -> (Auction, Vec<Bid>) {
+        use crate::domain::{self, AuctionDraft, BidRequest, Money, Principal, Role, UserId};
+        let seller = Principal {
+            user_id: UserId::parse("seller-1").unwrap(),
+            name: "Sam".into(),
+            role: Role::Seller,
+        };
+        let draft = AuctionDraft {
+            viewer_shards: 1,
+            title: "Lamp".into(),
+            description: String::new(),
+            starting_price: Money::new(1_000).unwrap(),
+            min_increment: Money::new(100).unwrap(),
+            ends_at: 10_000,
+        };
+        let mut a = domain::new_auction(AuctionId::parse("A1").unwrap(), &seller, draft, 0);
+        let mut bids = Vec::new();
+        for i in 0..n {
+            let placed = domain::apply_bid(
+                &a,
+                &BidRequest {
+                    auction_id: a.auction_id.clone(),
+                    bidder_id: UserId::parse("bidder-1").unwrap(),
+                    bidder_name: "Bea".into(),
+                    amount: Money::new(1_000 + 100 * i).unwrap(),
+                    now: 1 + i,
+                    bid_id: format!("b{i}"),
+                    idempotency_key: None,
+                },
+            );
+            a = placed.auction;
+            bids.push(placed.bid);
+        }
+        (a, bids)
+    }
+
+    #[test]
+    fn a_delivery_grows_by_the_bids_right_after_it_and_nothing_else() {
+        let (a2, bids) = auction_with_bids(4);
+        let (a1, _) = auction_with_bids(2);
+        let frame = Frame::delivery(&a1, 1, &bids[..2]);
+        let grown = frame.extended(&a2, &bids[2..]).expect("contiguous");
+        assert_eq!(
+            grown,
+            Frame::delivery(&a2, 1, &bids),
+            "the same as one frame built at once"
+        );
+
+        assert_eq!(frame.extended(&a2, &bids[3..]), None, "a gap");
+        assert_eq!(
+            frame.extended(&a2, &bids[2..3]),
+            None,
+            "short of the auction's seq"
+        );
+        assert_eq!(
+            Frame::status(&a1).extended(&a2, &bids[2..]),
+            None,
+            "not a delivery"
+        );
+        let backlog = Frame::backlog(&a1, 1, 2, &bids[..2]);
+        assert_eq!(backlog.extended(&a2, &bids[2..]), None, "a backlog part");
+        let mut ended = a2.clone();
+        ended.status = crate::domain::AuctionStatus::Ended;
+        assert_eq!(
+            frame.extended(&ended, &bids[2..]),
+            None,
+            "the close goes in the next pass"
+        );
     }
 
     #[test]

@@ -13,6 +13,12 @@
 //!                                                                    ▼
 //!                                  mark_published(seq): the next delivery starts right after it
 //! ```
+//!
+//! A slice whose paced delivery takes longer than the window (a large audience) does not hold the bids
+//! committed meanwhile for the next delivery: every window it reads them and grows its frame
+//! (`Frame::extended`), so the viewers it has not reached yet get them in this pass, and the next pass only
+//! has to reach the ones it already passed. A bid then reaches everyone within one pass (audience ÷ budget),
+//! wherever in a pass it lands, instead of up to two.
 
 use crate::config::Settings;
 use crate::domain::{AuctionId, Millis};
@@ -140,6 +146,13 @@ impl Pacer {
     /// No pacing at all.
     pub fn unpaced() -> Self {
         Self::new(0, 0)
+    }
+
+    /// How long `posts` posts take at this pace (none when unpaced).
+    pub fn spans(&self, posts: usize) -> Duration {
+        self.interval.map_or(Duration::ZERO, |i| {
+            i.saturating_mul(u32::try_from(posts).unwrap_or(u32::MAX))
+        })
     }
 
     /// Wait until this call may start.

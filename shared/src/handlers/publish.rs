@@ -15,19 +15,24 @@
 //! 5. Record the delivery (`mark_published`): the next frame starts right after it. If the range included
 //!    the close, every viewer is revoked in the same slices and the auction is marked finalized.
 //!
+//! A slice that takes longer than a window grows its frame with the bids committed meanwhile
+//! (`grow_frame`), so a bid reaches a large audience within one pass.
+//!
 //! A call that fails or dies anywhere leaves `publication.seq` where it was: the job is retried (the queue)
 //! or handed off again by the schedule, and viewers that already had part of it drop the repeated seqs.
 
 use super::App;
 use crate::domain::{Auction, AuctionStatus, Publication};
-use crate::fanout::FanoutReport;
+use crate::fanout::{self, FanoutReport};
 use crate::frames::Frame;
 use crate::ports::{Broadcaster, SliceError, Store, StoreError};
 use crate::publisher::{
     self, Pacer, PublishJob, SliceJob, BID_ITEM_BYTES, FRAME_BUDGET_BYTES, MAX_BIDS_PER_FRAME,
 };
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::future::Either;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// What one publish call did, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -204,10 +209,23 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             .connections_in_shards(&job.auction_id, &job.shards)
             .await?;
         let pacer = Pacer::new(job.posts_per_second, viewers.len());
-        let report = self
-            .fanout
-            .publish_paced(&viewers, &job.frame, &pacer)
-            .await;
+        let grows = !job.revoke && pacer.spans(viewers.len()) > self.settings.publish_window;
+        let report = match fanout::encode(&job.frame) {
+            Some(bytes) if grows => {
+                let (payload, live) = tokio::sync::watch::channel(Arc::<[u8]>::from(bytes));
+                let posting = std::pin::pin!(self.fanout.publish_live(&viewers, &live, &pacer));
+                let growing = std::pin::pin!(self.grow_frame(job, payload));
+                match futures::future::select(posting, growing).await {
+                    Either::Left((report, _)) => report,
+                    Either::Right(((), posting)) => posting.await,
+                }
+            }
+            _ => {
+                self.fanout
+                    .publish_paced(&viewers, &job.frame, &pacer)
+                    .await
+            }
+        };
         if job.revoke {
             // Viewers that were gone are already removed; revoke the rest.
             let remaining = self
@@ -217,6 +235,48 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             self.fanout.revoke_all(&remaining, &pacer).await;
         }
         Ok(report)
+    }
+
+    /// While a long paced slice runs: every window, take in the bids committed since its frame was built, so
+    /// the viewers still ahead in this pass get them now. Returns when the frame stops growing (the auction
+    /// ended, a gap, the size budget); a failed read only skips one window. This pass still records only the
+    /// original frame's seq: the next pass covers the rest for the viewers this one had already passed.
+    async fn grow_frame(&self, job: &SliceJob, payload: tokio::sync::watch::Sender<Arc<[u8]>>) {
+        let mut frame = job.frame.clone();
+        loop {
+            tokio::time::sleep(self.settings.publish_window).await;
+            let auction = match self.store.get_auction(&job.auction_id).await {
+                Ok(Some(a)) if a.seq > frame.seq => a,
+                Ok(Some(a)) if a.status == AuctionStatus::Active => continue,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(auction_id = %job.auction_id, error = %e, "could not read the auction; the frame grows later");
+                    continue;
+                }
+            };
+            let bids = match self
+                .store
+                .bids_between(&job.auction_id, frame.seq + 1, auction.seq)
+                .await
+            {
+                Ok(bids) => bids,
+                Err(e) => {
+                    tracing::warn!(auction_id = %job.auction_id, error = %e, "could not read the new bids; the frame grows later");
+                    continue;
+                }
+            };
+            let Some(grown) = frame.extended(&auction, &bids) else {
+                return;
+            };
+            let Some(bytes) = fanout::encode(&grown).filter(|b| b.len() <= FRAME_BUDGET_BYTES)
+            else {
+                return;
+            };
+            frame = grown;
+            if payload.send(Arc::from(bytes)).is_err() {
+                return;
+            }
+        }
     }
 
     /// The next frame to deliver for `auction`, or `None` when it is caught up.

@@ -127,7 +127,7 @@ async fn live_auction_flow(store: StoreChoice) {
             );
             let events: Vec<Value> = match f["type"].as_str().unwrap() {
                 "batch" => {
-                    // A delivery covers fromSeq..=seq, right after the previous one.
+                    // A delivery covers fromSeq..=seq, starting at most right after the previous one.
                     let from = f["fromSeq"].as_u64().unwrap();
                     assert!(from <= covered + 1, "no gap before {f}");
                     covered = covered.max(f["seq"].as_u64().unwrap());

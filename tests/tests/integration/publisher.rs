@@ -178,6 +178,47 @@ scenario! {
 }
 
 scenario! {
+    /// A paced delivery that takes longer than the window takes in the bids committed while it runs: the
+    /// viewers it has not reached yet get them in the same pass, the next pass brings them to the ones it had
+    /// passed, and every viewer's frames stay in seq order (a repeated seq is dropped by the client).
+    async fn a_long_paced_delivery_takes_in_the_bids_committed_meanwhile(t) {
+        let mut t = t;
+        t.app.settings.publish_posts_per_second = 30; // 30 viewers: a one-second pass
+        t.app.settings.publish_window = Duration::from_millis(100);
+        let id = t.auction().await;
+        let viewers: Vec<String> = (0..30).map(|i| format!("v{i:02}=")).collect();
+        for v in &viewers {
+            assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
+        }
+        t.auto_publish.store(false, Ordering::SeqCst);
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+        let first = t.handoff.take().pop().unwrap();
+        let (report, second) = tokio::join!(t.app.publish(&first), async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            t.bid(&t.bidder(2), &id, 10_100).await
+        });
+        assert_eq!(second.status, 201);
+        assert_eq!(report.unwrap().seq, 1, "the pass records only the frame it started with");
+        let firsts: Vec<u64> = viewers.iter().map(|v| t.frames(v)[0].seq).collect();
+        assert!(firsts.contains(&1), "viewers passed before the second bid: {firsts:?}");
+        assert!(firsts.contains(&2), "viewers reached after it got both bids: {firsts:?}");
+
+        t.publish_pending().await;
+        for v in &viewers {
+            let frames = t.frames(v);
+            for pair in frames.windows(2) {
+                assert!(pair[1].seq >= pair[0].seq, "{v}: frames in seq order");
+                assert!(pair[1].from_seq.unwrap() <= pair[0].seq + 1, "{v}: no gap");
+            }
+            let mut seqs = t.bid_seqs(v);
+            seqs.dedup();
+            assert_eq!(seqs, vec![1, 2], "{v}");
+        }
+        assert_eq!(t.auction_state(&id).await.publication.seq, 2);
+    }
+}
+
+scenario! {
     /// A duplicate or late job finds nothing new: no frame, one read.
     async fn a_duplicate_job_delivers_nothing(t) {
         let id = t.auction().await;
