@@ -27,6 +27,7 @@ if [ "${1:-}" = "--smoke" ]; then
   step "bench-contention --smoke"; run bench-contention
   step "bench-e2e --smoke";        run bench-e2e
   step "bench-coldstart --smoke";  run bench-coldstart
+  step "bench-scale --smoke";      run bench-scale
   step "benchmark smoke runs passed"
   exit 0
 fi
@@ -42,6 +43,8 @@ run bench-contention --out bench/results/contention.md
 step "end to end on the local stack (bench/results/e2e.md)"
 cargo build --locked --release -q -p local-stack --bin auction-local   # the server bench-e2e starts
 run bench-e2e
+step "scale past this machine, in virtual time (bench/results/scale.md)"
+run bench-scale
 step "cold start, size, memory (bench/results/coldstart.md; builds with cargo lambda)"
 run bench-coldstart --build --out bench/results/coldstart.md
 step "done: bench/results/"

@@ -305,6 +305,11 @@ pub fn wcu(bytes: usize) -> u64 {
     (bytes.max(1) as u64).div_ceil(1024)
 }
 
+/// Read capacity units for a strongly consistent read of an item of `bytes` (1 RCU per started 4 KB).
+pub fn rcu(bytes: usize) -> u64 {
+    (bytes.max(1) as u64).div_ceil(4096)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

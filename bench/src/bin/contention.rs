@@ -12,7 +12,7 @@
 
 use auction::store::sqlite::SqliteStore;
 use auction_bench::cli::num;
-use auction_bench::contention::{self, item_size, wcu, RunConfig, RunResult};
+use auction_bench::contention::{self, item_size, rcu, wcu, RunConfig, RunResult};
 use auction_bench::machine;
 use auction_bench::stats::Summary;
 use auction_tests::harness::TestApp;
@@ -161,10 +161,14 @@ struct Row {
 /// The capacity table (markdown) and the WCU figures behind it.
 type Capacity = (String, Vec<Cap>);
 
-/// WCU per bid of one auction shape.
+/// Capacity per bid of one auction shape (the read-and-transact write of issue 13).
 struct Cap {
     label: &'static str,
+    /// WCU of one write of the META item (before or after, the larger).
     a: u64,
+    /// RCU of the consistent read of the META item every bid starts with.
+    read: u64,
+    /// WCU of an accepted bid's transaction: every item at twice its WCU (transactional writes).
     accepted: u64,
     accepted_keyed: u64,
 }
@@ -212,7 +216,7 @@ async fn capacity_probe() -> Result<Capacity, String> {
         ("4000-char description, 200-char title", &long),
     ] {
         let before = item_size(&get(format!("AUCTION#{id}"), "META".into()).await?);
-        // Two keyed bids by two bidders (the second repairs the first's BID#/IDEM# items).
+        // Two keyed bids by two bidders: the second one's items are a typical bid's.
         let r1 = t
             .bid_raw(
                 Some(&b1),
@@ -244,30 +248,33 @@ async fn capacity_probe() -> Result<Capacity, String> {
         let a = wcu(before.max(after));
         lines.push((label, before, after, bid, idem, a, wcu(bid), wcu(idem)));
     }
-    writeln!(out, "| Auction | META item before / after a bid (B) | BID# item (B) | IDEM# record (B) | A = WCU of the conditional update | accepted, no key (WCU) | accepted, keyed (WCU) | refused (WCU) |").ok();
-    writeln!(out, "|---|---|---|---|---|---|---|---|").ok();
+    writeln!(out, "| Auction | META item before / after a bid (B) | BID# item (B) | IDEM# record (B) | A = WCU of a META write | read of META (RCU, consistent) | accepted, no key | accepted, keyed | refused |").ok();
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|").ok();
     let mut caps = Vec::new();
     for (label, before, after, bid, idem, a, wb, wi) in lines {
+        let read = rcu(before.max(after));
+        let accepted = 2 * (a + wb);
+        let accepted_keyed = accepted + 2 * wi;
         writeln!(
             out,
-            "| {label} | {before} / {after} | {bid} | {idem} | {a} | {} | {} | {a} |",
-            a + wb + wb,
-            a + wb + wb + wi + wi
+            "| {label} | {before} / {after} | {bid} | {idem} | {a} | {read} | {read} RCU + {accepted} WCU | {} RCU + {accepted_keyed} WCU | {read} RCU, no write |",
+            read + 1
         )
         .ok();
         caps.push(Cap {
             label,
             a,
-            accepted: a + wb + wb,
-            accepted_keyed: a + wb + wb + wi + wi,
+            read,
+            accepted,
+            accepted_keyed,
         });
     }
     Ok((out, caps))
 }
 
-/// Accepted bids/s one auction can sustain within a 1,000 WCU/s partition, given `r` refused bids per
-/// accepted one: x·(accepted WCU) + x·r·A ≤ 1000; and the per-item bound that no split can lift: every bid,
-/// accepted or refused, writes the META item: x·(1 + r)·A ≤ 1000.
+/// Accepted bids/s one auction can sustain on one partition (1,000 WCU/s and 3,000 RCU/s), given `r` refused
+/// bids per accepted one: every bid reads the META item (x·(1 + r)·read ≤ 3000), only accepted ones write
+/// (x·accepted ≤ 1000); and the bound on the META item alone, which no split for heat can lift (x·2A ≤ 1000).
 fn ceilings(rows: &[Row], caps: &[Cap]) -> String {
     let mut o = String::new();
     writeln!(o, "| Store the refusal ratio comes from | K | refused per accepted r (median) | Auction | accepted bids/s ceiling, one partition, no key | keyed | META-item-only ceiling (after a split for heat) |").ok();
@@ -284,14 +291,16 @@ fn ceilings(rows: &[Row], caps: &[Cap]) -> String {
     }
     for (store, k, ratio) in cases {
         for c in caps {
-            let a = c.a as f64;
+            // Every bid reads META; a keyed accepted one also reads its IDEM# record (1 RCU).
+            let reads = 3000.0 / ((1.0 + ratio) * c.read as f64);
+            let keyed_reads = 3000.0 / ((1.0 + ratio) * c.read as f64 + 1.0);
             writeln!(
                 o,
                 "| {store} | {k} | {ratio:.1} | {} | {:.0} | {:.0} | {:.0} |",
                 c.label,
-                1000.0 / (c.accepted as f64 + ratio * a),
-                1000.0 / (c.accepted_keyed as f64 + ratio * a),
-                1000.0 / ((1.0 + ratio) * a)
+                (1000.0 / c.accepted as f64).min(reads),
+                (1000.0 / c.accepted_keyed as f64).min(keyed_reads),
+                (1000.0 / (2 * c.a) as f64).min(reads)
             )
             .ok();
         }
@@ -375,11 +384,11 @@ fn report(
         "\n## DynamoDB capacity per bid (item sizes measured in moto)\n"
     )
     .ok();
-    writeln!(o, "Sizes by DynamoDB's rules (attribute names + values; numbers ≈ 1 byte per 2 significant digits + 1). An UpdateItem is billed on the larger of the item before and after; a failed conditional write is billed as a write of the item's size; `ReturnValues` costs nothing. Accepted, no key = A (conditional UpdateItem) + 1 (new BID#) + 1 (repair put of the previous BID#); keyed adds the IDEM# record and its repair (and a 1 RCU dedupe read). No gsi1 write: a bid does not change the index keys.\n").ok();
+    writeln!(o, "Sizes by DynamoDB's rules (attribute names + values; numbers ≈ 1 byte per 2 significant digits + 1). A bid reads the META item (consistent: 1 RCU per 4 KB) and is judged on it; a refusal ends there. An accepted bid is one TransactWriteItems of the META update (billed on the larger of the item before and after), the new BID# item and, keyed, the IDEM# record (read first: +1 RCU); transactional writes cost 2 WCU per KB per item. A transaction lost to a racing bid is judged again without a read. No gsi1 write: a bid does not change the index keys.\n").ok();
     o.push_str(&capacity.0);
     if !capacity.1.is_empty() {
         writeln!(o, "\n### What one hot auction can use of a partition\n").ok();
-        writeln!(o, "Every item of an auction shares the partition key `AUCTION#id` (META, BID#, IDEM#, CONN#), and one partition takes at most 1,000 WCU/s. With `r` refused bids per accepted one (the ratio measured above under each K), accepted bids/s ≤ 1000 / (WCU per accepted + r × A). The last column is the bound that nothing lifts: every bid, accepted or refused, is a write of the one META item, and an item never spans partitions.\n").ok();
+        writeln!(o, "META, BID# and IDEM# items share the partition key `AUCTION#id` (viewers are in their own shard partitions), and one partition takes at most 1,000 WCU/s and 3,000 RCU/s. With `r` refused bids per accepted one (the ratio measured above under each K), accepted bids/s ≤ min(1000 ÷ WCU per accepted, 3000 ÷ ((1 + r) × RCU per read)). The last column is the bound that nothing lifts: every accepted bid writes the one META item (2A WCU) and every bid reads it, and an item never spans partitions.\n").ok();
         o.push_str(&ceilings(rows, &capacity.1));
     }
     o
