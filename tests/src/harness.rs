@@ -47,6 +47,13 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
     }
+
+    /// Answered as a replay of an earlier request with the same Idempotency-Key (`Idempotent-Replayed: true`).
+    pub fn replayed(&self) -> bool {
+        self.headers
+            .get("idempotent-replayed")
+            .is_some_and(|v| v == "true")
+    }
 }
 
 /// Decode a handler's response.

@@ -186,13 +186,7 @@ impl EmbeddedHandOff {
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Other(format!("hand-off task failed: {e}")))?
+        crate::store::sqlite::run_blocking(&self.conn, "hand-off", f).await
     }
 }
 

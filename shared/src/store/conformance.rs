@@ -1317,6 +1317,31 @@ async fn mark_published_is_monotonic_and_leaves_the_bid_state_alone(store) {
 // ---------------------------------------------------------------------------------------------------------
 
 
+async fn identical_concurrent_bids_accept_exactly_one(store) {
+    // GIVEN an auction starting at 1,000
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    // WHEN 100 bidders bid the starting price at once
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let store = store.clone();
+            let req = bid_req(&a, &user("bidder"), 1_000, NOW + 1 + i, None);
+            tokio::spawn(async move { place_retrying(&store, &req).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for t in tasks {
+        match t.await.expect("bidder task") {
+            BidOutcome::Accepted(_) => accepted += 1,
+            BidOutcome::Rejected(BidRejection::TooLow { .. }) => {}
+            other => panic!("only Accepted or TooLow are possible here, got {other:?}"),
+        }
+    }
+    // THEN exactly one is accepted, and the auction says so
+    assert_eq!(accepted, 1, "identical concurrent bids: exactly one accepted");
+    let state = get(&store, &a.auction_id).await;
+    assert_eq!((state.bid_count, state.seq, state.current_price), (1, 1, money(1_000)));
+}
+
 async fn concurrent_bids_keep_the_invariants(store) {
     // GIVEN an auction starting at 100 with increment 1, five bidders and 200 random amounts in 100..=20000
     let a = given_auction(&store, 100, 1, NOW, ENDS_AT).await;

@@ -270,30 +270,43 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = match conn.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => {
-                    // A panic while the lock was held: any open transaction was rolled back when its
-                    // `Transaction` was dropped during unwinding; make sure of it, then carry on.
-                    let guard = poisoned.into_inner();
-                    if !guard.is_autocommit() {
-                        guard.execute_batch("ROLLBACK").map_err(|e| {
-                            StoreError::Other(format!(
-                                "sqlite connection poisoned and rollback failed: {e}"
-                            ))
-                        })?;
-                    }
-                    conn.clear_poison();
-                    guard
-                }
-            };
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Other(format!("sqlite task failed: {e}")))?
+        run_blocking(&self.conn, "sqlite", f).await
     }
+}
+
+/// Run `f` on a shared SQLite connection on the blocking thread pool (the store's and the local hand-off
+/// queue's). A panic while the lock was held poisons it: any open transaction was rolled back when its
+/// `Transaction` was dropped during unwinding; this makes sure of it, then carries on.
+pub(crate) async fn run_blocking<T, F>(
+    conn: &Arc<Mutex<rusqlite::Connection>>,
+    what: &'static str,
+    f: F,
+) -> StoreResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+{
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        let mut guard = match conn.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                let guard = poisoned.into_inner();
+                if !guard.is_autocommit() {
+                    guard.execute_batch("ROLLBACK").map_err(|e| {
+                        StoreError::Other(format!(
+                            "{what} connection poisoned and rollback failed: {e}"
+                        ))
+                    })?;
+                }
+                conn.clear_poison();
+                guard
+            }
+        };
+        f(&mut guard)
+    })
+    .await
+    .map_err(|e| StoreError::Other(format!("{what} task failed: {e}")))?
 }
 
 fn migrate_1_to_2(tx: &rusqlite::Transaction<'_>) -> StoreResult<()> {
@@ -357,6 +370,26 @@ fn status_str(status: AuctionStatus) -> &'static str {
         AuctionStatus::Active => "active",
         AuctionStatus::Ended => "ended",
     }
+}
+
+/// The bids `sql` selects (`seq, data` rows) for auction `id`, in the query's order.
+fn query_bids(
+    conn: &rusqlite::Connection,
+    id: &AuctionId,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Vec<Bid>> {
+    let mut st = conn.prepare_cached(sql).map_err(map_err)?;
+    let rows = st
+        .query_map(params, |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(map_err)?;
+    rows.map(|row| {
+        let (seq, data) = row.map_err(map_err)?;
+        from_json("bid", &format!("{id}#{seq}"), &data)
+    })
+    .collect()
 }
 
 fn load_auction(conn: &rusqlite::Connection, id: &AuctionId) -> StoreResult<Option<Auction>> {
@@ -618,21 +651,12 @@ impl AuctionStore for SqliteStore {
     async fn recent_bids(&self, id: &AuctionId, limit: usize) -> StoreResult<Vec<Bid>> {
         let id = id.clone();
         self.run(move |conn| {
-            let mut st = conn
-                .prepare_cached(
-                    "SELECT seq, data FROM bids WHERE auction_id = ?1 ORDER BY seq DESC LIMIT ?2",
-                )
-                .map_err(map_err)?;
-            let rows = st
-                .query_map(params![id.as_str(), limit_param(limit)], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(map_err)?;
-            rows.map(|row| {
-                let (seq, data) = row.map_err(map_err)?;
-                from_json("bid", &format!("{id}#{seq}"), &data)
-            })
-            .collect()
+            query_bids(
+                conn,
+                &id,
+                "SELECT seq, data FROM bids WHERE auction_id = ?1 ORDER BY seq DESC LIMIT ?2",
+                params![id.as_str(), limit_param(limit)],
+            )
         })
         .await
     }
@@ -696,22 +720,13 @@ impl AuctionStore for SqliteStore {
         let id = id.clone();
         let (from, to) = (to_i64("seq", from)?, to_i64("seq", to)?);
         self.run(move |conn| {
-            let mut st = conn
-                .prepare_cached(
-                    "SELECT seq, data FROM bids WHERE auction_id = ?1 AND seq BETWEEN ?2 AND ?3
-                     ORDER BY seq",
-                )
-                .map_err(map_err)?;
-            let rows = st
-                .query_map(params![id.as_str(), from, to], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(map_err)?;
-            rows.map(|row| {
-                let (seq, data) = row.map_err(map_err)?;
-                from_json("bid", &format!("{id}#{seq}"), &data)
-            })
-            .collect()
+            query_bids(
+                conn,
+                &id,
+                "SELECT seq, data FROM bids WHERE auction_id = ?1 AND seq BETWEEN ?2 AND ?3
+                 ORDER BY seq",
+                params![id.as_str(), from, to],
+            )
         })
         .await
     }

@@ -1,5 +1,5 @@
 //! The request helpers the adapter is built from: consistent reads, the bid's transaction, batch reads with
-//! their `UnprocessedKeys` retries, paged queries of a partition or of `gsi1`.
+//! their `UnprocessedKeys` retries, queries of a partition or of `gsi1` (paged by the SDK's paginator).
 
 use super::errors::{build_err, store_err};
 use super::items::{
@@ -12,6 +12,7 @@ use super::keys::{
 use super::DynamoStore;
 use crate::domain::{Auction, AuctionId, BidReceipt, IdempotencyKey, Millis, PlacedBid, UserId};
 use crate::ports::{StoreError, StoreResult};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -131,40 +132,29 @@ impl DynamoStore {
         sort: Option<(&str, Millis)>,
         limit: usize,
     ) -> StoreResult<Vec<AuctionId>> {
-        let mut ids = Vec::new();
-        let mut start: Option<Item> = None;
         let key_cond = match sort {
             Some((op, _)) => format!("#gpk = :gpk AND #gsk {op} :now"),
             None => "#gpk = :gpk".to_owned(),
         };
-        while ids.len() < limit {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression(&key_cond)
-                .expression_attribute_names("#gpk", "gsi1pk")
-                .expression_attribute_values(":gpk", s(partition))
-                .scan_index_forward(true)
-                .limit(dynamo_limit(limit - ids.len()))
-                .set_exclusive_start_key(start.take());
-            if let Some((_, now)) = sort {
-                q = q
-                    .expression_attribute_names("#gsk", "gsi1sk")
-                    .expression_attribute_values(":now", n(now));
-            }
-            let out = q.send().await.map_err(|e| store_err("Query(gsi1)", e))?;
-            for item in out.items() {
-                ids.push(auction_id_from_keys(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression(key_cond)
+            .expression_attribute_names("#gpk", "gsi1pk")
+            .expression_attribute_values(":gpk", s(partition))
+            .scan_index_forward(true);
+        if let Some((_, now)) = sort {
+            q = q
+                .expression_attribute_names("#gsk", "gsi1sk")
+                .expression_attribute_values(":now", n(now));
         }
-        ids.truncate(limit);
-        Ok(ids)
+        query_items("Query(gsi1)", q, Some(limit))
+            .await?
+            .iter()
+            .map(auction_id_from_keys)
+            .collect()
     }
 
     /// BatchGetItem of auction items (consistent), in the order of `ids`; missing ones are skipped.
@@ -220,31 +210,18 @@ impl DynamoStore {
         from_sk: String,
         to_sk: String,
     ) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#sk", "sk")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":from", s(from_sk.clone()))
-                .expression_attribute_values(":to", s(to_sk.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| store_err(op, e))?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(items)
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#sk", "sk")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(from_sk))
+            .expression_attribute_values(":to", s(to_sk))
+            .consistent_read(true);
+        query_items(op, q, None).await
     }
 
     /// Query one auction partition for a sort-key prefix, all pages (or up to `limit`).
@@ -256,40 +233,44 @@ impl DynamoStore {
         forward: bool,
         limit: Option<usize>,
     ) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let remaining = limit.map(|l| l.saturating_sub(items.len()));
-            if remaining == Some(0) {
-                break;
-            }
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#sk", "sk")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
-                .scan_index_forward(forward)
-                .consistent_read(true)
-                .set_limit(remaining.map(dynamo_limit))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| store_err(op, e))?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        if let Some(l) = limit {
-            items.truncate(l);
-        }
-        Ok(items)
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#sk", "sk")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .scan_index_forward(forward)
+            .consistent_read(true);
+        query_items(op, q, limit).await
     }
+}
+
+/// Every item `query` returns, following its pages with the SDK's paginator, stopping at `limit` items (which
+/// is also the page size, so a limited query reads no more than it needs).
+async fn query_items(
+    op: &'static str,
+    query: QueryFluentBuilder,
+    limit: Option<usize>,
+) -> StoreResult<Vec<Item>> {
+    let mut pages = match limit {
+        Some(0) => return Ok(Vec::new()),
+        Some(l) => query.limit(dynamo_limit(l)),
+        None => query,
+    }
+    .into_paginator()
+    .items()
+    .send();
+    let mut items = Vec::new();
+    while limit.is_none_or(|l| items.len() < l) {
+        match pages.next().await {
+            Some(item) => items.push(item.map_err(|e| store_err(op, e))?),
+            None => break,
+        }
+    }
+    Ok(items)
 }
 
 /// A short, growing pause before retrying leftovers or a contended write.
