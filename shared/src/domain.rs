@@ -172,6 +172,156 @@ pub enum AuctionStatus {
     Ended,
 }
 
+/// What viewers see as an auction's state (`status` in views): the stored status, with `scheduled` for an
+/// active auction before its `startsAt`. Derived from the clock, so the start needs no write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Scheduled,
+    Active,
+    Ended,
+}
+
+/// Who ended an auction before its end: the caller and the role they ended it with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndedBy {
+    pub user_id: UserId,
+    pub role: Role,
+}
+
+/// A leader's hidden maximum. It lives on the auction item only: `Debug` hides the amount, and no view,
+/// frame or error is built from it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyMax {
+    pub bidder_id: UserId,
+    pub bidder_name: String,
+    pub max_amount: Money,
+    /// When this maximum was set: an earlier maximum wins a tie.
+    pub placed_at: Millis,
+    /// The request that set it (a retry of that request is recognised as committed).
+    pub request_id: String,
+}
+
+impl fmt::Debug for ProxyMax {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyMax")
+            .field("bidder_id", &self.bidder_id)
+            .field("max_amount", &"<hidden>")
+            .field("placed_at", &self.placed_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The opaque public id of a user, for public views and frames (`winnerId`, `leaderId`, a bid's `bidderId`):
+/// `p-` and the first 20 hex digits of SHA-256(`auction-public-id:` + user id). It never reveals the internal id;
+/// the web client computes its own from its token's `sub` to know which bids are its own.
+pub fn public_id(user: &UserId) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("auction-public-id:{user}").as_bytes());
+    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("p-{hex}")
+}
+
+// ---- the increment ladder ----
+
+/// The increment ladder: from each rung's price on (cents), a bid must beat the current price by its step.
+/// On the wire and in storage `[[fromPriceCents, stepCents], …]`, the first rung from 0, ascending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<(i64, i64)>", into = "Vec<(i64, i64)>")]
+pub struct Ladder(Vec<(i64, i64)>);
+
+pub const MAX_LADDER_RUNGS: usize = 20;
+
+/// The default ladder (Whatnot's): $1 from $0, $2 from $30, $3 from $50, $5 from $100, $10 from $300, $20 from
+/// $1,000, $50 from $2,000.
+pub const DEFAULT_LADDER: [(i64, i64); 7] = [
+    (0, 100),
+    (3_000, 200),
+    (5_000, 300),
+    (10_000, 500),
+    (30_000, 1_000),
+    (100_000, 2_000),
+    (200_000, 5_000),
+];
+
+impl Ladder {
+    /// A fixed step at every price (`minIncrement`).
+    pub fn fixed(step: Money) -> Self {
+        Self(vec![(0, step.cents())])
+    }
+    pub fn standard() -> Self {
+        Self(DEFAULT_LADDER.to_vec())
+    }
+    /// Validate rungs: 1 to 20, the first from 0, `from` strictly ascending and at most `MAX_MONEY`, every
+    /// step a positive amount.
+    pub fn parse(rungs: Vec<(i64, i64)>) -> Result<Self, DomainError> {
+        if rungs.is_empty() || rungs.len() > MAX_LADDER_RUNGS {
+            return Err(DomainError::invalid(
+                "increments",
+                "must have 1 to 20 rungs",
+            ));
+        }
+        if rungs[0].0 != 0 {
+            return Err(DomainError::invalid(
+                "increments",
+                "the first rung must start at price 0",
+            ));
+        }
+        if rungs.windows(2).any(|w| w[1].0 <= w[0].0) {
+            return Err(DomainError::invalid(
+                "increments",
+                "rung prices must be strictly ascending",
+            ));
+        }
+        for &(from, step) in &rungs {
+            if from > MAX_MONEY {
+                return Err(DomainError::invalid(
+                    "increments",
+                    "a rung price is too large",
+                ));
+            }
+            Money::new(step).map_err(|_| {
+                DomainError::invalid(
+                    "increments",
+                    "every step must be a positive amount of cents",
+                )
+            })?;
+        }
+        Ok(Self(rungs))
+    }
+    pub fn rungs(&self) -> &[(i64, i64)] {
+        &self.0
+    }
+    /// The step at `price`: the last rung starting at or below it.
+    pub fn step_at(&self, price: i64) -> i64 {
+        self.0
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= price)
+            .or(self.0.first())
+            .map_or(1, |&(_, step)| step)
+    }
+    /// The smallest bid that beats `price` (it may exceed `MAX_MONEY`; then no bid can).
+    pub fn next_bid(&self, price: Money) -> Money {
+        Money(price.0 + self.step_at(price.0))
+    }
+}
+
+impl TryFrom<Vec<(i64, i64)>> for Ladder {
+    type Error = DomainError;
+    fn try_from(rungs: Vec<(i64, i64)>) -> Result<Self, DomainError> {
+        Ladder::parse(rungs)
+    }
+}
+
+impl From<Ladder> for Vec<(i64, i64)> {
+    fn from(l: Ladder) -> Self {
+        l.0
+    }
+}
+
 /// The auction item: the single source of truth for price, count, sequence and winner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -182,10 +332,29 @@ pub struct Auction {
     pub title: String,
     pub description: String,
     pub starting_price: Money,
-    pub min_increment: Money,
+    /// The increment ladder: how much a bid must beat the current price by, by price.
+    pub increments: Ladder,
+    /// A bid accepted with less than this left moves `endsAt` to `now + softClose` (0: sudden death).
+    #[serde(default)]
+    pub soft_close_ms: Millis,
+    /// Hidden: below it the auction ends with no winner. Never in a view, frame, log or error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_price: Option<Money>,
+    /// Bids are refused before this (the auction is `scheduled`); 0 for an auction open from its creation.
+    #[serde(default)]
+    pub starts_at: Millis,
+    /// The leader's hidden maximum (a proxy bid), if the leader gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyMax>,
+    /// Bumped by every bid write (a raised max changes no `seq`): the version a bid decision is made on.
+    #[serde(default)]
+    pub rev: u64,
+    /// Who ended it early (absent for the scheduled close).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<EndedBy>,
     /// The price to beat: the starting price until the first bid, then the highest accepted bid.
     pub current_price: Money,
-    /// The smallest amount the next bid may have (`startingPrice`, then `currentPrice + minIncrement`).
+    /// The smallest amount the next bid may have (`startingPrice`, then `currentPrice` + the ladder's step).
     pub minimum_bid: Money,
     pub bid_count: u64,
     /// Per-auction sequence number: bumped by every accepted bid and by the close.
@@ -233,10 +402,29 @@ impl Auction {
             ends_at: self.ends_at,
         }
     }
+    /// The winner: the high bid, unless a reserve was not met.
+    pub fn winning_bid(&self) -> Option<&Bid> {
+        self.high_bid
+            .as_ref()
+            .filter(|_| self.reserve_met() != Some(false))
+    }
+    /// `None` without a reserve; else whether the current price reached it (with at least one bid).
+    pub fn reserve_met(&self) -> Option<bool> {
+        self.reserve_price
+            .map(|r| self.high_bid.is_some() && self.current_price >= r)
+    }
+    /// What a viewer sees as the state: `scheduled` until `startsAt`, then the stored status.
+    pub fn phase(&self, now: Millis) -> Phase {
+        match self.status {
+            AuctionStatus::Ended => Phase::Ended,
+            AuctionStatus::Active if now < self.starts_at => Phase::Scheduled,
+            AuctionStatus::Active => Phase::Active,
+        }
+    }
     pub fn ended_event(&self) -> AuctionEndedEvent {
-        match &self.high_bid {
+        match self.winning_bid() {
             Some(bid) => AuctionEndedEvent {
-                winner_id: Some(bid.bidder_id.clone()),
+                winner_id: Some(public_id(&bid.bidder_id)),
                 winner_name: Some(bid.bidder_name.clone()),
                 final_price: Some(bid.amount.cents()),
             },
@@ -249,6 +437,11 @@ impl Auction {
     }
     /// Accepting bids right now?
     pub fn is_open(&self, now: Millis) -> bool {
+        self.status == AuctionStatus::Active && self.starts_at <= now && now < self.ends_at
+    }
+
+    /// May a viewer connect: active (scheduled or open) and before its end.
+    pub fn accepts_viewers(&self, now: Millis) -> bool {
         self.status == AuctionStatus::Active && now < self.ends_at
     }
 
@@ -302,12 +495,13 @@ impl Bid {
             placed_at: self.placed_at,
         }
     }
-    /// The public view of a bid: never the bidder's id.
+    /// The public view of a bid: the bidder's public id, never the internal one.
     pub fn public(&self) -> PublicBid {
         PublicBid {
             bid_id: self.bid_id.clone(),
             amount: self.amount.cents(),
             bidder_name: self.bidder_name.clone(),
+            bidder_id: public_id(&self.bidder_id),
             placed_at: self.placed_at,
             seq: self.seq,
         }
@@ -320,50 +514,116 @@ pub struct PublicBid {
     pub bid_id: String,
     pub amount: i64,
     pub bidder_name: String,
+    /// The bidder's public id ([`public_id`]).
+    pub bidder_id: String,
     pub placed_at: Millis,
     pub seq: u64,
 }
 
-/// What the store is asked to do for a bid; all fields validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A plain bid (`amount`: bid exactly this) or a maximum (`maxAmount`: the server bids for you, one step at a
+/// time, up to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BidKind {
+    Plain,
+    Max,
+}
+
+/// What the store is asked to do for a bid; all fields validated. `Debug` hides a maximum's amount.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BidRequest {
     pub auction_id: AuctionId,
     pub bidder_id: UserId,
     pub bidder_name: String,
+    pub kind: BidKind,
+    /// The bid (plain) or the maximum (max).
     pub amount: Money,
     pub now: Millis,
     pub bid_id: String,
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
-/// The result of an accepted bid: the bid and the auction right after it.
+impl fmt::Debug for BidRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let amount: &dyn fmt::Debug = match self.kind {
+            BidKind::Plain => &self.amount,
+            BidKind::Max => &"<hidden>",
+        };
+        f.debug_struct("BidRequest")
+            .field("auction_id", &self.auction_id)
+            .field("bidder_id", &self.bidder_id)
+            .field("kind", &self.kind)
+            .field("amount", amount)
+            .field("now", &self.now)
+            .field("bid_id", &self.bid_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BidRequest {
+    /// The id of the bid the proxy places in answer to this request (for the holder of the highest max).
+    pub fn proxy_bid_id(&self) -> String {
+        format!("{}-p", self.bid_id)
+    }
+}
+
+/// The result of an accepted bid request: the bids it committed and the auction right after them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedBid {
-    pub bid: Bid,
+    /// In seq order: the caller's own bid and, when the holder of a higher maximum answered, the proxy's bid;
+    /// or the outbid holder's last proxy bid and the caller's. Empty when a leader only raised their maximum.
+    pub bids: Vec<Bid>,
     pub auction: Auction,
+    /// Who asked, and what (the receipt compares a retry with it).
+    pub bidder_id: UserId,
+    pub kind: BidKind,
+    pub asked: Money,
 }
 
 impl PlacedBid {
+    /// The caller's own bid among `bids`.
+    pub fn own_bid(&self) -> Option<&Bid> {
+        self.bids
+            .iter()
+            .rev()
+            .find(|b| b.bidder_id == self.bidder_id)
+    }
+    /// The last seq this request committed (the auction's seq after it).
+    pub fn seq(&self) -> u64 {
+        self.auction.seq
+    }
     /// What the bidder was answered, kept for replays.
     pub fn receipt(&self) -> BidReceipt {
         BidReceipt {
-            bid: self.bid.clone(),
+            bid: self.own_bid().cloned(),
+            leading: self.auction.high_bid.as_ref().map(|b| &b.bidder_id) == Some(&self.bidder_id),
             status: self.auction.status_event(),
             minimum_bid: self.auction.minimum_bid,
+            seq: self.auction.seq,
+            kind: self.kind,
+            asked: self.asked,
         }
     }
 }
 
 /// The answer to an accepted bid, as its idempotency record keeps it: a retry with the same key gets exactly
-/// this back. Small on purpose (no auction snapshot): it is written with every keyed bid.
+/// this back. Small on purpose (no auction snapshot): it is written with every keyed bid. `kind` and `asked`
+/// (the request, possibly a maximum) stay on the server: the response is built from the other fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BidReceipt {
-    pub bid: Bid,
+    /// The caller's own bid (`None`: a leader raised their maximum).
+    pub bid: Option<Bid>,
+    /// Whether the caller leads right after the request.
+    pub leading: bool,
     /// The auction's status right after the bid.
     pub status: AuctionStatusEvent,
     /// The minimum next bid right after the bid.
     pub minimum_bid: Money,
+    /// The auction's seq right after the request.
+    pub seq: u64,
+    pub kind: BidKind,
+    pub asked: Money,
 }
 
 // An outcome is moved once from the store to the handler, never stored: boxing the large variant buys nothing.
@@ -371,12 +631,12 @@ pub struct BidReceipt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BidOutcome {
     Accepted(PlacedBid),
-    /// Same bidder, same Idempotency-Key, same amount: the original answer, nothing written.
+    /// Same bidder, same Idempotency-Key, same request: the original answer, nothing written.
     Replayed(BidReceipt),
     Rejected(BidRejection),
 }
 
-/// Why the conditional write refused a bid, decided from the item the failed write returned.
+/// Why a bid was refused, decided on the auction state it was judged on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BidRejection {
     AuctionNotFound,
@@ -384,139 +644,283 @@ pub enum BidRejection {
     NotActive {
         auction: Box<Auction>,
     },
+    /// Scheduled: bids open at `starts_at`.
+    NotStarted {
+        starts_at: Millis,
+    },
     TooLow {
         current_price: Money,
         minimum_bid: Money,
     },
     OwnAuction,
+    /// A plain bid from the current leader (raising a maximum is allowed).
+    AlreadyLeading,
+    /// A leader's new maximum is not above their current one.
+    MaxNotRaised,
     /// The Idempotency-Key was used before by this bidder for a different request.
     IdempotencyKeyReused,
 }
 
-impl BidRejection {
-    /// Classify a refused bid against the auction state the failed conditional write returned.
-    /// The order matters and mirrors the write's condition: existence, seller, liveness, price.
-    pub fn classify(auction: Option<&Auction>, req: &BidRequest) -> BidRejection {
-        let Some(a) = auction else {
-            return BidRejection::AuctionNotFound;
-        };
-        if a.seller_id == req.bidder_id {
-            BidRejection::OwnAuction
-        } else if !a.is_open(req.now) {
-            BidRejection::NotActive {
-                auction: Box::new(a.clone()),
-            }
-        } else {
-            BidRejection::TooLow {
-                current_price: a.current_price,
-                minimum_bid: a.minimum_bid,
-            }
-        }
-    }
-}
-
-/// Apply an accepted bid to the auction: the pure twin of the conditional write, used by the embedded store
-/// and to compute the new state from the old item returned by DynamoDB.
-pub fn apply_bid(before: &Auction, req: &BidRequest) -> PlacedBid {
-    let seq = before.seq + 1;
-    let bid = Bid {
-        bid_id: req.bid_id.clone(),
-        auction_id: req.auction_id.clone(),
-        bidder_id: req.bidder_id.clone(),
-        bidder_name: req.bidder_name.clone(),
-        amount: req.amount,
-        placed_at: req.now,
-        seq,
-        idempotency_key: req.idempotency_key.clone(),
-    };
-    let mut auction = before.clone();
-    auction.current_price = req.amount;
-    auction.minimum_bid = Money(req.amount.plus(before.min_increment));
-    auction.bid_count += 1;
-    auction.seq = seq;
-    auction.high_bid = Some(bid.clone());
-    PlacedBid { bid, auction }
-}
-
-/// The condition every accepted bid satisfies, evaluated in memory (the embedded store runs it inside a
-/// write transaction; DynamoDB runs the same rule as a ConditionExpression).
-pub fn bid_allowed(a: &Auction, req: &BidRequest) -> bool {
-    a.is_open(req.now) && a.seller_id != req.bidder_id && req.amount >= a.minimum_bid
-}
-
 /// The decision on a bid against one version of its auction (`None`: no such auction). Both stores make it:
 /// the embedded store inside its write transaction, the DynamoDB adapter on the item it read, then commits the
-/// `Accept` with a write conditioned on that very version.
+/// `Accept` with a write conditioned on that very version (`seq` and `rev`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BidDecision {
-    /// Allowed: this is the auction after it.
+    /// Allowed: the bids and the auction after them.
     Accept(PlacedBid),
-    /// This request already committed (it leads): a retry of the same request (same `bid_id`, e.g. the SDK
-    /// retrying a write whose response was lost) is `Accepted` again; a client retry with the same
-    /// Idempotency-Key racing its original is `Replayed`, or `IdempotencyKeyReused` with another amount.
+    /// This request already committed: a retry of the same request (same `bid_id`, e.g. the SDK retrying a
+    /// write whose response was lost) is `Accepted` again; a client retry with the same Idempotency-Key
+    /// racing its original is `Replayed`, or `IdempotencyKeyReused` for another request.
     Committed(BidOutcome),
     Reject(BidRejection),
 }
 
 /// Decide a bid on the state `current`. Pure: the stores supply the state and commit the result.
+///
+/// The order of the checks: existence, a retry of a committed request, own auction, not started, not
+/// open (ended or past `endsAt`), then the bid itself ([`resolve_bid`]).
 pub fn judge_bid(current: Option<&Auction>, req: &BidRequest) -> BidDecision {
-    match current {
-        Some(a) if bid_allowed(a, req) => BidDecision::Accept(apply_bid(a, req)),
-        Some(a) => match a.high_bid.as_ref() {
-            Some(hb) if hb.bid_id == req.bid_id => {
-                BidDecision::Committed(BidOutcome::Accepted(PlacedBid {
-                    bid: hb.clone(),
-                    auction: a.clone(),
-                }))
-            }
-            Some(hb)
-                if req.idempotency_key.is_some()
-                    && hb.bidder_id == req.bidder_id
-                    && hb.idempotency_key == req.idempotency_key =>
-            {
-                let placed = PlacedBid {
-                    bid: hb.clone(),
-                    auction: a.clone(),
-                };
-                BidDecision::Committed(replay_or_reused(placed.receipt(), req))
-            }
-            _ => BidDecision::Reject(BidRejection::classify(Some(a), req)),
-        },
-        None => BidDecision::Reject(BidRejection::AuctionNotFound),
+    let Some(a) = current else {
+        return BidDecision::Reject(BidRejection::AuctionNotFound);
+    };
+    if let Some(committed) = already_committed(a, req) {
+        return BidDecision::Committed(committed);
+    }
+    if a.seller_id == req.bidder_id {
+        return BidDecision::Reject(BidRejection::OwnAuction);
+    }
+    if a.status == AuctionStatus::Active && req.now < a.starts_at {
+        return BidDecision::Reject(BidRejection::NotStarted {
+            starts_at: a.starts_at,
+        });
+    }
+    if !a.is_open(req.now) {
+        return BidDecision::Reject(BidRejection::NotActive {
+            auction: Box::new(a.clone()),
+        });
+    }
+    match resolve_bid(a, req) {
+        Ok(placed) => BidDecision::Accept(placed),
+        Err(r) => BidDecision::Reject(r),
     }
 }
 
-/// A keyed request whose key was already accepted: the original answer if the amount is the same, else a
+/// Did this very request (same `bid_id`) or this key's original already commit? Only the latest change can be
+/// recognised on the auction item; an older one is found by its idempotency record (keyed requests).
+fn already_committed(a: &Auction, req: &BidRequest) -> Option<BidOutcome> {
+    let hb = a.high_bid.as_ref();
+    let this_request = hb.is_some_and(|b| b.bid_id == req.bid_id || b.bid_id == req.proxy_bid_id())
+        || a.proxy.as_ref().is_some_and(|p| p.request_id == req.bid_id);
+    let placed = |bids: Vec<Bid>| PlacedBid {
+        bids,
+        auction: a.clone(),
+        bidder_id: req.bidder_id.clone(),
+        kind: req.kind,
+        asked: req.amount,
+    };
+    if this_request {
+        let own: Vec<Bid> = hb
+            .filter(|b| b.bid_id == req.bid_id)
+            .cloned()
+            .into_iter()
+            .collect();
+        return Some(BidOutcome::Accepted(placed(own)));
+    }
+    match hb {
+        Some(hb)
+            if req.idempotency_key.is_some()
+                && hb.bidder_id == req.bidder_id
+                && hb.idempotency_key == req.idempotency_key =>
+        {
+            // Its original request was a maximum if the leader's maximum was set by that same request.
+            let mut original = placed(vec![hb.clone()]).receipt();
+            (original.kind, original.asked) = match &a.proxy {
+                Some(p) if p.request_id == hb.bid_id => (BidKind::Max, p.max_amount),
+                _ => (BidKind::Plain, hb.amount),
+            };
+            Some(replay_or_reused(original, req))
+        }
+        _ => None,
+    }
+}
+
+/// A keyed request whose key was already accepted: the original answer if the request is the same, else a
 /// refusal (the key was reused for another request).
 pub fn replay_or_reused(original: BidReceipt, req: &BidRequest) -> BidOutcome {
-    if original.bid.amount == req.amount {
+    if original.kind == req.kind && original.asked == req.amount {
         BidOutcome::Replayed(original)
     } else {
         BidOutcome::Rejected(BidRejection::IdempotencyKeyReused)
     }
 }
 
+/// The bid rules on an open auction `a`: the increment ladder, proxy maxima (eBay-style), already leading,
+/// and the soft close. Returns the bids to commit and the auction after them.
+///
+/// - A plain bid must reach `minimumBid` and come from someone other than the leader. If the leader holds a
+///   maximum at least as high, the bid is accepted and the proxy answers at once for the leader with the
+///   bid plus one step, capped at the maximum (an earlier maximum wins a tie).
+/// - A maximum from a challenger must reach `minimumBid`. Against a higher or equal maximum, the challenger's
+///   maximum is bid and answered as above. Against a lower one (or none), the challenger leads at the
+///   second-highest maximum (or the current price) plus one step, capped at their maximum; the outbid holder's
+///   proxy first bids its whole maximum.
+/// - A maximum from the leader sets or raises their maximum without moving the price.
+pub fn resolve_bid(a: &Auction, req: &BidRequest) -> Result<PlacedBid, BidRejection> {
+    let leader = a.high_bid.as_ref().map(|b| &b.bidder_id);
+    let is_leader = leader == Some(&req.bidder_id);
+    // A maximum only counts while its holder leads.
+    let holder = a.proxy.as_ref().filter(|p| Some(&p.bidder_id) == leader);
+    let too_low = || BidRejection::TooLow {
+        current_price: a.current_price,
+        minimum_bid: a.minimum_bid,
+    };
+    let step = |amount: Money| a.increments.next_bid(amount);
+    let mine = |amount: Money| (req.bidder_id.clone(), req.bidder_name.clone(), amount, true);
+    let theirs =
+        |p: &ProxyMax, amount: Money| (p.bidder_id.clone(), p.bidder_name.clone(), amount, false);
+    let challenger_max = || ProxyMax {
+        bidder_id: req.bidder_id.clone(),
+        bidder_name: req.bidder_name.clone(),
+        max_amount: req.amount,
+        placed_at: req.now,
+        request_id: req.bid_id.clone(),
+    };
+    // (bidder, name, amount, is the caller's own bid)
+    let mut bids: Vec<(UserId, String, Money, bool)> = Vec::new();
+    let mut proxy = holder.cloned();
+    match (req.kind, is_leader) {
+        (BidKind::Plain, true) => return Err(BidRejection::AlreadyLeading),
+        (BidKind::Max, true) => {
+            match holder {
+                Some(p) if req.amount <= p.max_amount => return Err(BidRejection::MaxNotRaised),
+                None if req.amount < a.minimum_bid => return Err(too_low()),
+                _ => {}
+            }
+            proxy = Some(challenger_max());
+        }
+        (_, false) if req.amount < a.minimum_bid => return Err(too_low()),
+        (kind, false) => match holder {
+            // The holder's maximum answers (it was there first: it wins a tie).
+            Some(p) if p.max_amount >= req.amount => {
+                bids.push(mine(req.amount));
+                bids.push(theirs(p, step(req.amount).min(p.max_amount)));
+            }
+            Some(p) => {
+                // Beaten: the holder's proxy bid its whole maximum.
+                let second = p.max_amount.max(a.current_price);
+                if p.max_amount > a.current_price {
+                    bids.push(theirs(p, p.max_amount));
+                }
+                match kind {
+                    BidKind::Plain => {
+                        bids.push(mine(req.amount));
+                        proxy = None;
+                    }
+                    BidKind::Max => {
+                        bids.push(mine(step(second).min(req.amount)));
+                        proxy = Some(challenger_max());
+                    }
+                }
+            }
+            None => match kind {
+                BidKind::Plain => bids.push(mine(req.amount)),
+                BidKind::Max => {
+                    bids.push(mine(a.minimum_bid));
+                    proxy = Some(challenger_max());
+                }
+            },
+        },
+    }
+    let mut auction = a.clone();
+    let mut committed = Vec::with_capacity(bids.len());
+    for (bidder_id, bidder_name, amount, own) in bids {
+        auction.seq += 1;
+        let bid = Bid {
+            bid_id: if own {
+                req.bid_id.clone()
+            } else {
+                req.proxy_bid_id()
+            },
+            auction_id: a.auction_id.clone(),
+            bidder_id,
+            bidder_name,
+            amount,
+            placed_at: req.now,
+            seq: auction.seq,
+            idempotency_key: req.idempotency_key.clone().filter(|_| own),
+        };
+        auction.current_price = amount;
+        auction.bid_count += 1;
+        auction.high_bid = Some(bid.clone());
+        committed.push(bid);
+    }
+    auction.minimum_bid = if auction.high_bid.is_some() {
+        auction.increments.next_bid(auction.current_price)
+    } else {
+        auction.starting_price
+    };
+    auction.proxy = proxy;
+    auction.rev += 1;
+    if !committed.is_empty() {
+        auction.ends_at = soft_close(a, req.now);
+    }
+    Ok(PlacedBid {
+        bids: committed,
+        auction,
+        bidder_id: req.bidder_id.clone(),
+        kind: req.kind,
+        asked: req.amount,
+    })
+}
+
+/// The end after a bid accepted at `now`: moved to `now + softClose` when less than that was left.
+pub fn soft_close(a: &Auction, now: Millis) -> Millis {
+    if a.soft_close_ms > 0 && a.ends_at - now < a.soft_close_ms {
+        now + a.soft_close_ms
+    } else {
+        a.ends_at
+    }
+}
+
 /// Move an auction to `ended`: the pure twin of the close's conditional write.
-pub fn apply_close(before: &Auction, now: Millis) -> Auction {
+pub fn apply_close(before: &Auction, now: Millis, closing: &Closing) -> Auction {
     let mut a = before.clone();
     a.status = AuctionStatus::Ended;
     a.ended_at = Some(now);
+    a.ended_by = closing.by().cloned();
     a.seq += 1;
     a
 }
 
 /// Which close is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closing {
     /// The scheduled close: only once `endsAt` has passed.
     Due,
-    /// The seller's or an admin's early end: at any time while active.
-    Early,
+    /// An early end by `by`: an admin's at any time while active; a seller's only while it has no bids.
+    Early(EndedBy),
+}
+
+impl Closing {
+    pub fn by(&self) -> Option<&EndedBy> {
+        match self {
+            Closing::Due => None,
+            Closing::Early(by) => Some(by),
+        }
+    }
+    /// Only an admin may end an auction that has bids.
+    pub fn needs_no_bids(&self) -> bool {
+        matches!(self, Closing::Early(by) if by.role != Role::Admin)
+    }
 }
 
 /// May this auction be closed at `now`?
-pub fn close_allowed(a: &Auction, now: Millis, closing: Closing) -> bool {
-    a.status == AuctionStatus::Active && (closing == Closing::Early || a.ends_at <= now)
+pub fn close_allowed(a: &Auction, now: Millis, closing: &Closing) -> bool {
+    a.status == AuctionStatus::Active
+        && match closing {
+            Closing::Due => a.ends_at <= now,
+            Closing::Early(_) => !closing.needs_no_bids() || a.bid_count == 0,
+        }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -525,7 +929,7 @@ pub enum CloseOutcome {
     Closed(Auction),
     /// Already ended by someone else; `finalized` on the auction tells whether the announcement is done.
     AlreadyEnded(Auction),
-    /// Active and not yet due (only for [`Closing::Due`]).
+    /// Active and not yet due (for [`Closing::Due`]), or a seller's early end of an auction that has bids.
     NotDue(Auction),
     NotFound,
 }
@@ -605,11 +1009,12 @@ pub struct AuctionStatusEvent {
     pub ends_at: Millis,
 }
 
-/// With no bids, all three fields are `null`.
+/// With no bids, or below a hidden reserve, all three fields are `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionEndedEvent {
-    pub winner_id: Option<UserId>,
+    /// The winner's public id ([`public_id`]).
+    pub winner_id: Option<String>,
     pub winner_name: Option<String>,
     pub final_price: Option<i64>,
 }
@@ -621,7 +1026,9 @@ pub const MAX_DESCRIPTION_LEN: usize = 4_000;
 pub const MAX_NAME_LEN: usize = 64;
 pub const MIN_DURATION_MS: i64 = 10_000;
 pub const MAX_DURATION_MS: i64 = 30 * 24 * 3_600_000;
-pub const DEFAULT_MIN_INCREMENT: i64 = 100;
+/// The soft close when the seller gives none: a bid in the last 10 s resets the end to 10 s from then.
+pub const DEFAULT_SOFT_CLOSE_SECS: i64 = 10;
+pub const MAX_SOFT_CLOSE_SECS: i64 = 300;
 
 /// Build a new auction from validated parts.
 pub fn new_auction(
@@ -637,7 +1044,13 @@ pub fn new_auction(
         title: draft.title,
         description: draft.description,
         starting_price: draft.starting_price,
-        min_increment: draft.min_increment,
+        increments: draft.increments,
+        soft_close_ms: draft.soft_close_ms,
+        reserve_price: draft.reserve_price,
+        starts_at: draft.starts_at,
+        proxy: None,
+        rev: 0,
+        ended_by: None,
         current_price: draft.starting_price,
         minimum_bid: draft.starting_price,
         bid_count: 0,
@@ -661,7 +1074,11 @@ pub struct AuctionDraft {
     pub title: String,
     pub description: String,
     pub starting_price: Money,
-    pub min_increment: Money,
+    pub increments: Ladder,
+    pub soft_close_ms: Millis,
+    pub reserve_price: Option<Money>,
+    /// 0: open at once.
+    pub starts_at: Millis,
     pub ends_at: Millis,
 }
 

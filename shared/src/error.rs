@@ -47,6 +47,14 @@ pub enum ApiError {
     },
     #[error("the auction is not accepting bids")]
     AuctionNotActive { ends_at: i64 },
+    #[error("the auction has not started yet")]
+    AuctionNotStarted { starts_at: i64 },
+    #[error("you already lead this auction (raise your maximum instead)")]
+    AlreadyLeading,
+    #[error("a new maximum must be above your current one")]
+    MaxNotRaised,
+    #[error("this auction has bids: only an admin may end it early")]
+    AdminOnly,
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
     #[error("the service is busy, retry shortly")]
@@ -75,9 +83,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } | ApiError::OwnAuction | ApiError::NotSeller => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden { .. }
+            | ApiError::OwnAuction
+            | ApiError::NotSeller
+            | ApiError::AdminOnly => StatusCode::FORBIDDEN,
             ApiError::AuctionNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::EmptyBody | ApiError::InvalidJson(_) | ApiError::InvalidId(_) => {
@@ -87,7 +96,11 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::BidTooLow { .. } | ApiError::AuctionNotActive { .. } => StatusCode::CONFLICT,
+            ApiError::BidTooLow { .. }
+            | ApiError::AuctionNotActive { .. }
+            | ApiError::AuctionNotStarted { .. }
+            | ApiError::AlreadyLeading
+            | ApiError::MaxNotRaised => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -111,6 +124,10 @@ impl ApiError {
             ApiError::Validation(_) => "validation_failed",
             ApiError::BidTooLow { .. } => "bid_too_low",
             ApiError::AuctionNotActive { .. } => "auction_not_active",
+            ApiError::AuctionNotStarted { .. } => "auction_not_started",
+            ApiError::AlreadyLeading => "already_leading",
+            ApiError::MaxNotRaised => "max_not_raised",
+            ApiError::AdminOnly => "admin_only",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::Unavailable { .. } => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -129,6 +146,9 @@ impl ApiError {
             }
             ApiError::AuctionNotActive { ends_at } => {
                 body.insert("endsAt".into(), json!(ends_at));
+            }
+            ApiError::AuctionNotStarted { starts_at } => {
+                body.insert("startsAt".into(), json!(starts_at));
             }
             ApiError::Validation(e) | ApiError::InvalidId(e) => {
                 body.insert("field".into(), json!(e.field()));
@@ -187,6 +207,9 @@ impl From<BidRejection> for ApiError {
                 current_price,
                 minimum_bid,
             },
+            BidRejection::NotStarted { starts_at } => ApiError::AuctionNotStarted { starts_at },
+            BidRejection::AlreadyLeading => ApiError::AlreadyLeading,
+            BidRejection::MaxNotRaised => ApiError::MaxNotRaised,
             BidRejection::OwnAuction => ApiError::OwnAuction,
             BidRejection::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
         }

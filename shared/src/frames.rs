@@ -19,7 +19,8 @@
 //! events keep exactly their fields; the per-event `seq` and `fromSeq` are envelope.
 
 use crate::domain::{
-    Auction, AuctionEndedEvent, AuctionId, AuctionStatusEvent, Bid, BidPlacedEvent,
+    public_id, Auction, AuctionEndedEvent, AuctionId, AuctionStatusEvent, Bid, BidPlacedEvent,
+    Millis,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,15 @@ pub enum Event {
     AuctionStatus(AuctionStatusEvent),
     #[serde(rename = "auction.ended")]
     AuctionEnded(AuctionEndedEvent),
+    /// How many viewers are watching (at most every 2 s while it changes).
+    #[serde(rename = "auction.viewers")]
+    AuctionViewers(ViewersEvent),
+    /// Whether a hidden reserve is met (auctions with a reserve; after `auction.status` in a delivery).
+    #[serde(rename = "auction.reserve")]
+    AuctionReserve(ReserveEvent),
+    /// Sent only to the connections of the bidder who just lost the lead.
+    #[serde(rename = "bid.outbid")]
+    BidOutbid(OutbidEvent),
     #[serde(rename = "batch")]
     Batch(Vec<Item>),
     /// Sent only to one connection, in answer to something it sent.
@@ -41,11 +51,34 @@ pub enum Event {
 
 /// One event inside a batch, with the seq it brought the auction to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Item {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub seq: Option<u64>,
+    /// On `bid.placed`: the bidder's public id (`domain::public_id`), so a client knows its own bids.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub bidder_id: Option<String>,
     #[serde(flatten)]
     pub event: Event,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewersEvent {
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReserveEvent {
+    pub reserve_met: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutbidEvent {
+    /// The price that beat you.
+    pub amount: i64,
+    pub minimum_bid: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,38 +96,110 @@ pub struct Frame {
     pub from_seq: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auction_id: Option<AuctionId>,
+    /// The server's clock when the frame was sent (epoch ms), so countdowns agree with the server.
+    #[serde(default)]
+    pub server_time: Millis,
     #[serde(flatten)]
     pub event: Event,
 }
 
+fn bid_item(b: &Bid) -> Item {
+    Item {
+        seq: Some(b.seq),
+        bidder_id: Some(public_id(&b.bidder_id)),
+        event: Event::BidPlaced(b.placed_event()),
+    }
+}
+
+fn item(seq: u64, event: Event) -> Item {
+    Item {
+        seq: Some(seq),
+        bidder_id: None,
+        event,
+    }
+}
+
+/// What closes a delivery: the status at `seq`, then whether a reserve is met (auctions with one).
+fn status_items(auction: &Auction, seq: u64) -> Vec<Item> {
+    let mut items = vec![item(seq, Event::AuctionStatus(auction.status_event()))];
+    if let Some(met) = auction.reserve_met() {
+        items.push(item(
+            seq,
+            Event::AuctionReserve(ReserveEvent { reserve_met: met }),
+        ));
+    }
+    items
+}
+
 impl Frame {
+    /// This frame stamped with the server's clock (`serverTime`) as it is sent.
+    pub fn at(mut self, now: Millis) -> Frame {
+        self.server_time = now;
+        self
+    }
+    fn of(auction: &Auction, seq: u64, from_seq: Option<u64>, event: Event) -> Frame {
+        Frame {
+            seq,
+            from_seq,
+            auction_id: Some(auction.auction_id.clone()),
+            server_time: 0,
+            event,
+        }
+    }
+    /// `bid.outbid` for the bidder who lost the lead, with the price now and the next minimum.
+    pub fn outbid(auction: &Auction) -> Frame {
+        Frame::of(
+            auction,
+            auction.seq,
+            None,
+            Event::BidOutbid(OutbidEvent {
+                amount: auction.current_price.cents(),
+                minimum_bid: auction.minimum_bid.cents(),
+            }),
+        )
+    }
+    /// This delivery with `auction.viewers`, right before its status (which stays the state after the range).
+    pub fn with_viewers(mut self, count: u64) -> Frame {
+        if let Event::Batch(items) = &mut self.event {
+            let at = items
+                .iter()
+                .position(|i| matches!(i.event, Event::AuctionStatus(_)))
+                .unwrap_or(items.len());
+            items.insert(
+                at,
+                item(self.seq, Event::AuctionViewers(ViewersEvent { count })),
+            );
+        }
+        self
+    }
+    /// Does it tell the viewer count?
+    pub fn carries_viewers(&self) -> bool {
+        self.events()
+            .iter()
+            .any(|(_, e)| matches!(e, Event::AuctionViewers(_)))
+    }
+    /// `auction.viewers`.
+    pub fn viewers(auction: &Auction, count: u64) -> Frame {
+        Frame::of(
+            auction,
+            auction.seq,
+            None,
+            Event::AuctionViewers(ViewersEvent { count }),
+        )
+    }
     /// A delivery of `auction` (its state now) covering `from_seq..=auction.seq`: every bid of the range
     /// (`bids`, ascending by seq), the status after them, and `auction.ended` when the range includes the close.
     pub fn delivery(auction: &Auction, from_seq: u64, bids: &[Bid]) -> Frame {
-        let mut items: Vec<Item> = bids
-            .iter()
-            .map(|b| Item {
-                seq: Some(b.seq),
-                event: Event::BidPlaced(b.placed_event()),
-            })
-            .collect();
+        let mut items: Vec<Item> = bids.iter().map(bid_item).collect();
         let status_seq = bids.last().map_or(auction.seq, |b| b.seq);
-        items.push(Item {
-            seq: Some(status_seq),
-            event: Event::AuctionStatus(auction.status_event()),
-        });
+        items.extend(status_items(auction, status_seq));
         if auction.status == crate::domain::AuctionStatus::Ended {
-            items.push(Item {
-                seq: Some(auction.seq),
-                event: Event::AuctionEnded(auction.ended_event()),
-            });
+            items.push(item(
+                auction.seq,
+                Event::AuctionEnded(auction.ended_event()),
+            ));
         }
-        Frame {
-            seq: auction.seq,
-            from_seq: Some(from_seq),
-            auction_id: Some(auction.auction_id.clone()),
-            event: Event::Batch(items),
-        }
+        Frame::of(auction, auction.seq, Some(from_seq), Event::Batch(items))
     }
     /// This delivery, grown while it is being delivered: the same range start, its bids, then `bids` (the
     /// ones committed since, ascending by seq, right after this frame's `seq`) and the status of `auction` now.
@@ -104,69 +209,51 @@ impl Frame {
         let (Some(from_seq), Event::Batch(items)) = (self.from_seq, &self.event) else {
             return None;
         };
-        let is_delivery = matches!(
-            items.last(),
-            Some(Item {
-                event: Event::AuctionStatus(_),
-                ..
-            })
-        );
+        // A delivery ends with its status (and reserve) items, after its bids.
+        let status_at = items
+            .iter()
+            .position(|i| matches!(i.event, Event::AuctionStatus(_)))?;
         let contiguous = bids.iter().zip(self.seq + 1..).all(|(b, seq)| b.seq == seq);
-        if !is_delivery
-            || !contiguous
+        if !contiguous
             || auction.status != crate::domain::AuctionStatus::Active
             || bids.last().map(|b| b.seq) != Some(auction.seq)
         {
             return None;
         }
-        let mut all: Vec<Item> = items[..items.len() - 1].to_vec();
-        all.extend(bids.iter().map(|b| Item {
-            seq: Some(b.seq),
-            event: Event::BidPlaced(b.placed_event()),
-        }));
-        all.push(Item {
-            seq: Some(auction.seq),
-            event: Event::AuctionStatus(auction.status_event()),
-        });
+        let mut all: Vec<Item> = items[..status_at].to_vec();
+        all.extend(bids.iter().map(bid_item));
+        all.extend(status_items(auction, auction.seq));
         Some(Frame {
-            seq: auction.seq,
-            from_seq: Some(from_seq),
-            auction_id: self.auction_id.clone(),
-            event: Event::Batch(all),
+            server_time: self.server_time,
+            ..Frame::of(auction, auction.seq, Some(from_seq), Event::Batch(all))
         })
     }
 
     /// Part of a long backlog: the bids `from_seq..=to_seq` only (the status comes with the last part).
     pub fn backlog(auction: &Auction, from_seq: u64, to_seq: u64, bids: &[Bid]) -> Frame {
-        Frame {
-            seq: to_seq,
-            from_seq: Some(from_seq),
-            auction_id: Some(auction.auction_id.clone()),
-            event: Event::Batch(
-                bids.iter()
-                    .map(|b| Item {
-                        seq: Some(b.seq),
-                        event: Event::BidPlaced(b.placed_event()),
-                    })
-                    .collect(),
-            ),
-        }
+        Frame::of(
+            auction,
+            to_seq,
+            Some(from_seq),
+            Event::Batch(bids.iter().map(bid_item).collect()),
+        )
     }
 
     /// The current status alone (the periodic status, the answer to `sync`).
     pub fn status(auction: &Auction) -> Frame {
-        Frame {
-            seq: auction.seq,
-            from_seq: None,
-            auction_id: Some(auction.auction_id.clone()),
-            event: Event::AuctionStatus(auction.status_event()),
-        }
+        Frame::of(
+            auction,
+            auction.seq,
+            None,
+            Event::AuctionStatus(auction.status_event()),
+        )
     }
     pub fn error(code: &str, message: &str) -> Frame {
         Frame {
             seq: 0,
             from_seq: None,
             auction_id: None,
+            server_time: 0,
             event: Event::Error(ErrorEvent {
                 error: code.to_owned(),
                 message: message.to_owned(),
@@ -226,9 +313,11 @@ mod tests {
             seq: 4,
             from_seq: Some(3),
             auction_id: Some(AuctionId::parse("A1").unwrap()),
+            server_time: 77,
             event: Event::Batch(vec![
                 Item {
                     seq: Some(3),
+                    bidder_id: Some("p-1".into()),
                     event: Event::BidPlaced(BidPlacedEvent {
                         bid_id: "b".into(),
                         amount: 500,
@@ -238,6 +327,7 @@ mod tests {
                 },
                 Item {
                     seq: Some(3),
+                    bidder_id: None,
                     event: Event::AuctionStatus(AuctionStatusEvent {
                         current_price: 500,
                         bid_count: 1,
@@ -246,6 +336,7 @@ mod tests {
                 },
                 Item {
                     seq: Some(4),
+                    bidder_id: None,
                     event: Event::AuctionEnded(AuctionEndedEvent {
                         winner_id: None,
                         winner_name: Some("Ada".into()),
@@ -257,8 +348,8 @@ mod tests {
         let v = serde_json::to_value(&f).unwrap();
         assert_eq!(
             v,
-            json!({"type":"batch","seq":4,"fromSeq":3,"auctionId":"A1","data":[
-                {"type":"bid.placed","seq":3,"data":{"bidId":"b","amount":500,"bidderName":"Ada","placedAt":9}},
+            json!({"type":"batch","seq":4,"fromSeq":3,"auctionId":"A1","serverTime":77,"data":[
+                {"type":"bid.placed","seq":3,"bidderId":"p-1","data":{"bidId":"b","amount":500,"bidderName":"Ada","placedAt":9}},
                 {"type":"auction.status","seq":3,"data":{"currentPrice":500,"bidCount":1,"endsAt":10}},
                 {"type":"auction.ended","seq":4,"data":{"winnerId":null,"winnerName":"Ada","finalPrice":500}}]})
         );
@@ -280,26 +371,32 @@ mod tests {
             title: "Lamp".into(),
             description: String::new(),
             starting_price: Money::new(1_000).unwrap(),
-            min_increment: Money::new(100).unwrap(),
+            increments: domain::Ladder::fixed(Money::new(100).unwrap()),
+            soft_close_ms: 0,
+            reserve_price: None,
+            starts_at: 0,
             ends_at: 10_000,
         };
         let mut a = domain::new_auction(AuctionId::parse("A1").unwrap(), &seller, draft, 0);
         let mut bids = Vec::new();
         for i in 0..n {
-            let placed = domain::apply_bid(
+            let placed = domain::resolve_bid(
                 &a,
                 &BidRequest {
                     auction_id: a.auction_id.clone(),
-                    bidder_id: UserId::parse("bidder-1").unwrap(),
+                    // Two bidders taking turns (a leader may not outbid themselves).
+                    bidder_id: UserId::parse(&format!("bidder-{}", i % 2)).unwrap(),
                     bidder_name: "Bea".into(),
+                    kind: domain::BidKind::Plain,
                     amount: Money::new(1_000 + 100 * i).unwrap(),
                     now: 1 + i,
                     bid_id: format!("b{i}"),
                     idempotency_key: None,
                 },
-            );
+            )
+            .unwrap();
             a = placed.auction;
-            bids.push(placed.bid);
+            bids.extend(placed.bids);
         }
         (a, bids)
     }

@@ -58,7 +58,7 @@ pub trait AuctionStore: Send + Sync {
         &self,
         id: &AuctionId,
         now: Millis,
-        closing: Closing,
+        closing: &Closing,
     ) -> StoreResult<CloseOutcome>;
 
     /// Record that `auction.ended` was announced and viewers revoked; removes it from `due_auctions`.
@@ -250,7 +250,7 @@ impl<T: AuctionStore + ?Sized> AuctionStore for std::sync::Arc<T> {
         &self,
         id: &AuctionId,
         now: Millis,
-        closing: Closing,
+        closing: &Closing,
     ) -> StoreResult<CloseOutcome> {
         (**self).close_auction(id, now, closing).await
     }

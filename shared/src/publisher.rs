@@ -21,7 +21,7 @@
 //! wherever in a pass it lands, instead of up to two.
 
 use crate::config::Settings;
-use crate::domain::{AuctionId, Millis};
+use crate::domain::{AuctionId, Millis, UserId};
 use crate::frames::Frame;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -38,6 +38,9 @@ pub struct PublishJob {
     pub status: bool,
     /// When it was asked for (the schedule's jobs are told apart by it).
     pub requested_at: Millis,
+    /// A viewer joined or left: send `auction.viewers` if the count changed (at most every 2 s).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub viewers: bool,
 }
 
 impl PublishJob {
@@ -48,6 +51,15 @@ impl PublishJob {
             seq,
             status: false,
             requested_at: now,
+            viewers: false,
+        }
+    }
+
+    /// After a viewer joined or left (`ws-connect`, `ws-disconnect`).
+    pub fn viewers(auction_id: &AuctionId, now: Millis) -> Self {
+        Self {
+            viewers: true,
+            ..Self::changed(auction_id, 0, now)
         }
     }
 
@@ -61,7 +73,14 @@ impl PublishJob {
 
     /// A duplicate of this job has the same id (SQS FIFO drops duplicates within five minutes).
     pub fn dedup_id(&self) -> String {
-        if self.status {
+        if self.viewers {
+            // One per auction per viewer-count interval: a crowd joining costs one job per 2 s.
+            format!(
+                "{}:viewers:{}",
+                self.auction_id,
+                self.requested_at.div_euclid(VIEWERS_INTERVAL_MS)
+            )
+        } else if self.status {
             format!(
                 "{}:{}:status:{}",
                 self.auction_id, self.seq, self.requested_at
@@ -83,7 +102,16 @@ pub struct SliceJob {
     pub revoke: bool,
     /// This slice's share of the posts-per-second budget.
     pub posts_per_second: u32,
+    /// Bidders who lost the lead in this frame's range: their own connections also get `notice`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbid: Vec<UserId>,
+    /// `bid.outbid`, for the connections of `outbid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<Frame>,
 }
+
+/// The shortest interval between two `auction.viewers` of one auction.
+pub const VIEWERS_INTERVAL_MS: Millis = 2_000;
 
 /// The bids one delivery reads at most; the frame then takes as many as fit in [`FRAME_BUDGET_BYTES`].
 pub const MAX_BIDS_PER_FRAME: u64 = 2_000;
@@ -92,10 +120,10 @@ pub const MAX_BIDS_PER_FRAME: u64 = 2_000;
 /// and the envelope. A longer backlog goes out as several frames, in order.
 pub const FRAME_BUDGET_BYTES: usize = 120 * 1024;
 
-/// One `bid.placed` item's JSON, without its bidder's name (the envelope, the seq, a 26-character bid id, a
-/// 16-digit amount, a 13-digit time): an upper bound, so a frame never exceeds its budget (the name counts
+/// One `bid.placed` item's JSON, without its bidder's name (the envelope, a 20-digit seq, the 22-character
+/// public `bidderId`, a 28-character bid id, a 16-digit amount, a 13-digit time): an upper bound, so a frame never exceeds its budget (the name counts
 /// twice its bytes: JSON escaping at most doubles it).
-pub const BID_ITEM_BYTES: usize = 150;
+pub const BID_ITEM_BYTES: usize = 220;
 
 /// A change the hand-off should have delivered but that is still undelivered this long after it happened is
 /// handed off again by the schedule (a lost hand-off, a publisher that died).

@@ -347,6 +347,9 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
     pub fn seller(&self) -> String {
         self.token("seller-1", "Sam Seller", Role::Seller)
     }
+    pub fn admin(&self) -> String {
+        self.token("admin-1", "Ada Admin", Role::Admin)
+    }
     pub fn bidder(&self, n: u32) -> String {
         self.token(&format!("bidder-{n}"), &format!("Bidder {n}"), Role::Bidder)
     }

@@ -287,7 +287,10 @@ async fn bid_frame() -> Frame {
         title: "Vintage Leica M3".into(),
         description: "Double-stroke, 1955, with Summicron 50 mm f/2".into(),
         starting_price: Money::new(10_000).expect("money"),
-        min_increment: Money::new(100).expect("money"),
+        increments: auction::domain::Ladder::fixed(Money::new(100).expect("money")),
+        soft_close_ms: 0,
+        reserve_price: None,
+        starts_at: 0,
         ends_at: now + 300_000,
     };
     store
@@ -295,6 +298,7 @@ async fn bid_frame() -> Frame {
         .await
         .expect("create");
     let req = BidRequest {
+        kind: auction::domain::BidKind::Plain,
         auction_id,
         bidder_id: UserId::parse("u-ada-lovelace").expect("id"),
         bidder_name: "Ada Lovelace".into(),
@@ -304,11 +308,9 @@ async fn bid_frame() -> Frame {
         idempotency_key: None,
     };
     match store.place_bid(&req).await.expect("bid") {
-        BidOutcome::Accepted(placed) => Frame::delivery(
-            &placed.auction,
-            placed.bid.seq,
-            std::slice::from_ref(&placed.bid),
-        ),
+        BidOutcome::Accepted(placed) => {
+            Frame::delivery(&placed.auction, placed.seq(), &placed.bids)
+        }
         other => panic!("bid not accepted: {other:?}"),
     }
 }

@@ -327,7 +327,7 @@ impl AuctionStore for ModelStore {
         match decision {
             domain::BidDecision::Accept(placed) => {
                 s.auction = Some(placed.auction.clone());
-                s.bids.push(placed.bid.clone());
+                s.bids.push(placed.bids[0].clone());
                 *self.observed.wcu.lock().unwrap() += 4.0;
                 Ok(BidOutcome::Accepted(placed))
             }
@@ -342,7 +342,7 @@ impl AuctionStore for ModelStore {
         &self,
         _: &AuctionId,
         _: Millis,
-        _: Closing,
+        _: &Closing,
     ) -> StoreResult<CloseOutcome> {
         not_modeled("close_auction")
     }
@@ -580,7 +580,10 @@ async fn scenario(cli: &Cli, viewers: usize, rate: f64, seconds: u64) -> Outcome
             title: "Model".into(),
             description: String::new(),
             starting_price: Money::new(100).expect("money"),
-            min_increment: Money::new(1).expect("money"),
+            increments: auction::domain::Ladder::fixed(Money::new(1).expect("money")),
+            soft_close_ms: 0,
+            reserve_price: None,
+            starts_at: 0,
             ends_at: now + 3_600_000,
         },
         now,
@@ -683,6 +686,7 @@ async fn scenario(cli: &Cli, viewers: usize, rate: f64, seconds: u64) -> Outcome
     for i in 0..total {
         tokio::time::sleep_until(started + interval * i as u32).await;
         let req = BidRequest {
+            kind: auction::domain::BidKind::Plain,
             auction_id: id.clone(),
             bidder_id: UserId::parse(&format!("b{}", i % 2)).expect("id"),
             bidder_name: format!("Bidder {}", i % 2),
@@ -696,12 +700,11 @@ async fn scenario(cli: &Cli, viewers: usize, rate: f64, seconds: u64) -> Outcome
                 .committed
                 .lock()
                 .unwrap()
-                .insert(p.bid.seq, Instant::now());
-            queue.lock().unwrap().push_back(PublishJob::changed(
-                &id,
-                p.bid.seq,
-                clock.now_millis(),
-            ));
+                .insert(p.seq(), Instant::now());
+            queue
+                .lock()
+                .unwrap()
+                .push_back(PublishJob::changed(&id, p.seq(), clock.now_millis()));
             wake.notify_one();
         }
     }

@@ -14,7 +14,7 @@
 //! [`REDELIVER_AFTER_MS`]) and the periodic `auction.status` (every `STATUS_INTERVAL_MS`).
 
 use super::App;
-use crate::domain::{Auction, AuctionId, CloseOutcome, Closing};
+use crate::domain::{Auction, AuctionId, CloseOutcome, Closing, EndedBy};
 use crate::ports::{Broadcaster, Store, StoreError};
 use crate::publisher::{PublishJob, REDELIVER_AFTER_MS};
 use futures::StreamExt;
@@ -118,15 +118,18 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         self.close(id, Closing::Due).await
     }
 
-    /// End one auction now, before its `endsAt` (the seller's or an admin's end).
-    pub async fn end_early(&self, id: &AuctionId) -> Result<Closed, StoreError> {
-        self.close(id, Closing::Early).await
+    /// End one auction now, before its `endsAt`: an admin's end, or its seller's while it has no bids.
+    pub async fn end_early(&self, id: &AuctionId, by: EndedBy) -> Result<Closed, StoreError> {
+        self.close(id, Closing::Early(by)).await
     }
 
     async fn close(&self, id: &AuctionId, closing: Closing) -> Result<Closed, StoreError> {
         let now = self.now();
-        match self.store.close_auction(id, now, closing).await? {
+        match self.store.close_auction(id, now, &closing).await? {
             CloseOutcome::Closed(a) => {
+                if let Some(by) = &a.ended_by {
+                    tracing::info!(auction_id = %id, ended_by = %by.user_id, role = ?by.role, bids = a.bid_count, "ended early");
+                }
                 self.hand_off(PublishJob::changed(id, a.seq, now)).await;
                 Ok(Closed::Now(a))
             }

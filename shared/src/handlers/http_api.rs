@@ -4,9 +4,9 @@ use super::close::Closed;
 use super::views::{public_bids, AuctionView, BidAccepted};
 use super::App;
 use crate::domain::{
-    new_auction, validate_text, AuctionDraft, AuctionId, BidOutcome, BidReceipt, BidRequest,
-    DomainError, Money, Principal, DEFAULT_MIN_INCREMENT, MAX_DESCRIPTION_LEN, MAX_DURATION_MS,
-    MAX_TITLE_LEN, MIN_DURATION_MS,
+    new_auction, validate_text, AuctionDraft, AuctionId, BidKind, BidOutcome, BidReceipt,
+    BidRequest, DomainError, EndedBy, Ladder, Principal, Role, DEFAULT_SOFT_CLOSE_SECS,
+    MAX_DESCRIPTION_LEN, MAX_DURATION_MS, MAX_SOFT_CLOSE_SECS, MAX_TITLE_LEN, MIN_DURATION_MS,
 };
 use crate::error::ApiError;
 use crate::http::{
@@ -86,15 +86,16 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         tracing::info!(auction_id = %auction.auction_id, seller = %seller.user_id, ends_at = auction.ends_at, "auction created");
         Ok(json_response(
             http::StatusCode::CREATED,
-            &json!({ "auction": AuctionView::from(&auction) }),
+            &json!({ "auction": AuctionView::new(&auction, self.now()) }),
         ))
     }
 
     async fn list_auctions_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         method_is(req, http::Method::GET)?;
         let limit = query_limit(req, "limit", 50, 100)?;
-        let auctions = self.store.list_active(self.now(), limit).await?;
-        let views: Vec<AuctionView> = auctions.iter().map(AuctionView::from).collect();
+        let now = self.now();
+        let auctions = self.store.list_active(now, limit).await?;
+        let views: Vec<AuctionView> = auctions.iter().map(|a| AuctionView::new(a, now)).collect();
         Ok(json_response(
             http::StatusCode::OK,
             &json!({ "auctions": views }),
@@ -116,7 +117,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             .await?;
         Ok(json_response(
             http::StatusCode::OK,
-            &json!({ "auction": AuctionView::from(&auction), "bids": public_bids(&bids) }),
+            &json!({ "auction": AuctionView::new(&auction, self.now()), "bids": public_bids(&bids) }),
         ))
     }
 
@@ -125,13 +126,31 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         let bidder = self.authenticate(req)?;
         let auction_id = auction_id_param(req)?;
         let body = json_object(req)?;
-        let amount = money_field(&body, "amount")?
-            .ok_or_else(|| DomainError::invalid("amount", "is required"))?;
+        let (kind, amount) = match (
+            money_field(&body, "amount")?,
+            money_field(&body, "maxAmount")?,
+        ) {
+            (Some(a), None) => (BidKind::Plain, a),
+            (None, Some(m)) => (BidKind::Max, m),
+            (Some(_), Some(_)) => {
+                return Err(DomainError::invalid(
+                    "amount",
+                    "give either amount or maxAmount, not both",
+                )
+                .into())
+            }
+            (None, None) => {
+                return Err(
+                    DomainError::invalid("amount", "amount (or maxAmount) is required").into(),
+                )
+            }
+        };
         let idempotency_key = idempotency_key(req)?;
         let bid_req = BidRequest {
             auction_id,
             bidder_id: bidder.user_id,
             bidder_name: bidder.name,
+            kind,
             amount,
             now: self.now(),
             bid_id: ulid::Ulid::generate().to_string(),
@@ -139,29 +158,34 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         };
         match self.store.place_bid(&bid_req).await? {
             BidOutcome::Accepted(placed) => {
+                // Never the maximum: only what was bid.
                 tracing::info!(
                     auction_id = %placed.auction.auction_id,
-                    bid_id = %placed.bid.bid_id,
-                    seq = placed.bid.seq,
-                    amount = placed.bid.amount.cents(),
+                    request_id = %bid_req.bid_id,
+                    seq = placed.seq(),
+                    bids = placed.bids.len(),
+                    price = placed.auction.current_price.cents(),
                     "bid accepted"
                 );
-                // Committed: hand it to the publisher and answer. Viewers hear of it from the publisher.
-                self.hand_off(PublishJob::changed(
-                    &placed.auction.auction_id,
-                    placed.bid.seq,
-                    self.now(),
-                ))
-                .await;
+                // Committed: hand it to the publisher and answer. Viewers hear of it from the publisher. A raised
+                // maximum changed nothing viewers see.
+                if !placed.bids.is_empty() {
+                    self.hand_off(PublishJob::changed(
+                        &placed.auction.auction_id,
+                        placed.seq(),
+                        self.now(),
+                    ))
+                    .await;
+                }
                 Ok(bid_response(&placed.receipt(), false))
             }
             BidOutcome::Replayed(receipt) => {
-                tracing::info!(auction_id = %receipt.bid.auction_id, bid_id = %receipt.bid.bid_id, seq = receipt.bid.seq, "idempotent replay");
+                tracing::info!(auction_id = %bid_req.auction_id, seq = receipt.seq, "idempotent replay");
                 // The original invocation may have died between its commit and its hand-off: hand it off
                 // again (the publisher does nothing if it was delivered).
                 self.hand_off(PublishJob::changed(
-                    &receipt.bid.auction_id,
-                    receipt.bid.seq,
+                    &bid_req.auction_id,
+                    receipt.seq,
                     self.now(),
                 ))
                 .await;
@@ -188,17 +212,31 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         if !caller.can_end(&auction) {
             return Err(ApiError::NotSeller);
         }
+        // Only an admin ends an auction that has bids. The close's write checks it again (`bidCount = 0`), so
+        // a bid landing after this read cannot be ended by its seller.
+        if caller.role != Role::Admin
+            && auction.status == crate::domain::AuctionStatus::Active
+            && auction.bid_count > 0
+        {
+            return Err(ApiError::AdminOnly);
+        }
+        let by = EndedBy {
+            user_id: caller.user_id.clone(),
+            role: caller.role,
+        };
+        tracing::info!(auction_id = %id, caller = %caller.user_id, role = ?caller.role, "early end asked");
         // The permission read above is not part of the transition: the close itself is the conditional write.
-        match self.end_early(&id).await? {
+        match self.end_early(&id, by).await? {
             Closed::Now(a) => Ok(json_response(
                 http::StatusCode::OK,
-                &json!({ "auction": AuctionView::from(&a) }),
+                &json!({ "auction": AuctionView::new(&a, self.now()) }),
             )),
             Closed::Earlier { auction, .. } => Ok(json_response(
                 http::StatusCode::OK,
-                &json!({ "auction": AuctionView::from(&auction), "alreadyEnded": true }),
+                &json!({ "auction": AuctionView::new(&auction, self.now()), "alreadyEnded": true }),
             )),
-            Closed::NotDue(_) => Err(ApiError::Internal("an early end reported not due".into())),
+            // The seller's end lost a race with a bid.
+            Closed::NotDue(_) => Err(ApiError::AdminOnly),
             Closed::NotFound => Err(ApiError::AuctionNotFound),
         }
     }
@@ -206,9 +244,11 @@ impl<S: Store, B: Broadcaster> App<S, B> {
 
 fn bid_response(receipt: &BidReceipt, replayed: bool) -> Response<Body> {
     let body = BidAccepted {
-        bid: receipt.bid.public(),
+        bid: receipt.bid.as_ref().map(|b| b.public()),
+        leading: receipt.leading,
+        current_price: receipt.status.current_price,
         status: receipt.status.clone(),
-        seq: receipt.bid.seq,
+        seq: receipt.seq,
         minimum_bid: receipt.minimum_bid.cents(),
     };
     let mut resp = json_response(http::StatusCode::CREATED, &body);
@@ -241,11 +281,37 @@ pub fn parse_draft(
     )?;
     let starting_price = money_field(obj, "startingPrice")?
         .ok_or_else(|| DomainError::invalid("startingPrice", "is required"))?;
-    let min_increment = match money_field(obj, "minIncrement")? {
-        Some(m) => m,
-        // 5 % of the starting price, at least 1 cent and at most DEFAULT_MIN_INCREMENT.
-        None => Money::new((starting_price.cents() / 20).clamp(1, DEFAULT_MIN_INCREMENT))?,
+    let increments = match (money_field(obj, "minIncrement")?, obj.get("increments")) {
+        (Some(_), Some(_)) => {
+            return Err(DomainError::invalid(
+                "increments",
+                "give either minIncrement or increments, not both",
+            ))
+        }
+        (Some(step), None) => Ladder::fixed(step),
+        (None, Some(raw)) => parse_ladder(raw)?,
+        (None, None) => Ladder::standard(),
     };
+    let soft_close_secs = int_field(obj, "softCloseSeconds")?.unwrap_or(DEFAULT_SOFT_CLOSE_SECS);
+    if !(0..=MAX_SOFT_CLOSE_SECS).contains(&soft_close_secs) {
+        return Err(DomainError::invalid(
+            "softCloseSeconds",
+            "must be from 0 (sudden death) to 300",
+        ));
+    }
+    let reserve_price = money_field(obj, "reservePrice")?;
+    let starts_at = match int_field(obj, "startsAt")? {
+        None => 0,
+        Some(at) if (now..=now + MAX_DURATION_MS).contains(&at) => at,
+        Some(_) => {
+            return Err(DomainError::invalid(
+                "startsAt",
+                "must be between now and 30 days from now (epoch milliseconds)",
+            ))
+        }
+    };
+    // The duration counts from the start.
+    let opens = starts_at.max(now);
     let ends_at = match (
         int_field(obj, "endsAt")?,
         int_field(obj, "durationSeconds")?,
@@ -270,10 +336,10 @@ pub fn parse_draft(
                     "must be from 10 to 2592000 (30 days)",
                 ));
             }
-            now + secs * 1000
+            opens + secs * 1000
         }
     };
-    let duration = ends_at.saturating_sub(now);
+    let duration = ends_at.saturating_sub(opens);
     if !(MIN_DURATION_MS..=MAX_DURATION_MS).contains(&duration) {
         return Err(DomainError::invalid(
             "endsAt",
@@ -285,7 +351,33 @@ pub fn parse_draft(
         title,
         description,
         starting_price,
-        min_increment,
+        increments,
+        soft_close_ms: soft_close_secs * 1000,
+        reserve_price,
+        starts_at,
         ends_at,
     })
+}
+
+/// `increments`: `[[fromPriceCents, stepCents], …]` (validated by `Ladder::parse`).
+fn parse_ladder(raw: &serde_json::Value) -> Result<Ladder, DomainError> {
+    let shape = || {
+        DomainError::invalid(
+            "increments",
+            "must be a list of [fromPriceCents, stepCents] pairs",
+        )
+    };
+    let rungs = raw
+        .as_array()
+        .ok_or_else(shape)?
+        .iter()
+        .map(|r| match r.as_array().map(Vec::as_slice) {
+            Some([from, step]) => Ok((
+                from.as_i64().ok_or_else(shape)?,
+                step.as_i64().ok_or_else(shape)?,
+            )),
+            _ => Err(shape()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ladder::parse(rungs)
 }

@@ -22,12 +22,13 @@
 //! or handed off again by the schedule, and viewers that already had part of it drop the repeated seqs.
 
 use super::App;
-use crate::domain::{Auction, AuctionStatus, Publication};
+use crate::domain::{Auction, AuctionStatus, Publication, UserId};
 use crate::fanout::{self, FanoutReport};
 use crate::frames::Frame;
 use crate::ports::{Broadcaster, SliceError, Store, StoreError};
 use crate::publisher::{
     self, Pacer, PublishJob, SliceJob, BID_ITEM_BYTES, FRAME_BUDGET_BYTES, MAX_BIDS_PER_FRAME,
+    VIEWERS_INTERVAL_MS,
 };
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::Either;
@@ -123,6 +124,9 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             return Ok(report);
         };
         if !auction.needs_publishing() && !job.status {
+            if job.viewers && auction.status == AuctionStatus::Active {
+                return self.publish_viewers(auction).await;
+            }
             return Ok(report);
         }
         if auction.status == AuctionStatus::Active && auction.needs_publishing() {
@@ -165,7 +169,11 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                     seq: delivery.frame.seq,
                     at: began,
                     audience: reached,
-                    status_at: auction.publication.status_at,
+                    status_at: if delivery.frame.carries_viewers() {
+                        now
+                    } else {
+                        auction.publication.status_at
+                    },
                 }
             };
             self.store
@@ -201,6 +209,49 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         Ok(report)
     }
 
+    /// `auction.viewers` after viewers joined or left, at most every [`VIEWERS_INTERVAL_MS`], when the count
+    /// changed. Only for an audience one slice can reach: telling a larger one costs a post per viewer, so its
+    /// count rides on the bid deliveries instead (`next_frame`).
+    async fn publish_viewers(&self, mut auction: Auction) -> Result<PublishReport, PublishError> {
+        let mut report = PublishReport::default();
+        if auction.publication.audience > self.settings.slice_viewers {
+            return Ok(report);
+        }
+        let since = self.now() - auction.publication.status_at;
+        if since < VIEWERS_INTERVAL_MS {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                (VIEWERS_INTERVAL_MS - since) as u64,
+            ))
+            .await;
+            match self.store.get_auction(&auction.auction_id).await? {
+                Some(a) if a.status == AuctionStatus::Active => auction = a,
+                _ => return Ok(report),
+            }
+        }
+        let shards: Vec<u16> = (0..auction.viewer_shards.max(1)).collect();
+        let viewers = self
+            .store
+            .connections_in_shards(&auction.auction_id, &shards)
+            .await?;
+        let count = viewers.len() as u64;
+        if count == auction.publication.audience && auction.publication.status_at > 0 {
+            return Ok(report);
+        }
+        let frame = Frame::viewers(&auction, count).at(self.now());
+        let pacer = Pacer::new(self.settings.publish_posts_per_second, viewers.len());
+        report.posts = self.fanout.publish_paced(&viewers, &frame, &pacer).await;
+        report.frames = 1;
+        let publication = Publication {
+            audience: (report.posts.targets - report.posts.gone) as u64,
+            status_at: self.now(),
+            ..auction.publication
+        };
+        self.store
+            .mark_published(&auction.auction_id, publication)
+            .await?;
+        Ok(report)
+    }
+
     /// Deliver one slice: the frame to every viewer in `job.shards` (410 removes that viewer), paced; then,
     /// for the close, revoke them all.
     pub async fn deliver_slice(&self, job: &SliceJob) -> Result<FanoutReport, StoreError> {
@@ -226,6 +277,17 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                     .await
             }
         };
+        if let Some(notice) = &job.notice {
+            let outbid: Vec<_> = viewers
+                .iter()
+                .filter(|c| job.outbid.contains(&c.user_id))
+                .cloned()
+                .collect();
+            if !outbid.is_empty() {
+                let posts = self.fanout.publish_paced(&outbid, notice, &pacer).await;
+                tracing::debug!(auction_id = %job.auction_id, delivered = posts.delivered, "outbid notices");
+            }
+        }
         if job.revoke {
             // Viewers that were gone are already removed; revoke the rest.
             let remaining = self
@@ -265,7 +327,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                     continue;
                 }
             };
-            let Some(grown) = frame.extended(&auction, &bids) else {
+            let Some(grown) = frame.extended(&auction, &bids).map(|f| f.at(self.now())) else {
                 return;
             };
             let Some(bytes) = fanout::encode(&grown).filter(|b| b.len() <= FRAME_BUDGET_BYTES)
@@ -289,10 +351,15 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         let from = auction.publication.seq + 1;
         if from <= auction.seq {
             let last = auction.seq.min(from + MAX_BIDS_PER_FRAME - 1);
+            // One bid before the range too: its bidder led before it (an outbid notice may be due).
             let mut bids = self
                 .store
-                .bids_between(&auction.auction_id, from, last)
+                .bids_between(&auction.auction_id, from.saturating_sub(1).max(1), last)
                 .await?;
+            let before = match bids.first() {
+                Some(b) if b.seq < from => Some(bids.remove(0)),
+                _ => None,
+            };
             // At most FRAME_BUDGET_BYTES of bids per frame (API Gateway takes 128 KB per message).
             let mut size = 0;
             let fit = bids
@@ -311,29 +378,50 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             };
             let tail = last == auction.seq;
             let frame = if tail {
-                Frame::delivery(auction, from, &bids)
+                let mut frame = Frame::delivery(auction, from, &bids);
+                // The viewer count rides along, at most every VIEWERS_INTERVAL_MS.
+                if !ended
+                    && self.now() - auction.publication.status_at >= VIEWERS_INTERVAL_MS
+                    && auction.publication.audience > 0
+                {
+                    frame = frame.with_viewers(auction.publication.audience);
+                }
+                frame
             } else {
                 Frame::backlog(auction, from, last, &bids)
             };
+            // Everyone who led during the range but does not lead now was outbid (told with the tail).
+            let leader = auction.high_bid.as_ref().map(|b| &b.bidder_id);
+            let mut outbid: Vec<UserId> = Vec::new();
+            if tail && !ended {
+                for b in before.iter().chain(&bids) {
+                    if Some(&b.bidder_id) != leader && !outbid.contains(&b.bidder_id) {
+                        outbid.push(b.bidder_id.clone());
+                    }
+                }
+            }
             return Ok(Some(Delivery {
-                frame,
+                frame: frame.at(self.now()),
                 revoke: ended && tail,
                 status_only: false,
+                outbid,
             }));
         }
         if ended && !auction.finalized {
             // Delivered, but the revocation did not finish: announce the end again and revoke.
             return Ok(Some(Delivery {
-                frame: Frame::delivery(auction, auction.seq, &[]),
+                frame: Frame::delivery(auction, auction.seq, &[]).at(self.now()),
                 revoke: true,
                 status_only: false,
+                outbid: Vec::new(),
             }));
         }
         if status_asked && !ended {
             return Ok(Some(Delivery {
-                frame: Frame::status(auction),
+                frame: Frame::status(auction).at(self.now()),
                 revoke: false,
                 status_only: true,
+                outbid: Vec::new(),
             }));
         }
         Ok(None)
@@ -363,6 +451,9 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                 shards,
                 frame: delivery.frame.clone(),
                 revoke: delivery.revoke,
+                outbid: delivery.outbid.clone(),
+                notice: (!delivery.outbid.is_empty())
+                    .then(|| Frame::outbid(auction).at(delivery.frame.server_time)),
             })
             .collect();
         let remote = self.remote_slices.as_ref().filter(|_| jobs.len() > 1);
@@ -397,4 +488,6 @@ struct Delivery {
     revoke: bool,
     /// A periodic status with nothing new (not a delivery of the range: it does not restart the window).
     status_only: bool,
+    /// Bidders who lost the lead in the range: their connections also get `bid.outbid`.
+    outbid: Vec<UserId>,
 }

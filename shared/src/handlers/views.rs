@@ -1,6 +1,6 @@
 //! Public JSON views: what the HTTP API returns. Bidder ids never appear in bid history.
 
-use crate::domain::{Auction, AuctionStatus, Bid, PublicBid};
+use crate::domain::{public_id, Auction, AuctionStatus, Bid, Millis, Phase, PublicBid, Role};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -9,54 +9,73 @@ pub struct AuctionView {
     pub auction_id: String,
     pub title: String,
     pub description: String,
-    pub seller_id: String,
     pub seller_name: String,
     pub starting_price: i64,
+    /// The step at the current price (the ladder's rung).
     pub min_increment: i64,
+    /// The whole ladder: `[[fromPriceCents, stepCents], …]`.
+    pub increments: Vec<(i64, i64)>,
     pub current_price: i64,
     pub minimum_bid: i64,
     pub bid_count: u64,
     pub seq: u64,
-    pub status: AuctionStatus,
+    /// `scheduled` (before `startsAt`), `active`, `ended`.
+    pub status: Phase,
     pub created_at: i64,
+    /// When bids open (`createdAt` for an auction open from its creation).
+    pub starts_at: i64,
     pub ends_at: i64,
     pub ended_at: Option<i64>,
+    /// 0: sudden death (a hard end).
+    pub soft_close_seconds: i64,
+    pub has_reserve: bool,
+    /// `null` without a reserve. The reserve itself is never shown.
+    pub reserve_met: Option<bool>,
+    /// The leading bidder's public id (`domain::public_id`).
+    pub leader_id: Option<String>,
     /// The leading bidder's display name while active; the winner's once ended.
     pub high_bidder_name: Option<String>,
     pub winner_name: Option<String>,
     pub final_price: Option<i64>,
+    /// `schedule`, `seller` or `admin` once ended.
+    pub ended_by: Option<&'static str>,
 }
 
-impl From<&Auction> for AuctionView {
-    fn from(a: &Auction) -> Self {
+impl AuctionView {
+    /// The view of `a` at `now` (the phase depends on the clock).
+    pub fn new(a: &Auction, now: Millis) -> Self {
         let ended = a.status == AuctionStatus::Ended;
+        let winner = a.winning_bid().filter(|_| ended);
         Self {
             auction_id: a.auction_id.to_string(),
             title: a.title.clone(),
             description: a.description.clone(),
-            seller_id: a.seller_id.to_string(),
             seller_name: a.seller_name.clone(),
             starting_price: a.starting_price.cents(),
-            min_increment: a.min_increment.cents(),
+            min_increment: a.increments.step_at(a.current_price.cents()),
+            increments: a.increments.rungs().to_vec(),
             current_price: a.current_price.cents(),
             minimum_bid: a.minimum_bid.cents(),
             bid_count: a.bid_count,
             seq: a.seq,
-            status: a.status,
+            status: a.phase(now),
             created_at: a.created_at,
+            starts_at: a.starts_at.max(a.created_at),
             ends_at: a.ends_at,
             ended_at: a.ended_at,
+            soft_close_seconds: a.soft_close_ms / 1000,
+            has_reserve: a.reserve_price.is_some(),
+            reserve_met: a.reserve_met(),
+            leader_id: a.high_bid.as_ref().map(|b| public_id(&b.bidder_id)),
             high_bidder_name: a.high_bid.as_ref().map(|b| b.bidder_name.clone()),
-            winner_name: a
-                .high_bid
-                .as_ref()
-                .filter(|_| ended)
-                .map(|b| b.bidder_name.clone()),
-            final_price: a
-                .high_bid
-                .as_ref()
-                .filter(|_| ended)
-                .map(|b| b.amount.cents()),
+            winner_name: winner.map(|b| b.bidder_name.clone()),
+            final_price: winner.map(|b| b.amount.cents()),
+            ended_by: match (&a.ended_by, ended) {
+                (_, false) => None,
+                (None, true) => Some("schedule"),
+                (Some(by), true) if by.role == Role::Admin => Some("admin"),
+                (Some(_), true) => Some("seller"),
+            },
         }
     }
 }
@@ -65,7 +84,11 @@ impl From<&Auction> for AuctionView {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BidAccepted {
-    pub bid: PublicBid,
+    /// The caller's own bid (`null`: a leader raised their maximum). A maximum is never shown.
+    pub bid: Option<PublicBid>,
+    /// Whether the caller leads now.
+    pub leading: bool,
+    pub current_price: i64,
     pub status: crate::domain::AuctionStatusEvent,
     pub seq: u64,
     pub minimum_bid: i64,

@@ -79,7 +79,8 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             .get_auction(&auction_id)
             .await?
             .ok_or(WsError::AuctionNotFound)?;
-        if !auction.is_open(now) {
+        // A scheduled auction is watched before it opens.
+        if !auction.accepts_viewers(now) {
             return Err(WsError::AuctionEnded);
         }
         if auction.publication.audience >= self.settings.max_viewers_per_auction {
@@ -97,7 +98,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         // The close lists viewers only after its transition. Re-reading after our write means either the
         // closer sees this connection (and revokes it) or we see the end here: no viewer is left behind.
         let still_open = match self.store.get_auction(&conn.auction_id).await {
-            Ok(a) => a.is_some_and(|a| a.is_open(self.now())),
+            Ok(a) => a.is_some_and(|a| a.accepts_viewers(self.now())),
             Err(e) => {
                 let _ = self.store.remove_connection(&conn.connection_id).await;
                 return Err(e.into());
@@ -139,6 +140,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
     ) -> Result<&'static str, WsError> {
         let connection_id = connection_id(event)?;
         let removed = self.store.remove_connection(&connection_id).await?;
+
         tracing::info!(connection_id = %connection_id, known = removed.is_some(), "viewer disconnected");
         Ok("disconnected")
     }
@@ -160,7 +162,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                         .store
                         .get_auction(&conn.auction_id)
                         .await?
-                        .map(|a| Frame::status(&a))
+                        .map(|a| Frame::status(&a).at(self.now()))
                         .ok_or(WsError::AuctionNotFound),
                     SyncVerdict::Notice => Err(WsError::RateLimited),
                     // Too soon again: no answer at all (each would cost a post).
@@ -187,7 +189,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         // The sender alone hears the answer, or the refusal; a failed post changes nothing else.
         let frame = match &answer {
             Ok(frame) => Some(frame.clone()),
-            Err(e) => e.notice(),
+            Err(e) => e.notice().map(|f| f.at(self.now())),
         };
         if let Some(frame) = frame {
             let _ = self.fanout.send_one(&conn, &frame).await;

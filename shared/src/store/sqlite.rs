@@ -40,8 +40,10 @@
 //!     PRIMARY KEY (auction_id, seq)
 //! );
 //!
-//! -- One row per accepted bid that carried an Idempotency-Key. `seq` points at the bid; `auction_after`
-//! -- is the JSON of the auction right after that bid, so a replay returns exactly the original result.
+//! -- One row per accepted bid request that carried an Idempotency-Key. `auction_after` is the JSON of its
+//! -- `domain::BidReceipt` (what the bidder was answered; `seq` = the auction's seq after it), so a replay
+//! -- returns exactly the original result. Rows written before the proxy rules hold the auction right after
+//! -- the bid instead (`seq` then points at the bid); both are read.
 //! -- `expires_at` (epoch seconds) = placedAt + 24 h, as the DynamoDB item's TTL (added in version 2).
 //! CREATE TABLE idempotency (
 //!     auction_id    TEXT NOT NULL,
@@ -501,23 +503,13 @@ fn place_bid_tx(conn: &mut rusqlite::Connection, req: &BidRequest) -> StoreResul
                 .optional()
             })
             .map_err(map_err)?;
-        if let Some((seq, auction_after)) = seen {
-            let bid = load_bid(&tx, &req.auction_id, seq)?.ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "idempotency key {key} of auction {} points at missing bid #{seq}",
-                    req.auction_id
-                ))
-            })?;
-            let auction: Auction =
-                from_json("auction snapshot", req.auction_id.as_str(), &auction_after)?;
-            return Ok(domain::replay_or_reused(
-                PlacedBid { bid, auction }.receipt(),
-                req,
-            ));
+        if let Some((seq, stored)) = seen {
+            let original = stored_receipt(&tx, req, seq, &stored)?;
+            return Ok(domain::replay_or_reused(original, req));
         }
     }
 
-    // 2. The decision, on the state inside the write lock, and its commit: the auction, the bid and the
+    // 2. The decision, on the state inside the write lock, and its commit: the auction, its bids and the
     // idempotency record in one transaction. Refused: nothing is written (dropping `tx` rolls back).
     let current = load_auction(&tx, &req.auction_id)?;
     let placed = match domain::judge_bid(current.as_ref(), req) {
@@ -526,13 +518,16 @@ fn place_bid_tx(conn: &mut rusqlite::Connection, req: &BidRequest) -> StoreResul
         BidDecision::Reject(r) => return Ok(BidOutcome::Rejected(r)),
     };
     update_auction(&tx, &placed.auction)?;
-    let seq = to_i64("seq", placed.bid.seq)?;
-    let bid_json = to_json("bid", &placed.bid)?;
-    tx.prepare_cached("INSERT INTO bids (auction_id, seq, data) VALUES (?1, ?2, ?3)")
-        .and_then(|mut st| st.execute(params![req.auction_id.as_str(), seq, bid_json]))
-        .map_err(map_err)?;
+    for bid in &placed.bids {
+        let seq = to_i64("seq", bid.seq)?;
+        let bid_json = to_json("bid", bid)?;
+        tx.prepare_cached("INSERT INTO bids (auction_id, seq, data) VALUES (?1, ?2, ?3)")
+            .and_then(|mut st| st.execute(params![req.auction_id.as_str(), seq, bid_json]))
+            .map_err(map_err)?;
+    }
     if let Some(key) = &req.idempotency_key {
-        let snapshot = to_json("auction", &placed.auction)?;
+        let receipt = placed.receipt();
+        let (seq, receipt_json) = (to_i64("seq", receipt.seq)?, to_json("receipt", &receipt)?);
         tx.prepare_cached(
             "INSERT INTO idempotency (auction_id, bidder_id, idem_key, seq, auction_after, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -543,8 +538,8 @@ fn place_bid_tx(conn: &mut rusqlite::Connection, req: &BidRequest) -> StoreResul
                 req.bidder_id.as_str(),
                 key.as_str(),
                 seq,
-                snapshot,
-                domain::idempotency_expires_at(placed.bid.placed_at)
+                receipt_json,
+                domain::idempotency_expires_at(req.now)
             ])
         })
         .map_err(map_err)?;
@@ -553,12 +548,40 @@ fn place_bid_tx(conn: &mut rusqlite::Connection, req: &BidRequest) -> StoreResul
     Ok(BidOutcome::Accepted(placed))
 }
 
+/// The answer an idempotency record keeps: a `BidReceipt` (since the proxy rules), or, in a record written
+/// before them, the auction right after a plain bid (its `seq` points at the bid).
+fn stored_receipt(
+    tx: &rusqlite::Transaction<'_>,
+    req: &BidRequest,
+    seq: i64,
+    stored: &str,
+) -> StoreResult<domain::BidReceipt> {
+    if let Ok(receipt) = serde_json::from_str::<domain::BidReceipt>(stored) {
+        return Ok(receipt);
+    }
+    let bid = load_bid(tx, &req.auction_id, seq)?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "an idempotency record of auction {} points at missing bid #{seq}",
+            req.auction_id
+        ))
+    })?;
+    let auction: Auction = from_json("auction snapshot", req.auction_id.as_str(), stored)?;
+    Ok(PlacedBid {
+        bidder_id: bid.bidder_id.clone(),
+        kind: domain::BidKind::Plain,
+        asked: bid.amount,
+        bids: vec![bid],
+        auction,
+    }
+    .receipt())
+}
+
 /// The close transaction: active → ended exactly once.
 fn close_tx(
     conn: &mut rusqlite::Connection,
     id: &AuctionId,
     now: Millis,
-    closing: Closing,
+    closing: &Closing,
 ) -> StoreResult<CloseOutcome> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -567,7 +590,7 @@ fn close_tx(
         return Ok(CloseOutcome::NotFound);
     };
     if domain::close_allowed(&before, now, closing) {
-        let after = domain::apply_close(&before, now);
+        let after = domain::apply_close(&before, now, closing);
         update_auction(&tx, &after)?;
         tx.commit().map_err(map_err)?;
         Ok(CloseOutcome::Closed(after))
@@ -689,10 +712,11 @@ impl AuctionStore for SqliteStore {
         &self,
         id: &AuctionId,
         now: Millis,
-        closing: Closing,
+        closing: &Closing,
     ) -> StoreResult<CloseOutcome> {
         let id = id.clone();
-        self.run(move |conn| close_tx(conn, &id, now, closing))
+        let closing = closing.clone();
+        self.run(move |conn| close_tx(conn, &id, now, &closing))
             .await
     }
 
@@ -941,7 +965,10 @@ mod tests {
             title: "Lamp".into(),
             description: "Brass".into(),
             starting_price: Money::new(1_000).unwrap(),
-            min_increment: Money::new(100).unwrap(),
+            increments: domain::Ladder::fixed(Money::new(100).unwrap()),
+            soft_close_ms: 0,
+            reserve_price: None,
+            starts_at: 0,
             ends_at: ENDS,
         };
         domain::new_auction(
@@ -952,11 +979,14 @@ mod tests {
         )
     }
 
+    /// A plain bid; each amount's bidder differs from the previous hundred's (a leader may not outbid
+    /// themselves).
     fn bid(a: &Auction, amount: i64, key: Option<&str>) -> BidRequest {
         BidRequest {
             auction_id: a.auction_id.clone(),
-            bidder_id: UserId::parse("bidder-1").unwrap(),
+            bidder_id: UserId::parse(&format!("bidder-{}", amount / 100 % 2)).unwrap(),
             bidder_name: "Bea".into(),
+            kind: domain::BidKind::Plain,
             amount: Money::new(amount).unwrap(),
             now: NOW + 1,
             bid_id: ulid::Ulid::generate().to_string(),
@@ -996,7 +1026,7 @@ mod tests {
         );
         assert_eq!(
             store.recent_bids(&a.auction_id, 10).await.unwrap(),
-            vec![placed.bid.clone()]
+            placed.bids.clone()
         );
         assert_eq!(
             store.place_bid(&bid(&a, 1_000, Some("k1"))).await.unwrap(),
@@ -1005,7 +1035,7 @@ mod tests {
 
         // AND a close committed before another reopen is still there
         let CloseOutcome::Closed(closed) = store
-            .close_auction(&a.auction_id, ENDS, Closing::Due)
+            .close_auction(&a.auction_id, ENDS, &Closing::Due)
             .await
             .unwrap()
         else {
@@ -1111,7 +1141,7 @@ mod tests {
         );
         // AND the bid history is untouched
         assert_eq!(store.recent_bids(&a.auction_id, 10).await.unwrap().len(), 2);
-        assert_eq!(first.bid.seq, 1);
+        assert_eq!(first.bids[0].seq, 1);
 
         // AND a second sweep finds nothing
         assert_eq!(
@@ -1163,7 +1193,7 @@ mod tests {
         assert_eq!(version, 3);
         assert_eq!(
             expires,
-            domain::idempotency_expires_at(placed.bid.placed_at)
+            domain::idempotency_expires_at(placed.bids[0].placed_at)
         );
         let c = connection(&a, "after-migration", NOW / 1000 + 60);
         assert_eq!(store.add_connection(&c, 3).await.unwrap(), Admission::Added);

@@ -89,7 +89,7 @@ scenario! {
         // The "crash": the transition commits, nothing else happens.
         assert!(matches!(
             t.store()
-                .close_auction(&aid, T0 + 300_000, Closing::Due)
+                .close_auction(&aid, T0 + 300_000, &Closing::Due)
                 .await
                 .unwrap(),
             CloseOutcome::Closed(_)
@@ -134,8 +134,12 @@ scenario! {
         let id = t.auction().await;
         assert_eq!(t.connect("v1=", &id, &t.viewer("v1=")).await, 200);
         assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
-        let r = t.end(&t.seller(), &id).await;
+        // With bids, only an admin may end it early.
+        let refused = t.end(&t.seller(), &id).await;
+        assert_eq!((refused.status, refused.code()), (403, "admin_only"), "{}", refused.body);
+        let r = t.end(&t.admin(), &id).await;
         assert_eq!(r.status, 200);
+        assert_eq!(r.body["auction"]["endedBy"], "admin");
         assert_eq!(r.body["auction"]["winnerName"], "Bidder 1");
         assert_eq!(r.body["auction"]["finalPrice"], 10_000);
         assert!(matches!(t.events("v1=").last(), Some((_, Event::AuctionEnded(_)))));

@@ -5,7 +5,7 @@
 //! A long run: `PROPTEST_CASES=200000 cargo test --release -p auction-tests --test decode_props`.
 
 use auction::domain::{
-    AuctionEndedEvent, AuctionId, AuctionStatusEvent, BidPlacedEvent, UserId, MAX_ID_LEN, MAX_MONEY,
+    AuctionEndedEvent, AuctionId, AuctionStatusEvent, BidPlacedEvent, MAX_ID_LEN, MAX_MONEY,
 };
 use auction::frames::{ClientMessage, ErrorEvent, Event, Frame, MAX_CLIENT_FRAME};
 use auction::http::MAX_BODY_BYTES;
@@ -840,10 +840,6 @@ fn arb_auction_id() -> impl Strategy<Value = AuctionId> {
     "[A-Za-z0-9._=+/:-]{1,128}".prop_map(|s| AuctionId::parse(&s).unwrap())
 }
 
-fn arb_user_id() -> impl Strategy<Value = UserId> {
-    "[A-Za-z0-9._=+/:-]{1,40}".prop_map(|s| UserId::parse(&s).unwrap())
-}
-
 fn arb_event() -> impl Strategy<Value = Event> {
     let leaf = prop_oneof![
         (any::<String>(), any::<i64>(), any::<String>(), any::<i64>()).prop_map(
@@ -864,7 +860,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
             }
         ),
         (
-            prop::option::of(arb_user_id()),
+            prop::option::of(any::<String>()),
             prop::option::of(any::<String>()),
             prop::option::of(any::<i64>())
         )
@@ -877,13 +873,36 @@ fn arb_event() -> impl Strategy<Value = Event> {
             }),
         (any::<String>(), any::<String>())
             .prop_map(|(error, message)| Event::Error(ErrorEvent { error, message })),
+        any::<u64>()
+            .prop_map(|count| Event::AuctionViewers(auction::frames::ViewersEvent { count })),
+        any::<bool>().prop_map(|reserve_met| Event::AuctionReserve(
+            auction::frames::ReserveEvent { reserve_met }
+        )),
+        (any::<i64>(), any::<i64>()).prop_map(|(amount, minimum_bid)| {
+            Event::BidOutbid(auction::frames::OutbidEvent {
+                amount,
+                minimum_bid,
+            })
+        }),
     ];
     leaf.prop_recursive(3, 12, 4, |inner| {
-        prop::collection::vec((prop::option::of(any::<u64>()), inner), 0..4).prop_map(|items| {
+        prop::collection::vec(
+            (
+                prop::option::of(any::<u64>()),
+                prop::option::of(any::<String>()),
+                inner,
+            ),
+            0..4,
+        )
+        .prop_map(|items| {
             Event::Batch(
                 items
                     .into_iter()
-                    .map(|(seq, event)| auction::frames::Item { seq, event })
+                    .map(|(seq, bidder_id, event)| auction::frames::Item {
+                        seq,
+                        bidder_id,
+                        event,
+                    })
                     .collect(),
             )
         })
@@ -898,9 +917,10 @@ proptest! {
         seq in any::<u64>(),
         from_seq in prop::option::of(any::<u64>()),
         auction_id in prop::option::of(arb_auction_id()),
+        server_time in any::<i64>(),
         event in arb_event(),
     ) {
-        let frame = Frame { seq, from_seq, auction_id, event };
+        let frame = Frame { seq, from_seq, auction_id, server_time, event };
         let bytes = frame
             .to_bytes()
             .map_err(|e| TestCaseError::fail(format!("frame does not encode: {e}")))?;

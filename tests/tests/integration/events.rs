@@ -40,7 +40,10 @@ async fn every_sample_event_runs_through_its_handler() {
         title: "Vintage Leica M3".into(),
         description: String::new(),
         starting_price: Money::new(10_000).unwrap(),
-        min_increment: Money::new(500).unwrap(),
+        increments: auction::domain::Ladder::fixed(Money::new(500).unwrap()),
+        soft_close_ms: 0,
+        reserve_price: None,
+        starts_at: 0,
         ends_at: T0 + 300_000,
     };
     let sample = new_auction(
@@ -101,9 +104,15 @@ async fn every_sample_event_runs_through_its_handler() {
         "the sample carries an Idempotency-Key: a resend is a replay"
     );
     assert_eq!(r.headers().get("idempotent-replayed").unwrap(), "true");
+    // It has a bid: its seller may not end it early, an admin may.
     let r = t
         .app
         .end_auction(http(run("end-auction.json"), &seller))
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = t
+        .app
+        .end_auction(http("end-auction.json", &t.admin()))
         .await;
     assert_eq!(r.status(), 200);
     t.publish_pending().await;
@@ -124,6 +133,9 @@ async fn every_sample_event_runs_through_its_handler() {
             Event::Batch(_) => "bid",
             Event::AuctionEnded(_) => "ended",
             Event::BidPlaced(_) => "bid.placed",
+            Event::AuctionViewers(_) => "viewers",
+            Event::AuctionReserve(_) => "reserve",
+            Event::BidOutbid(_) => "outbid",
         })
         .collect();
     assert_eq!(kinds, vec!["status", "error", "bid", "ended"]);

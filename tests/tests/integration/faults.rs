@@ -191,7 +191,7 @@ async fn management_api_faults_during_the_close_are_bounded_and_every_record_goe
     api.script("flaky=", &[ApiFault::Throttled]);
 
     let started = Instant::now();
-    let r = t.end(&t.seller(), &id).await;
+    let r = t.end(&t.admin(), &id).await;
     let elapsed = started.elapsed();
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["auction"]["winnerName"], "Bidder 1");
@@ -575,7 +575,7 @@ async fn consecutive_failures_then_recovery(n: usize) {
     assert_eq!(a.bid_count, 2 * n as u64);
     assert_eq!(a.current_price.cents(), 10_000 + 100 * (2 * n as i64 - 1));
     // The close records a winner whose bid item exists.
-    assert_eq!(t.end(&t.seller(), &id).await.status, 200);
+    assert_eq!(t.end(&t.admin(), &id).await.status, 200);
     let winner = direct
         .get_auction(&aid)
         .await

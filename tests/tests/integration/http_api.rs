@@ -228,8 +228,16 @@ async fn accepted_bid_response_and_idempotent_retry() {
     assert_eq!(first.body["bid"]["amount"], 12_500);
     assert_eq!(first.body["bid"]["bidderName"], "Bidder 1");
     assert!(
-        first.body["bid"].get("bidderId").is_none(),
-        "bidder ids are never public"
+        first.body["bid"]["bidderId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("p-")),
+        "a bid carries its bidder's public id, never the internal one: {}",
+        first.body
+    );
+    assert!(
+        !first.body.to_string().contains("u-bidder"),
+        "{}",
+        first.body
     );
     assert_eq!(
         first.body["status"],
@@ -277,9 +285,11 @@ async fn create_auction_validation_and_roles() {
     let r = t.create(&admin, ok.clone()).await;
     assert_eq!(r.status, 201);
     assert_eq!(
-        r.body["auction"]["minIncrement"], 50,
-        "default increment is 5 % of the start"
+        r.body["auction"]["minIncrement"], 100,
+        "the default ladder's step at $10 is $1"
     );
+    assert_eq!(r.body["auction"]["increments"][1], json!([3_000, 200]));
+    assert_eq!(r.body["auction"]["softCloseSeconds"], 10);
     assert_eq!(r.body["auction"]["endsAt"], T0 + 60_000);
     let seller = t.seller();
     let cases = vec![
@@ -387,9 +397,10 @@ async fn get_and_list_show_public_state() {
     let bids = r.body["bids"].as_array().unwrap();
     let amounts: Vec<i64> = bids.iter().map(|b| b["amount"].as_i64().unwrap()).collect();
     assert_eq!(amounts, vec![10_500, 10_100, 10_000], "newest first");
-    assert!(bids
-        .iter()
-        .all(|b| b.get("bidderId").is_none() && b["bidderName"].is_string()));
+    assert!(bids.iter().all(|b| b["bidderId"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("p-") && !id.contains("bidder"))
+        && b["bidderName"].is_string()));
     assert_eq!(
         t.get("01JD5Z8Q4W3N6R2T9V7X0Y1ZZZ").await.code(),
         "auction_not_found"

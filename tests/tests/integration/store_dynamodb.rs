@@ -29,7 +29,10 @@ fn auction(id: &str, ends_at: i64) -> Auction {
         title: format!("Lot {id}"),
         description: String::new(),
         starting_price: Money::new(1_000).unwrap(),
-        min_increment: Money::new(100).unwrap(),
+        increments: auction::domain::Ladder::fixed(Money::new(100).unwrap()),
+        soft_close_ms: 0,
+        reserve_price: None,
+        starts_at: 0,
         ends_at,
     };
     new_auction(AuctionId::parse(id).unwrap(), &seller(), draft, NOW)
@@ -37,6 +40,7 @@ fn auction(id: &str, ends_at: i64) -> Auction {
 
 fn bid(id: &str, bidder: &str, amount: i64, key: Option<&str>) -> BidRequest {
     BidRequest {
+        kind: auction::domain::BidKind::Plain,
         auction_id: AuctionId::parse(id).unwrap(),
         bidder_id: UserId::parse(bidder).unwrap(),
         bidder_name: format!("name-{bidder}"),
@@ -90,7 +94,7 @@ async fn a_bid_commits_with_its_history_item_and_a_small_idempotency_record() {
         .expect("history item written with the bid");
     assert_eq!(
         bid_item.get("bidId"),
-        Some(&AttributeValue::S(first.bid.bid_id.clone()))
+        Some(&AttributeValue::S(first.bids[0].bid_id.clone()))
     );
     let idem = raw_get(&store, pk("a1"), "IDEM#u1#k1")
         .await
@@ -133,14 +137,14 @@ async fn close_due_and_finalize_move_through_the_sparse_index() {
     assert!(store.due_auctions(NOW, 10).await.unwrap().is_empty());
     assert!(matches!(
         store
-            .close_auction(&soon.auction_id, NOW, Closing::Due)
+            .close_auction(&soon.auction_id, NOW, &Closing::Due)
             .await
             .unwrap(),
         CloseOutcome::NotDue(_)
     ));
     assert_eq!(
         store
-            .close_auction(&AuctionId::parse("x").unwrap(), NOW, Closing::Due)
+            .close_auction(&AuctionId::parse("x").unwrap(), NOW, &Closing::Due)
             .await
             .unwrap(),
         CloseOutcome::NotFound
@@ -152,7 +156,7 @@ async fn close_due_and_finalize_move_through_the_sparse_index() {
         vec![soon.auction_id.clone()]
     );
     let CloseOutcome::Closed(closed) = store
-        .close_auction(&soon.auction_id, t, Closing::Due)
+        .close_auction(&soon.auction_id, t, &Closing::Due)
         .await
         .unwrap()
     else {
@@ -168,7 +172,7 @@ async fn close_due_and_finalize_move_through_the_sparse_index() {
         Some(&AttributeValue::S("ENDING".into()))
     );
     assert!(matches!(
-        store.close_auction(&soon.auction_id, t, Closing::Early).await.unwrap(),
+        store.close_auction(&soon.auction_id, t, &Closing::Early(auction::domain::EndedBy { user_id: auction::domain::UserId::parse("admin").unwrap(), role: auction::domain::Role::Admin })).await.unwrap(),
         CloseOutcome::AlreadyEnded(a) if !a.finalized
     ));
     // Still due (the announcement is pending), no longer listed as active.

@@ -286,7 +286,7 @@ impl AuctionStore for EndsOnConnect {
         &self,
         id: &AuctionId,
         now: i64,
-        closing: Closing,
+        closing: &Closing,
     ) -> StoreResult<CloseOutcome> {
         self.0.close_auction(id, now, closing).await
     }
@@ -306,7 +306,14 @@ impl ConnectionStore for EndsOnConnect {
     async fn add_connection(&self, c: &Connection, max: usize) -> StoreResult<Admission> {
         let admitted = self.0.add_connection(c, max).await?;
         self.0
-            .close_auction(&c.auction_id, T0, Closing::Early)
+            .close_auction(
+                &c.auction_id,
+                T0,
+                &Closing::Early(auction::domain::EndedBy {
+                    user_id: auction::domain::UserId::parse("admin").unwrap(),
+                    role: auction::domain::Role::Admin,
+                }),
+            )
             .await?;
         Ok(admitted)
     }

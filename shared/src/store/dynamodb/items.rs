@@ -2,8 +2,8 @@
 
 use super::keys::{auction_pk, bid_sk, idem_sk, GSI_ACTIVE, GSI_ENDING, META};
 use crate::domain::{
-    self, Auction, AuctionId, AuctionStatus, Bid, BidReceipt, Connection, ConnectionId,
-    IdempotencyKey, Millis, Money, PlacedBid, Publication, UserId,
+    self, Auction, AuctionId, AuctionStatus, Bid, BidReceipt, Connection, ConnectionId, EndedBy,
+    IdempotencyKey, Ladder, Millis, Money, PlacedBid, ProxyMax, Publication, UserId,
 };
 use crate::ports::{StoreError, StoreResult};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -65,7 +65,20 @@ pub(super) struct AuctionItem {
     title: String,
     description: String,
     starting_price: Money,
-    min_increment: Money,
+    increments: Ladder,
+    #[serde(default)]
+    soft_close_ms: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reserve_price: Option<Money>,
+    #[serde(default)]
+    starts_at: Millis,
+    /// The leader's hidden maximum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    proxy: Option<ProxyMax>,
+    #[serde(default)]
+    rev: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ended_by: Option<EndedBy>,
     current_price: Money,
     minimum_bid: Money,
     bid_count: u64,
@@ -118,7 +131,13 @@ impl AuctionItem {
             title: a.title.clone(),
             description: a.description.clone(),
             starting_price: a.starting_price,
-            min_increment: a.min_increment,
+            increments: a.increments.clone(),
+            soft_close_ms: a.soft_close_ms,
+            reserve_price: a.reserve_price,
+            starts_at: a.starts_at,
+            proxy: a.proxy.clone(),
+            rev: a.rev,
+            ended_by: a.ended_by.clone(),
             current_price: a.current_price,
             minimum_bid: a.minimum_bid,
             bid_count: a.bid_count,
@@ -158,7 +177,13 @@ impl AuctionItem {
             title: self.title,
             description: self.description,
             starting_price: self.starting_price,
-            min_increment: self.min_increment,
+            increments: self.increments,
+            soft_close_ms: self.soft_close_ms,
+            reserve_price: self.reserve_price,
+            starts_at: self.starts_at,
+            proxy: self.proxy,
+            rev: self.rev,
+            ended_by: self.ended_by,
             current_price: self.current_price,
             minimum_bid: self.minimum_bid,
             bid_count: self.bid_count,
@@ -226,7 +251,7 @@ impl BidItem {
     }
 }
 
-/// `AUCTION#<id>` / `IDEM#<bidderId>#<key>`: the accepted bid and the auction right after it.
+/// `AUCTION#<id>` / `IDEM#<bidderId>#<key>`: what an accepted keyed request was answered.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct IdemItem {
@@ -239,14 +264,17 @@ pub(super) struct IdemItem {
 
 impl IdemItem {
     /// `None` for an unkeyed bid.
-    pub(super) fn from_placed(placed: &PlacedBid) -> Option<Self> {
-        let bid = &placed.bid;
-        let key = bid.idempotency_key.as_ref()?;
+    pub(super) fn from_placed(
+        placed: &PlacedBid,
+        key: Option<&IdempotencyKey>,
+        now: Millis,
+    ) -> Option<Self> {
+        let key = key?;
         Some(Self {
-            pk: auction_pk(&bid.auction_id),
-            sk: idem_sk(&bid.bidder_id, key),
+            pk: auction_pk(&placed.auction.auction_id),
+            sk: idem_sk(&placed.bidder_id, key),
             receipt: placed.receipt(),
-            expires_at: domain::idempotency_expires_at(bid.placed_at),
+            expires_at: domain::idempotency_expires_at(now),
         })
     }
 }
@@ -334,7 +362,13 @@ mod tests {
             title: "Lamp".into(),
             description: String::new(),
             starting_price: Money::new(1000).unwrap(),
-            min_increment: Money::new(100).unwrap(),
+            increments: Ladder::standard(),
+            soft_close_ms: 10_000,
+            reserve_price: Some(Money::new(5_000).unwrap()),
+            starts_at: 0,
+            proxy: None,
+            rev: 1,
+            ended_by: None,
             current_price: Money::new(1500).unwrap(),
             minimum_bid: Money::new(1600).unwrap(),
             bid_count: 1,
@@ -383,10 +417,14 @@ mod tests {
         assert_eq!(bid_sk(u64::MAX).len(), 4 + 20);
         let a = auction();
         let placed = PlacedBid {
-            bid: a.high_bid.clone().unwrap(),
+            bids: vec![a.high_bid.clone().unwrap()],
             auction: a.clone(),
+            bidder_id: UserId::parse("u1").unwrap(),
+            kind: domain::BidKind::Plain,
+            asked: Money::new(1500).unwrap(),
         };
-        let idem = IdemItem::from_placed(&placed).unwrap();
+        let key = IdempotencyKey::parse("k1").unwrap();
+        let idem = IdemItem::from_placed(&placed, Some(&key), 5).unwrap();
         assert_eq!(idem.sk, "IDEM#u1#k1");
         assert_eq!(idem.expires_at, domain::IDEMPOTENCY_RETENTION_SECS);
     }

@@ -136,7 +136,12 @@ fn cancelled(err: &SdkError<TransactWriteItemsError, HttpResponse>) -> Option<Ca
         let item = reasons[0].item().filter(|i| !i.is_empty()).cloned();
         return Some(Cancelled::AuctionChanged(item));
     }
-    if code(2) == Some("ConditionalCheckFailed") {
+    // The only other condition in the transaction is the idempotency record's (after the bids' puts).
+    if reasons
+        .iter()
+        .skip(1)
+        .any(|r| r.code() == Some("ConditionalCheckFailed"))
+    {
         return Some(Cancelled::KeyTaken);
     }
     let contended = reasons.iter().any(|r| {
@@ -229,7 +234,7 @@ impl AuctionStore for DynamoStore {
                 StoreError::Corrupt("an accepted bid without an auction".to_owned())
             })?;
             // 4. The commit point: the conditional transaction.
-            let err = match self.bid_transaction(before, &placed)?.send().await {
+            let err = match self.bid_transaction(before, req, &placed)?.send().await {
                 Ok(_) => return Ok(BidOutcome::Accepted(placed)),
                 Err(err) => err,
             };
@@ -284,35 +289,52 @@ impl AuctionStore for DynamoStore {
         &self,
         id: &AuctionId,
         now: Millis,
-        closing: Closing,
+        closing: &Closing,
     ) -> StoreResult<CloseOutcome> {
-        let early = closing == Closing::Early;
-        let condition = if early {
-            "#status = :active"
-        } else {
-            "#status = :active AND #endsAt <= :now"
+        let condition = match closing {
+            Closing::Due => "#status = :active AND #endsAt <= :now",
+            // A seller's early end: only while it has no bids (an admin's: any time).
+            Closing::Early(_) if closing.needs_no_bids() => {
+                "#status = :active AND #bidCount = :zero"
+            }
+            Closing::Early(_) => "#status = :active",
         };
-        let res = self
-            .client
-            .update_item()
+        let mut set =
+            "SET #status = :ended, #endedAt = :now, #seq = #seq + :one, #gsi1pk = :ending"
+                .to_owned();
+        let mut update = self.client.update_item();
+        if let Some(by) = closing.by() {
+            set.push_str(", #endedBy = :endedBy");
+            update = update.expression_attribute_values(
+                ":endedBy",
+                serde_dynamo::to_attribute_value::<_, AttributeValue>(by)
+                    .map_err(|e| StoreError::Other(format!("cannot encode endedBy: {e}")))?,
+            );
+        }
+        if closing.needs_no_bids() {
+            update = update.expression_attribute_values(":zero", n(0));
+        }
+        let mut attrs = names(&[
+            ("#status", "status"),
+            ("#endedAt", "endedAt"),
+            ("#seq", "seq"),
+            ("#gsi1pk", "gsi1pk"),
+        ]);
+        for (placeholder, attr) in [
+            ("#endsAt", "endsAt"),
+            ("#bidCount", "bidCount"),
+            ("#endedBy", "endedBy"),
+        ] {
+            if condition.contains(placeholder) || set.contains(placeholder) {
+                attrs.insert(placeholder.to_owned(), attr.to_owned());
+            }
+        }
+        let res = update
             .table_name(&self.table)
             .set_key(Some(key(auction_pk(id), META)))
             .condition_expression(condition)
-            .update_expression(
-                "SET #status = :ended, #endedAt = :now, #seq = #seq + :one, #gsi1pk = :ending",
-            )
-            .set_expression_attribute_names({
-                let mut m = names(&[
-                    ("#status", "status"),
-                    ("#endedAt", "endedAt"),
-                    ("#seq", "seq"),
-                    ("#gsi1pk", "gsi1pk"),
-                ]);
-                if !early {
-                    m.insert("#endsAt".to_owned(), "endsAt".to_owned());
-                }
-                Some(m)
-            })
+            .update_expression(set)
+            .set_expression_attribute_names(Some(attrs))
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":ended", s("ended"))
             .expression_attribute_values(":now", n(now))

@@ -10,7 +10,9 @@ use super::keys::{
     auction_pk, idem_sk, key, n, names, s, BATCH_ATTEMPTS, BATCH_GET_MAX, GSI1, META,
 };
 use super::DynamoStore;
-use crate::domain::{Auction, AuctionId, BidReceipt, IdempotencyKey, Millis, PlacedBid, UserId};
+use crate::domain::{
+    Auction, AuctionId, BidReceipt, BidRequest, IdempotencyKey, Millis, PlacedBid, UserId,
+};
 use crate::ports::{StoreError, StoreResult};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
@@ -55,64 +57,104 @@ impl DynamoStore {
         ))
     }
 
-    /// The commit of an accepted bid: ONE TransactWriteItems of the auction item's update, conditioned on the
-    /// version the decision was made on (`seq`) and on the bid rule itself, with the bid's `BID#` item and,
-    /// when keyed, its `IDEM#` record. All of it or nothing.
+    /// The commit of an accepted bid request: ONE TransactWriteItems of the auction item's update, conditioned
+    /// on the version the decision was made on (`seq` and `rev`: nothing changed since the read) and on the bid
+    /// rule itself (active, started, not past its end, not the seller's, the first bid at least the minimum),
+    /// with each bid's `BID#` item and, when keyed, its `IDEM#` record. All of it or nothing.
     pub(super) fn bid_transaction(
         &self,
         before: &Auction,
+        req: &BidRequest,
         placed: &PlacedBid,
     ) -> StoreResult<TransactWriteItemsFluentBuilder> {
-        let bid = &placed.bid;
         let after = &placed.auction;
-        let high_bid =
-            serde_dynamo::to_attribute_value::<_, AttributeValue>(HighBidAttr::from_bid(bid))
-                .map_err(|e| StoreError::Other(format!("cannot encode bid: {e}")))?;
-        let update = Update::builder()
+        let mut condition = "#seq = :seq AND (#rev = :rev OR attribute_not_exists(#rev)) \
+             AND #status = :active AND #endsAt > :now \
+             AND (#startsAt <= :now OR attribute_not_exists(#startsAt)) AND #sellerId <> :bidder"
+            .to_owned();
+        let mut set = vec![
+            "#seq = :newSeq",
+            "#rev = :newRev",
+            "#bidCount = :bidCount",
+            "#currentPrice = :price",
+            "#minimumBid = :newMinimum",
+            "#endsAt = :endsAt",
+            "#gsi1sk = :endsAt",
+        ];
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(auction_pk(&before.auction_id), META)))
-            .condition_expression(
-                "#seq = :seq AND #status = :active AND #endsAt > :now \
-                 AND #sellerId <> :bidder AND #minimumBid <= :amount",
-            )
-            .update_expression(
-                "SET #seq = :newSeq, #bidCount = :bidCount, #currentPrice = :amount, \
-                 #minimumBid = :newMinimum, #highBid = :highBid, #highBidSeq = :newSeq",
-            )
+            .expression_attribute_values(":seq", n(before.seq))
+            .expression_attribute_values(":rev", n(before.rev))
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":now", n(req.now))
+            .expression_attribute_values(":bidder", s(req.bidder_id.as_str()))
+            .expression_attribute_values(":newSeq", n(after.seq))
+            .expression_attribute_values(":newRev", n(after.rev))
+            .expression_attribute_values(":bidCount", n(after.bid_count))
+            .expression_attribute_values(":price", n(after.current_price.cents()))
+            .expression_attribute_values(":newMinimum", n(after.minimum_bid.cents()))
+            .expression_attribute_values(":endsAt", n(after.ends_at));
+        if let Some(first) = placed.bids.first() {
+            condition.push_str(" AND #minimumBid <= :amount");
+            update = update.expression_attribute_values(":amount", n(first.amount.cents()));
+        }
+        if let Some(bid) = &after.high_bid {
+            set.extend(["#highBid = :highBid", "#highBidSeq = :highBidSeq"]);
+            update = update
+                .expression_attribute_values(
+                    ":highBid",
+                    serde_dynamo::to_attribute_value::<_, AttributeValue>(HighBidAttr::from_bid(
+                        bid,
+                    ))
+                    .map_err(|e| StoreError::Other(format!("cannot encode bid: {e}")))?,
+                )
+                .expression_attribute_values(":highBidSeq", n(bid.seq));
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        match &after.proxy {
+            Some(p) => {
+                expression.push_str(", #proxy = :proxy");
+                let v = serde_dynamo::to_attribute_value::<_, AttributeValue>(p)
+                    .map_err(|e| StoreError::Other(format!("cannot encode the maximum: {e}")))?;
+                update = update.expression_attribute_values(":proxy", v);
+            }
+            None => expression.push_str(" REMOVE #proxy"),
+        }
+        let update = update
+            .condition_expression(condition)
+            .update_expression(expression)
             .set_expression_attribute_names(Some(names(&[
                 ("#seq", "seq"),
+                ("#rev", "rev"),
                 ("#status", "status"),
                 ("#endsAt", "endsAt"),
+                ("#startsAt", "startsAt"),
                 ("#sellerId", "sellerId"),
                 ("#minimumBid", "minimumBid"),
                 ("#bidCount", "bidCount"),
                 ("#currentPrice", "currentPrice"),
                 ("#highBid", "highBid"),
                 ("#highBidSeq", "highBidSeq"),
+                ("#proxy", "proxy"),
+                ("#gsi1sk", "gsi1sk"),
             ])))
-            .expression_attribute_values(":seq", n(before.seq))
-            .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":now", n(bid.placed_at))
-            .expression_attribute_values(":bidder", s(bid.bidder_id.as_str()))
-            .expression_attribute_values(":amount", n(bid.amount.cents()))
-            .expression_attribute_values(":newSeq", n(after.seq))
-            .expression_attribute_values(":bidCount", n(after.bid_count))
-            .expression_attribute_values(":newMinimum", n(after.minimum_bid.cents()))
-            .expression_attribute_values(":highBid", high_bid)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build_err)?;
-        let history = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode("bid", &BidItem::from_domain(bid))?))
             .build()
             .map_err(build_err)?;
         let mut tx = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(history).build());
-        if let Some(idem) = IdemItem::from_placed(placed) {
+            .transact_items(TransactWriteItem::builder().update(update).build());
+        for bid in &placed.bids {
+            let history = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(encode("bid", &BidItem::from_domain(bid))?))
+                .build()
+                .map_err(build_err)?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(history).build());
+        }
+        if let Some(idem) = IdemItem::from_placed(placed, req.idempotency_key.as_ref(), req.now) {
             let record = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(encode("idempotency record", &idem)?))
