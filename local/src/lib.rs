@@ -11,12 +11,15 @@
 //!   (aws-sdk-apigatewaymanagement) posts here unchanged.
 //! - [`publisher`] — **SQS FIFO → the `publish` function**: the durable hand-off queue consumed by the same
 //!   publisher code, one job per auction at a time; slices of large audiences are delivered in process.
-//! - [`schedule`] — **EventBridge schedule**: the close run on a timer.
+//! - [`close_timer`] — **Step Functions** (the close on the second): a timer per auction until its end, then
+//!   the same `close_at_end` handler the state machine's task invokes.
+//! - [`schedule`] — **EventBridge schedule**: the close run on a timer (the safety net).
 //! - [`ttl`] — **DynamoDB TTL** (embedded store only): expired connections and idempotency records are
 //!   deleted on a timer.
 //! - [`dev_identity`] — **an identity provider**: `POST /dev/token` mints tokens for a name and role;
 //!   refused unless enabled.
 
+pub mod close_timer;
 pub mod dev_identity;
 pub mod http_api;
 pub mod management_api;
@@ -27,6 +30,7 @@ pub mod websocket_api;
 
 use auction::auth::{TokenIssuer, TokenVerifier};
 use auction::broadcast::apigw::ApiGatewayBroadcaster;
+use auction::close_timer::ChannelTimer;
 use auction::config::Settings;
 use auction::handlers::App;
 use auction::handoff::embedded::EmbeddedHandOff;
@@ -258,6 +262,7 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
     let issuer = TokenIssuer::new(&secret)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let queue = EmbeddedHandOff::open(&opts.data_dir.join("handoff.db"))?;
+    let (timer, armed) = ChannelTimer::new();
     let stack = Arc::new(Stack {
         app: App::new(
             store,
@@ -266,7 +271,8 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
             Arc::new(SystemClock),
             opts.settings.clone(),
         )
-        .with_hand_off(Arc::new(queue.clone())),
+        .with_hand_off(Arc::new(queue.clone()))
+        .with_close_timer(Arc::new(timer)),
         sockets,
         issuer,
         dev_tokens: opts.dev_tokens,
@@ -320,6 +326,7 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
 
     let scheduler = schedule::spawn(stack.clone(), opts.schedule, stop_rx.clone());
     let publishing = publisher::spawn(stack.clone(), queue, stop_rx.clone());
+    let timers = close_timer::spawn(stack.clone(), armed, stop_rx.clone());
 
     tracing::info!(%http_url, %ws_url, "local stack listening");
     Ok(Running {
@@ -329,7 +336,7 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
         jwt_secret: secret_string(&secret),
         sockets: stack.sockets.clone(),
         stop: stop_tx,
-        tasks: vec![scheduler, publishing, server],
+        tasks: vec![scheduler, publishing, timers, server],
     })
 }
 

@@ -117,6 +117,8 @@ pub struct Config {
     pub publish_queue_url: Option<String>,
     /// `DELIVER_FUNCTION`: the Lambda function that delivers one slice of a large audience.
     pub deliver_function: Option<String>,
+    /// `CLOSE_TIMER_ARN`: the state machine that wakes the closer at each auction's end (create-auction).
+    pub close_timer_arn: Option<String>,
     pub settings: Settings,
 }
 
@@ -217,6 +219,7 @@ impl Config {
             ws_management_endpoint: get("WS_MANAGEMENT_ENDPOINT"),
             publish_queue_url: get("PUBLISH_QUEUE_URL"),
             deliver_function: get("DELIVER_FUNCTION"),
+            close_timer_arn: get("CLOSE_TIMER_ARN"),
             settings,
         })
     }

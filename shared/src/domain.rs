@@ -1151,6 +1151,76 @@ mod tests {
     }
 
     #[test]
+    fn the_default_ladder_steps_at_each_rung() {
+        let l = Ladder::standard();
+        for (price, step) in [
+            (0, 100),
+            (2_999, 100),
+            (3_000, 200),
+            (4_999, 200),
+            (5_000, 300),
+            (9_999, 300),
+            (10_000, 500),
+            (29_999, 500),
+            (30_000, 1_000),
+            (99_999, 1_000),
+            (100_000, 2_000),
+            (199_999, 2_000),
+            (200_000, 5_000),
+            (MAX_MONEY, 5_000),
+        ] {
+            assert_eq!(l.step_at(price), step, "at {price}");
+        }
+        assert_eq!(l.next_bid(Money::new(3_000).unwrap()).cents(), 3_200);
+    }
+
+    #[test]
+    fn ladders_are_validated() {
+        assert!(Ladder::parse(vec![(0, 100), (500, 50)]).is_ok());
+        for bad in [
+            vec![],
+            vec![(1, 100)],
+            vec![(0, 100), (0, 200)],
+            vec![(0, 100), (500, 0)],
+            vec![(0, -5)],
+            vec![(0, 100); 21],
+        ] {
+            assert!(Ladder::parse(bad.clone()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_maximum_never_shows_in_debug_output() {
+        let p = ProxyMax {
+            bidder_id: UserId::parse("u1").unwrap(),
+            bidder_name: "Ada".into(),
+            max_amount: Money::new(987_654).unwrap(),
+            placed_at: 1,
+            request_id: "r".into(),
+        };
+        assert!(!format!("{p:?}").contains("987654"));
+        let req = BidRequest {
+            auction_id: AuctionId::parse("a").unwrap(),
+            bidder_id: UserId::parse("u1").unwrap(),
+            bidder_name: "Ada".into(),
+            kind: BidKind::Max,
+            amount: Money::new(987_654).unwrap(),
+            now: 1,
+            bid_id: "b".into(),
+            idempotency_key: None,
+        };
+        assert!(!format!("{req:?}").contains("987654"));
+    }
+
+    #[test]
+    fn public_ids_are_opaque_and_stable() {
+        let id = public_id(&UserId::parse("u-42").unwrap());
+        assert!(id.starts_with("p-") && id.len() == 22 && !id.contains("42"));
+        assert_eq!(id, public_id(&UserId::parse("u-42").unwrap()));
+        assert_ne!(id, public_id(&UserId::parse("u-43").unwrap()));
+    }
+
+    #[test]
     fn ended_event_has_nulls_without_bids() {
         let e = AuctionEndedEvent {
             winner_id: None,

@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod broadcast;
+pub mod close_timer;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -175,6 +175,19 @@ pub trait HandOff: Send + Sync {
     async fn enqueue(&self, job: &PublishJob) -> Result<(), HandOffError>;
 }
 
+/// Why a close timer could not be armed (the schedule's `rate(...)` sweep still closes the auction, late).
+#[derive(Debug, thiserror::Error)]
+#[error("close timer failed: {0}")]
+pub struct TimerError(pub String);
+
+/// Wakes the closer at an auction's end, to the second: one Step Functions execution per auction on AWS, a
+/// timer task in the local stack. The woken closer runs `App::close_at_end`, which follows an end moved by
+/// the soft close. Arming twice is harmless (the same execution, the same task).
+#[async_trait]
+pub trait CloseTimer: Send + Sync {
+    async fn arm(&self, auction_id: &AuctionId, ends_at: Millis) -> Result<(), TimerError>;
+}
+
 /// Why a slice could not be delivered (the whole delivery is retried).
 #[derive(Debug, thiserror::Error)]
 #[error("slice delivery failed: {0}")]

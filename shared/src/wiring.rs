@@ -3,7 +3,8 @@
 //! Every function's `main.rs` is `telemetry::init_lambda(); let app = wiring::lambda_app().await?;` and a
 //! `run(service_fn(...))` around one handler. What a function gets is what its environment names:
 //! `WS_MANAGEMENT_ENDPOINT` (the Management API), `PUBLISH_QUEUE_URL` (the hand-off to the publisher),
-//! `DELIVER_FUNCTION` (slices of large audiences in other invocations), `JWT_SECRET` (token verification).
+//! `DELIVER_FUNCTION` (slices of large audiences in other invocations), `CLOSE_TIMER_ARN` (the close on the
+//! second: create-auction arms it), `JWT_SECRET` (token verification).
 //!
 //! `WARM_UP` (default `true`): during init, one GetItem of a key that never exists and one GetConnection of
 //! a made-up id open the TLS connections to DynamoDB and the Management API (in parallel), so the first
@@ -12,6 +13,7 @@
 
 use crate::auth::TokenVerifier;
 use crate::broadcast::apigw::ApiGatewayBroadcaster;
+use crate::close_timer::step_functions::StepFunctionsTimer;
 use crate::config::{Config, StoreConfig};
 use crate::domain::ConnectionId;
 use crate::handlers::App;
@@ -106,6 +108,10 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
     if let Some(url) = config.publish_queue_url {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         app = app.with_hand_off(Arc::new(SqsHandOff::new(sqs, url)));
+    }
+    if let Some(arn) = config.close_timer_arn {
+        let sfn = aws_sdk_sfn::Client::new(&sdk);
+        app = app.with_close_timer(Arc::new(StepFunctionsTimer::new(sfn, arn)));
     }
     if let Some(function) = config.deliver_function {
         let lambda = aws_sdk_lambda::Client::new(&sdk);

@@ -14,11 +14,11 @@
 //! [`REDELIVER_AFTER_MS`]) and the periodic `auction.status` (every `STATUS_INTERVAL_MS`).
 
 use super::App;
-use crate::domain::{Auction, AuctionId, CloseOutcome, Closing, EndedBy};
+use crate::domain::{Auction, AuctionId, AuctionStatus, CloseOutcome, Closing, EndedBy, Millis};
 use crate::ports::{Broadcaster, Store, StoreError};
 use crate::publisher::{PublishJob, REDELIVER_AFTER_MS};
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How long after an auction ended another run may take over its announcement.
 pub const FINALIZE_GRACE_MS: i64 = 10_000;
@@ -56,7 +56,88 @@ pub enum Closed {
     NotFound,
 }
 
+/// What the close timer's task sends (`{"auctionId": …}`; Step Functions passes its state, which may carry more).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseTimerEvent {
+    pub auction_id: AuctionId,
+}
+
+/// The answer to the close timer: done (ended, by this call or before), or wait until `wakeAt` (the soft close
+/// moved the end) and ask again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimerReply {
+    pub auction_id: AuctionId,
+    pub done: bool,
+    /// RFC 3339, whole seconds (the Step Functions `Wait` state's `TimestampPath`).
+    pub wake_at: String,
+    /// The same, in epoch ms (the local stack's timer).
+    pub wake_at_ms: Millis,
+}
+
+/// Longest the function itself sleeps before a close: the rest of the second the `Wait` state woke in.
+const MAX_SLEEP_MS: Millis = 1_500;
+/// Sleep-and-close rounds of one `close_at_end` call.
+const MAX_ROUNDS: usize = 4;
+
+/// `ms` as RFC 3339 in UTC, rounded down to the second (what a `Wait` state's timestamp takes).
+pub fn wake_at_iso(ms: Millis) -> String {
+    let secs = ms.div_euclid(1000);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
 impl<S: Store, B: Broadcaster> App<S, B> {
+    /// The close timer's wake-up at (or just before) an auction's end: sleep the rest of the way, close it
+    /// through the same path as the schedule, and follow a soft-close extension (wait again for the new end).
+    pub async fn close_at_end(&self, event: CloseTimerEvent) -> Result<TimerReply, CloseFailed> {
+        let id = event.auction_id;
+        let reply = |done: bool, at: Millis| TimerReply {
+            auction_id: id.clone(),
+            done,
+            wake_at: wake_at_iso(at),
+            wake_at_ms: at,
+        };
+        // A few rounds at most: each follows an end a bid moved while this call slept.
+        for _ in 0..MAX_ROUNDS {
+            let Some(a) = self.store.get_auction(&id).await? else {
+                return Ok(reply(true, self.now()));
+            };
+            if a.status == AuctionStatus::Ended {
+                // Ended already; an interrupted announcement is the sweep's (after its grace).
+                return Ok(reply(true, self.now()));
+            }
+            let rest = a.ends_at - self.now();
+            if rest > MAX_SLEEP_MS {
+                return Ok(reply(false, a.ends_at));
+            }
+            if rest > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(rest as u64)).await;
+            }
+            match self.close_due(&id).await? {
+                // A bid moved the end while we slept: decide again on the new end.
+                Closed::NotDue(_) => continue,
+                Closed::Now(a) => {
+                    tracing::info!(auction_id = %id, lag_ms = a.ended_at.unwrap_or_default() - a.ends_at, "closed at its end");
+                    return Ok(reply(true, self.now()));
+                }
+                Closed::Earlier { .. } | Closed::NotFound => return Ok(reply(true, self.now())),
+            }
+        }
+        // Still moving: let the timer wake us again (the state machine's next Wait).
+        let ends_at = match self.store.get_auction(&id).await? {
+            Some(a) => a.ends_at,
+            None => return Ok(reply(true, self.now())),
+        };
+        Ok(reply(false, ends_at))
+    }
+
     /// One scheduled run (`close-auctions`): close what is due, hand off interrupted closes again, and hand
     /// off active auctions' undelivered changes and periodic status. Closes run in parallel across auctions.
     pub async fn close_run(&self) -> Result<CloseRunReport, CloseFailed> {

@@ -83,6 +83,14 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             now,
         );
         self.store.create_auction(&auction).await?;
+        // The close on the second; if arming fails, the schedule's sweep still closes it (late).
+        if let Err(e) = self
+            .close_timer
+            .arm(&auction.auction_id, auction.ends_at)
+            .await
+        {
+            tracing::error!(auction_id = %auction.auction_id, error = %e, "close timer not armed; the sweep closes it");
+        }
         tracing::info!(auction_id = %auction.auction_id, seller = %seller.user_id, ends_at = auction.ends_at, "auction created");
         Ok(json_response(
             http::StatusCode::CREATED,

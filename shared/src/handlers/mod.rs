@@ -7,6 +7,7 @@
 //! | HTTP API | `create_auction`, `list_auctions`, `get_auction`, `place_bid`, `end_auction` | [`http_api`] |
 //! | WebSocket API | `ws_connect`, `ws_disconnect`, `ws_default` | [`websocket`] |
 //! | Schedule | `close_run` (and `close_due`, `end_early`, shared with `end_auction`) | [`close`] |
+//! | Close timer | `close_at_end` (one auction, at its end, following soft-close extensions) | [`close`] |
 //! | Publisher | `publish` (one hand-off job), `deliver_slice` (one slice of a large audience) | [`publish`] |
 
 pub mod close;
@@ -16,10 +17,11 @@ pub mod views;
 pub mod websocket;
 
 use crate::auth::TokenVerifier;
+use crate::close_timer::NoTimer;
 use crate::config::Settings;
 use crate::fanout::Fanout;
 use crate::handoff::NoHandOff;
-use crate::ports::{Broadcaster, Clock, HandOff, SliceDelivery, Store};
+use crate::ports::{Broadcaster, Clock, CloseTimer, HandOff, SliceDelivery, Store};
 use crate::publisher::PublishJob;
 use std::sync::Arc;
 
@@ -35,6 +37,9 @@ pub struct App<S, B> {
     pub handoff: Arc<dyn HandOff>,
     /// Delivers the slices of a large audience in other invocations; `None`: every slice in this process.
     pub remote_slices: Option<Arc<dyn SliceDelivery>>,
+    /// Wakes the closer at each auction's end (Step Functions, the local stack's timer); the schedule's sweep
+    /// is the safety net.
+    pub close_timer: Arc<dyn CloseTimer>,
 }
 
 impl<S: Store, B: Broadcaster> App<S, B> {
@@ -53,7 +58,14 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             settings,
             handoff: Arc::new(NoHandOff),
             remote_slices: None,
+            close_timer: Arc::new(NoTimer),
         }
+    }
+
+    /// Arm a close timer for each auction created (`close_at_end` at its end).
+    pub fn with_close_timer(mut self, timer: Arc<dyn CloseTimer>) -> Self {
+        self.close_timer = timer;
+        self
     }
 
     /// Hand committed changes to the publisher through `hand_off`.

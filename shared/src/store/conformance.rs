@@ -123,6 +123,30 @@ fn accepted(outcome: BidOutcome) -> PlacedBid {
     }
 }
 
+/// GIVEN helper: a stored auction from 10.00, step 1.00, ending at ENDS_AT, changed by `edit`.
+async fn given_rules<S: AuctionStore>(store: &S, edit: impl FnOnce(&mut Auction)) -> Auction {
+    let mut a = new_auction(1_000, 100, NOW, ENDS_AT);
+    edit(&mut a);
+    store.create_auction(&a).await.expect("create_auction");
+    a
+}
+
+/// A maximum of `amount` from `bidder`.
+fn max_req(a: &Auction, bidder: &UserId, amount: i64, now: Millis) -> BidRequest {
+    BidRequest {
+        kind: BidKind::Max,
+        ..bid_req(a, bidder, amount, now, None)
+    }
+}
+
+/// Who bid what, in seq order, in one accepted request.
+fn amounts(p: &PlacedBid) -> Vec<(UserId, i64)> {
+    p.bids
+        .iter()
+        .map(|b| (b.bidder_id.clone(), b.amount.cents()))
+        .collect()
+}
+
 #[track_caller]
 fn rejected(outcome: BidOutcome) -> BidRejection {
     match outcome {
@@ -1493,6 +1517,284 @@ async fn concurrent_bids_keep_the_invariants(store) {
         assert_not_active(t.await.expect("bidder task"), &state);
     }
     assert_state(&store, &state, &newest_first).await;
+}
+
+
+// ---------------------------------------------------------------------------------------------------------
+// live-auction rules (issue 10): soft close, ladder, maxima, reserve, scheduled start, already leading
+// ---------------------------------------------------------------------------------------------------------
+
+async fn a_bid_in_the_soft_close_moves_the_end_in_the_same_write(store) {
+    // GIVEN an auction with a 10 s soft close, ending at ENDS_AT
+    let a = given_rules(&store, |a| a.soft_close_ms = 10_000).await;
+    let (ada, bob) = (user("ada"), user("bob"));
+    // WHEN a bid lands 3 s before the end
+    let first = accepted(place(&store, &bid_req(&a, &ada, 1_000, ENDS_AT - 3_000, None)).await);
+    // THEN the write moved the end to 10 s after the bid, and the stored item says so
+    assert_eq!(first.auction.ends_at, ENDS_AT + 7_000);
+    assert_eq!(get(&store, &a.auction_id).await.ends_at, ENDS_AT + 7_000);
+    // AND the auction is not due at its old end (the due index moved with it)
+    assert!(!store.due_auctions(ENDS_AT + 1, 100).await.expect("due").contains(&a.auction_id));
+    assert!(matches!(close(&store, &a.auction_id, ENDS_AT + 1, Closing::Due).await, CloseOutcome::NotDue(_)));
+    // AND a bid after the old end but before the new one is accepted (and extends again)
+    let second = accepted(place(&store, &bid_req(&a, &bob, 1_100, ENDS_AT + 5_000, None)).await);
+    assert_eq!(second.auction.ends_at, ENDS_AT + 15_000);
+    // AND a bid early in the window does not move it
+    let a2 = given_rules(&store, |a| a.soft_close_ms = 10_000).await;
+    let early = accepted(place(&store, &bid_req(&a2, &ada, 1_000, ENDS_AT - 20_000, None)).await);
+    assert_eq!(early.auction.ends_at, ENDS_AT);
+    finish(&store, &a2.auction_id, ENDS_AT).await;
+    // AND at the effective end nothing more is accepted, and the close follows the moved end
+    let state = get(&store, &a.auction_id).await;
+    assert_not_active(place(&store, &bid_req(&a, &ada, 5_000, ENDS_AT + 15_000, None)).await, &state);
+    assert!(matches!(close(&store, &a.auction_id, ENDS_AT + 15_000, Closing::Due).await, CloseOutcome::Closed(_)));
+    store.mark_finalized(&a.auction_id).await.expect("mark_finalized");
+}
+
+async fn sudden_death_never_moves_the_end(store) {
+    let a = given_rules(&store, |a| a.soft_close_ms = 0).await;
+    let placed = accepted(place(&store, &bid_req(&a, &user("ada"), 1_000, ENDS_AT - 1, None)).await);
+    assert_eq!(placed.auction.ends_at, ENDS_AT);
+    let state = get(&store, &a.auction_id).await;
+    assert_not_active(place(&store, &bid_req(&a, &user("bob"), 2_000, ENDS_AT, None)).await, &state);
+    finish(&store, &a.auction_id, ENDS_AT).await;
+}
+
+async fn the_minimum_bid_follows_the_ladder_at_every_boundary(store) {
+    // GIVEN the default ladder and a start of 29.00
+    let a = given_rules(&store, |a| {
+        a.increments = domain::Ladder::standard();
+        a.starting_price = money(2_900);
+        a.current_price = money(2_900);
+        a.minimum_bid = money(2_900);
+    })
+    .await;
+    let bidders = [user("ada"), user("bob")];
+    // (bid, the minimum after it): across every rung, just below and at or past each rung's price
+    let steps = [
+        (2_900, 3_000),
+        (3_000, 3_200),
+        (4_999, 5_199),
+        (5_199, 5_499),
+        (9_999, 10_299),
+        (10_299, 10_799),
+        (29_999, 30_499),
+        (30_499, 31_499),
+        (99_999, 100_999),
+        (100_999, 102_999),
+        (199_999, 201_999),
+        (201_999, 206_999),
+    ];
+    for (i, (amount, minimum)) in steps.into_iter().enumerate() {
+        let bidder = &bidders[i % 2];
+        // One cent under the minimum is refused, with the minimum the ladder says
+        let before = get(&store, &a.auction_id).await;
+        if amount > before.minimum_bid.cents() {
+            match rejected(place(&store, &bid_req(&a, bidder, before.minimum_bid.cents() - 1, NOW + 1, None)).await) {
+                BidRejection::TooLow { minimum_bid, .. } => assert_eq!(minimum_bid, before.minimum_bid),
+                other => panic!("expected TooLow, got {other:?}"),
+            }
+        }
+        let placed = accepted(place(&store, &bid_req(&a, bidder, amount, NOW + 2 + i as Millis, None)).await);
+        assert_eq!(placed.auction.minimum_bid, money(minimum), "after a bid of {amount}");
+    }
+    finish(&store, &a.auction_id, NOW + 100).await;
+}
+
+async fn a_max_answers_a_lower_plain_bid_one_step_up(store) {
+    // GIVEN Ada's maximum of 50.00 on an auction starting at 10.00 (step 1.00)
+    let a = given_rules(&store, |_| {}).await;
+    let (ada, bob) = (user("ada"), user("bob"));
+    let first = accepted(place(&store, &max_req(&a, &ada, 5_000, NOW + 1)).await);
+    // THEN she leads at the starting price: her maximum is not her bid
+    assert_eq!(amounts(&first), vec![(ada.clone(), 1_000)]);
+    // WHEN Bob bids 20.00
+    let second = accepted(place(&store, &bid_req(&a, &bob, 2_000, NOW + 2, None)).await);
+    // THEN his bid is accepted and the proxy answers for Ada at 21.00, in the same write
+    assert_eq!(amounts(&second), vec![(bob.clone(), 2_000), (ada.clone(), 2_100)]);
+    assert!(!second.receipt().leading);
+    let state = get(&store, &a.auction_id).await;
+    assert_eq!((state.current_price, state.bid_count, state.seq), (money(2_100), 3, 3));
+    assert_eq!(state.high_bid.as_ref().map(|b| &b.bidder_id), Some(&ada));
+    // AND a plain bid above her maximum takes the lead; her proxy bid its whole maximum first
+    let third = accepted(place(&store, &bid_req(&a, &bob, 6_000, NOW + 3, None)).await);
+    assert_eq!(amounts(&third), vec![(ada.clone(), 5_000), (bob.clone(), 6_000)]);
+    assert!(get(&store, &a.auction_id).await.proxy.is_none(), "a beaten maximum is spent");
+    let history: Vec<i64> = bids(&store, &a.auction_id).await.iter().map(|b| b.amount.cents()).collect();
+    assert_eq!(history, vec![6_000, 5_000, 2_100, 2_000, 1_000], "proxy bids are bids like any other");
+    finish(&store, &a.auction_id, NOW + 100).await;
+}
+
+async fn two_maxima_resolve_at_the_second_highest_plus_a_step(store) {
+    let a = given_rules(&store, |_| {}).await;
+    let (ada, bob, cy) = (user("ada"), user("bob"), user("cy"));
+    accepted(place(&store, &max_req(&a, &ada, 5_000, NOW + 1)).await);
+    // A lower maximum is bid in full and answered
+    let lower = accepted(place(&store, &max_req(&a, &bob, 3_000, NOW + 2)).await);
+    assert_eq!(amounts(&lower), vec![(bob.clone(), 3_000), (ada.clone(), 3_100)]);
+    // A higher one wins at the old maximum plus a step, capped at its own
+    let higher = accepted(place(&store, &max_req(&a, &cy, 8_000, NOW + 3)).await);
+    assert_eq!(amounts(&higher), vec![(ada.clone(), 5_000), (cy.clone(), 5_100)]);
+    assert!(higher.receipt().leading);
+    let capped = accepted(place(&store, &max_req(&a, &ada, 8_050, NOW + 4)).await);
+    assert_eq!(amounts(&capped), vec![(cy.clone(), 8_000), (ada.clone(), 8_050)], "capped at the highest maximum");
+    finish(&store, &a.auction_id, NOW + 100).await;
+}
+
+async fn an_equal_maximum_loses_to_the_earlier_one(store) {
+    let a = given_rules(&store, |_| {}).await;
+    let (ada, bob) = (user("ada"), user("bob"));
+    accepted(place(&store, &max_req(&a, &ada, 5_000, NOW + 1)).await);
+    let tie = accepted(place(&store, &max_req(&a, &bob, 5_000, NOW + 2)).await);
+    assert_eq!(amounts(&tie), vec![(bob.clone(), 5_000), (ada.clone(), 5_000)]);
+    let state = get(&store, &a.auction_id).await;
+    assert_eq!(state.high_bid.as_ref().map(|b| &b.bidder_id), Some(&ada));
+    assert_eq!(state.current_price, money(5_000));
+    finish(&store, &a.auction_id, NOW + 100).await;
+}
+
+async fn a_leader_raises_their_maximum_without_moving_the_price(store) {
+    let a = given_rules(&store, |_| {}).await;
+    let (ada, bob) = (user("ada"), user("bob"));
+    accepted(place(&store, &max_req(&a, &ada, 3_000, NOW + 1)).await);
+    let before = get(&store, &a.auction_id).await;
+    // WHEN she raises it
+    let raised = accepted(place(&store, &max_req(&a, &ada, 6_000, NOW + 2)).await);
+    // THEN no bid, the same price and seq; only the hidden maximum changed
+    assert!(raised.bids.is_empty());
+    let after = get(&store, &a.auction_id).await;
+    assert_eq!((after.current_price, after.seq, after.bid_count), (before.current_price, before.seq, before.bid_count));
+    assert!(after.rev > before.rev, "the write is versioned even without a seq");
+    // AND a lower or equal maximum is refused, a plain bid from the leader too
+    assert_eq!(rejected(place(&store, &max_req(&a, &ada, 6_000, NOW + 3)).await), BidRejection::MaxNotRaised);
+    assert_eq!(rejected(place(&store, &bid_req(&a, &ada, 4_000, NOW + 3, None)).await), BidRejection::AlreadyLeading);
+    // AND the raised maximum answers a rival
+    let answered = accepted(place(&store, &bid_req(&a, &bob, 4_000, NOW + 4, None)).await);
+    assert_eq!(amounts(&answered), vec![(bob.clone(), 4_000), (ada.clone(), 4_100)]);
+    finish(&store, &a.auction_id, NOW + 100).await;
+}
+
+async fn a_maximum_below_the_minimum_is_too_low(store) {
+    let a = given_rules(&store, |_| {}).await;
+    let state = get(&store, &a.auction_id).await;
+    match rejected(place(&store, &max_req(&a, &user("ada"), 999, NOW + 1)).await) {
+        BidRejection::TooLow { minimum_bid, .. } => assert_eq!(minimum_bid, money(1_000)),
+        other => panic!("expected TooLow, got {other:?}"),
+    }
+    assert_state(&store, &state, &[]).await;
+    finish(&store, &a.auction_id, NOW + 100).await;
+}
+
+async fn a_plain_bid_from_the_leader_is_already_leading(store) {
+    let a = given_rules(&store, |_| {}).await;
+    let ada = user("ada");
+    let first = accepted(place(&store, &bid_req(&a, &ada, 1_000, NOW + 1, None)).await);
+    let state = get(&store, &a.auction_id).await;
+    assert_eq!(rejected(place(&store, &bid_req(&a, &ada, 5_000, NOW + 2, None)).await), BidRejection::AlreadyLeading);
+    assert_state(&store, &state, &first.bids).await;
+    finish(&store, &a.auction_id, NOW + 100).await;
+}
+
+async fn below_a_hidden_reserve_there_is_no_winner(store) {
+    let (ada, bob) = (user("ada"), user("bob"));
+    let unmet = given_rules(&store, |a| a.reserve_price = Some(money(5_000))).await;
+    let placed = accepted(place(&store, &bid_req(&unmet, &ada, 4_000, NOW + 1, None)).await);
+    assert_eq!(placed.auction.reserve_met(), Some(false));
+    let CloseOutcome::Closed(ended) = close(&store, &unmet.auction_id, ENDS_AT, Closing::Due).await else {
+        panic!("due");
+    };
+    let e = ended.ended_event();
+    assert_eq!((e.winner_id, e.winner_name, e.final_price), (None, None, None));
+    store.mark_finalized(&unmet.auction_id).await.expect("mark_finalized");
+
+    let met = given_rules(&store, |a| a.reserve_price = Some(money(5_000))).await;
+    accepted(place(&store, &bid_req(&met, &ada, 4_000, NOW + 1, None)).await);
+    let reached = accepted(place(&store, &bid_req(&met, &bob, 5_000, NOW + 2, None)).await);
+    assert_eq!(reached.auction.reserve_met(), Some(true));
+    let CloseOutcome::Closed(ended) = close(&store, &met.auction_id, ENDS_AT, Closing::Due).await else {
+        panic!("due");
+    };
+    assert_eq!(ended.ended_event().final_price, Some(5_000));
+    assert_eq!(ended.ended_event().winner_id, Some(domain::public_id(&bob)));
+    store.mark_finalized(&met.auction_id).await.expect("mark_finalized");
+}
+
+async fn bids_before_a_scheduled_start_are_refused(store) {
+    let a = given_rules(&store, |a| a.starts_at = NOW + 60_000).await;
+    let state = get(&store, &a.auction_id).await;
+    assert_eq!(
+        rejected(place(&store, &bid_req(&a, &user("ada"), 1_000, NOW + 59_999, None)).await),
+        BidRejection::NotStarted { starts_at: NOW + 60_000 }
+    );
+    assert_state(&store, &state, &[]).await;
+    accepted(place(&store, &bid_req(&a, &user("ada"), 1_000, NOW + 60_000, None)).await);
+    finish(&store, &a.auction_id, NOW + 100_000).await;
+}
+
+async fn only_an_admin_ends_an_auction_with_bids(store) {
+    let a = given_rules(&store, |_| {}).await;
+    let seller_end = Closing::Early(domain::EndedBy { user_id: a.seller_id.clone(), role: Role::Seller });
+    // Without bids its seller may end it; the end records who
+    let b = given_rules(&store, |_| {}).await;
+    let CloseOutcome::Closed(ended) = close(&store, &b.auction_id, NOW + 1, seller_end.clone()).await else {
+        panic!("a seller ends an auction without bids");
+    };
+    assert_eq!(ended.ended_by.as_ref().map(|e| e.role), Some(Role::Seller));
+    store.mark_finalized(&b.auction_id).await.expect("mark_finalized");
+    // With a bid, the seller's end is refused in the write itself, an admin's is not
+    accepted(place(&store, &bid_req(&a, &user("ada"), 1_000, NOW + 1, None)).await);
+    assert!(matches!(close(&store, &a.auction_id, NOW + 2, seller_end).await, CloseOutcome::NotDue(_)));
+    let CloseOutcome::Closed(ended) = close(&store, &a.auction_id, NOW + 3, admin_end()).await else {
+        panic!("an admin ends it");
+    };
+    assert_eq!(ended.ended_by.as_ref().map(|e| e.role), Some(Role::Admin));
+    store.mark_finalized(&a.auction_id).await.expect("mark_finalized");
+}
+
+async fn concurrent_plain_and_max_bids_keep_the_invariants(store) {
+    // GIVEN an auction starting at 1.00 with a 1-cent step, five bidders, 200 random requests (a third maxima)
+    let a = given_auction(&store, 100, 1, NOW, ENDS_AT).await;
+    let bidders: Vec<UserId> = (0..5).map(|_| user("bidder")).collect();
+    let seed: u64 = rand::random();
+    let plan = random_bids(seed, 200, bidders.len());
+    let ctx = format!("seed {seed}");
+    let tasks: Vec<_> = plan
+        .iter()
+        .enumerate()
+        .map(|(i, &(b, amount))| {
+            let store = store.clone();
+            let mut req = bid_req(&a, &bidders[b], amount, NOW + 1 + i as Millis, None);
+            if i % 3 == 0 {
+                req.kind = BidKind::Max;
+            }
+            tokio::spawn(async move { place_retrying(&store, &req).await })
+        })
+        .collect();
+    let mut committed = Vec::new();
+    for t in tasks {
+        match t.await.expect("bidder task") {
+            BidOutcome::Accepted(p) => committed.extend(p.bids),
+            BidOutcome::Rejected(
+                BidRejection::TooLow { .. } | BidRejection::AlreadyLeading | BidRejection::MaxNotRaised,
+            ) => {}
+            other => panic!("{ctx}: unexpected {other:?}"),
+        }
+    }
+    // THEN the history is exactly the committed bids, seqs 1..=n, prices never fall
+    committed.sort_by_key(|b| b.seq);
+    let n = committed.len() as u64;
+    assert_eq!(committed.iter().map(|b| b.seq).collect::<Vec<_>>(), (1..=n).collect::<Vec<_>>(), "{ctx}");
+    assert!(committed.windows(2).all(|w| w[0].amount <= w[1].amount), "{ctx}: prices never fall");
+    let state = get(&store, &a.auction_id).await;
+    assert_eq!((state.bid_count, state.seq), (n, n), "{ctx}");
+    assert_eq!(state.high_bid.as_ref(), committed.last(), "{ctx}");
+    let newest_first: Vec<Bid> = committed.iter().rev().cloned().collect();
+    assert_eq!(bids(&store, &a.auction_id).await, newest_first, "{ctx}");
+    // AND a leader's maximum is never below the price
+    if let Some(p) = &state.proxy {
+        assert!(p.max_amount >= state.current_price, "{ctx}");
+    }
+    finish(&store, &a.auction_id, NOW + 1_000).await;
 }
 
 }
