@@ -570,8 +570,8 @@ impl BidRequest {
 /// The result of an accepted bid request: the bids it committed and the auction right after them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedBid {
-    /// In seq order: the caller's own bid and, when the holder of a higher maximum answered, the proxy's bid;
-    /// or the outbid holder's last proxy bid and the caller's. Empty when a leader only raised their maximum.
+    /// In seq order: the caller's own bid and, when the holder of a higher maximum answered, the proxy's bid.
+    /// Empty when a leader only raised their maximum.
     pub bids: Vec<Bid>,
     pub auction: Auction,
     /// Who asked, and what (the receipt compares a retry with it).
@@ -761,9 +761,9 @@ pub fn replay_or_reused(original: BidReceipt, req: &BidRequest) -> BidOutcome {
 ///   maximum at least as high, the bid is accepted and the proxy answers at once for the leader with the
 ///   bid plus one step, capped at the maximum (an earlier maximum wins a tie).
 /// - A maximum from a challenger must reach `minimumBid`. Against a higher or equal maximum, the challenger's
-///   maximum is bid and answered as above. Against a lower one (or none), the challenger leads at the
-///   second-highest maximum (or the current price) plus one step, capped at their maximum; the outbid holder's
-///   proxy first bids its whole maximum.
+///   maximum is bid and answered as above (a beaten maximum is spent). Against a lower one (or none), the
+///   challenger leads at the second-highest maximum (or the current price) plus one step, capped at their
+///   maximum. A winning maximum is never bid in full: no bid, view or frame shows it.
 /// - A maximum from the leader sets or raises their maximum without moving the price.
 pub fn resolve_bid(a: &Auction, req: &BidRequest) -> Result<PlacedBid, BidRejection> {
     let leader = a.high_bid.as_ref().map(|b| &b.bidder_id);
@@ -806,11 +806,9 @@ pub fn resolve_bid(a: &Auction, req: &BidRequest) -> Result<PlacedBid, BidReject
                 bids.push(theirs(p, step(req.amount).min(p.max_amount)));
             }
             Some(p) => {
-                // Beaten: the holder's proxy bid its whole maximum.
+                // Beaten. The holder's maximum is not bid (it would show it): the price says only what the
+                // rule must, the second-highest maximum plus a step.
                 let second = p.max_amount.max(a.current_price);
-                if p.max_amount > a.current_price {
-                    bids.push(theirs(p, p.max_amount));
-                }
                 match kind {
                     BidKind::Plain => {
                         bids.push(mine(req.amount));

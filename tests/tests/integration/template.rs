@@ -107,3 +107,63 @@ fn the_template_table_is_the_table_create_table_makes() {
     assert_eq!(str_of(&ttl["AttributeName"]), TABLE.ttl_attribute);
     assert_eq!(ttl["Enabled"].as_bool(), Some(true));
 }
+
+#[test]
+fn the_close_timer_state_machine_speaks_the_close_handlers_language() {
+    use auction::domain::AuctionId;
+    use auction::handlers::close::{wake_at_iso, CloseTimerEvent, TimerReply};
+    let t = template();
+    let sm = &t["Resources"]["CloseTimerStateMachine"]["Properties"];
+    assert_eq!(
+        str_of(&sm["Type"]),
+        "STANDARD",
+        "Express workflows cannot wait 30 days"
+    );
+    let states = &sm["Definition"]["States"];
+    assert_eq!(str_of(&states["WaitForEnd"]["TimestampPath"]), "$.wakeAt");
+    // The task's payload is a CloseTimerEvent.
+    let payload = &states["Close"]["Parameters"]["Payload"];
+    let mut event = serde_json::Map::new();
+    for (key, path) in hash_entries(payload) {
+        let field = key.strip_suffix(".$").expect("a path parameter");
+        assert_eq!(str_of(path), format!("$.{field}"));
+        event.insert(field.to_owned(), serde_json::json!("A1"));
+    }
+    let parsed: CloseTimerEvent = serde_json::from_value(serde_json::Value::Object(event))
+        .expect("the payload is a CloseTimerEvent");
+    assert_eq!(parsed.auction_id.as_str(), "A1");
+    // What it selects from the answer are TimerReply fields; `done` decides, `wakeAt` feeds the Wait.
+    let reply = serde_json::to_value(TimerReply {
+        auction_id: AuctionId::parse("A1").unwrap(),
+        done: false,
+        wake_at: wake_at_iso(1_796_158_218_317),
+        wake_at_ms: 1_796_158_218_317,
+    })
+    .unwrap();
+    assert_eq!(
+        reply["wakeAt"], "2026-12-01T20:50:18Z",
+        "whole seconds, UTC, Z"
+    );
+    let selected: Vec<&str> = hash_entries(&states["Close"]["ResultSelector"])
+        .into_iter()
+        .map(|(key, path)| {
+            let field = str_of(path)
+                .strip_prefix("$.Payload.")
+                .expect("from the payload");
+            assert!(reply.get(field).is_some(), "{field} is not in the reply");
+            key.strip_suffix(".$").expect("a path")
+        })
+        .collect();
+    assert!(
+        selected.contains(&"done")
+            && selected.contains(&"wakeAt")
+            && selected.contains(&"auctionId")
+    );
+    assert_eq!(str_of(&states["Ended"]["Choices"][0]["Variable"]), "$.done");
+    // create-auction arms it.
+    let env = &t["Resources"]["CreateAuctionFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(
+        !env["CLOSE_TIMER_ARN"].is_badvalue(),
+        "create-auction needs CLOSE_TIMER_ARN"
+    );
+}
