@@ -219,8 +219,17 @@ impl<S: Store> TestApp<S> {
         self.app.broadcaster()
     }
 
-    /// Frames a viewer received.
+    /// Frames a viewer received, but the viewer-count frames (`auction.viewers` alone, sent as viewers come
+    /// and go; `all_frames` has them): what the fan-out tests count.
     pub fn frames(&self, connection_id: &str) -> Vec<Frame> {
+        self.all_frames(connection_id)
+            .into_iter()
+            .filter(|f| !matches!(f.event, Event::AuctionViewers(_)))
+            .collect()
+    }
+
+    /// Every frame a viewer received.
+    pub fn all_frames(&self, connection_id: &str) -> Vec<Frame> {
         self.broadcaster()
             .frames(&ConnectionId::parse(connection_id).expect("connection id"))
     }

@@ -13,7 +13,7 @@ use crate::domain::{viewer_shard, Admission, AuctionId, Connection, ConnectionId
 use crate::error::{ws_response, WsError};
 use crate::frames::{ClientMessage, Frame};
 use crate::ports::{Broadcaster, PushError, Store};
-use crate::publisher::Pacer;
+use crate::publisher::{Pacer, PublishJob};
 
 /// Refused client messages after which a connection is closed.
 pub const MAX_STRIKES: u32 = 3;
@@ -109,6 +109,9 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             return Err(WsError::AuctionEnded);
         }
         tracing::info!(connection_id = %conn.connection_id, auction_id = %conn.auction_id, "viewer connected");
+        // The viewer count changed (the publisher tells viewers at most every 2 s).
+        self.hand_off(PublishJob::viewers(&conn.auction_id, self.now()))
+            .await;
         Ok("connected")
     }
 
@@ -140,6 +143,10 @@ impl<S: Store, B: Broadcaster> App<S, B> {
     ) -> Result<&'static str, WsError> {
         let connection_id = connection_id(event)?;
         let removed = self.store.remove_connection(&connection_id).await?;
+        if let Some(c) = &removed {
+            self.hand_off(PublishJob::viewers(&c.auction_id, self.now()))
+                .await;
+        }
 
         tracing::info!(connection_id = %connection_id, known = removed.is_some(), "viewer disconnected");
         Ok("disconnected")

@@ -1,5 +1,6 @@
 //! A hand-off that records jobs in memory, for tests: they decide when the publisher runs (`take`), and can
-//! make the next enqueues fail (a hand-off lost between the commit and the queue).
+//! make the next enqueues fail (a hand-off lost between the commit and the queue). A duplicate of a queued
+//! job (same `dedup_id`) is dropped, as SQS FIFO does.
 
 use crate::ports::{HandOff, HandOffError};
 use crate::publisher::PublishJob;
@@ -48,10 +49,11 @@ impl HandOff for MemoryHandOff {
             return Err(HandOffError("injected hand-off failure".into()));
         }
         self.enqueued.fetch_add(1, Ordering::SeqCst);
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back(job.clone());
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        // Like SQS FIFO (and the local queue): a duplicate of a job still queued is accepted and dropped.
+        if !jobs.iter().any(|j| j.dedup_id() == job.dedup_id()) {
+            jobs.push_back(job.clone());
+        }
         Ok(())
     }
 }

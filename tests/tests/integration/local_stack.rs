@@ -141,7 +141,7 @@ async fn live_auction_flow(store: StoreChoice) {
                     covered = covered.max(f["seq"].as_u64().unwrap());
                     f["data"].as_array().unwrap().clone()
                 }
-                "auction.status" => vec![f.clone()],
+                "auction.status" | "auction.viewers" => vec![f.clone()],
                 other => panic!("unexpected frame type {other}: {f}"),
             };
             for e in events {
@@ -263,7 +263,7 @@ async fn production_management_adapter_through_the_emulator() {
     ));
     b.disconnect(&conn).await.unwrap();
     let seen = reader.await.unwrap();
-    // Our frame arrived exactly once; anything else is the schedule's periodic status for this auction.
+    // Our frame arrived exactly once; anything else is the schedule's periodic status or the viewer count.
     let ours = seen
         .frames
         .iter()
@@ -271,7 +271,9 @@ async fn production_management_adapter_through_the_emulator() {
         .count();
     assert_eq!(ours, 1, "{:?}", seen.frames);
     assert!(
-        seen.frames.iter().all(|f| f["type"] == "auction.status"),
+        seen.frames
+            .iter()
+            .all(|f| f["type"] == "auction.status" || f["type"] == "auction.viewers"),
         "{:?}",
         seen.frames
     );

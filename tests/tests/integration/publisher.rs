@@ -29,6 +29,8 @@ scenario! {
         for v in ["v1=", "v2="] {
             assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
         }
+        // The viewer counts the connects asked for go out first (any job delivers what is undelivered).
+        t.publish_pending().await;
         t.handoff.fail_next(1);
         assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201, "the bid stands");
         assert!(t.bid_seqs("v1=").is_empty(), "nobody heard of it yet");
@@ -54,6 +56,7 @@ scenario! {
         for v in ["v1=", "v2=", "v3="] {
             assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
         }
+        t.publish_pending().await;
         t.auto_publish.store(false, Ordering::SeqCst);
         assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
         let jobs = t.handoff.take();

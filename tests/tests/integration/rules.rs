@@ -216,3 +216,34 @@ async fn new_create_and_bid_fields_are_validated() {
         .await;
     assert_eq!((r.status, r.code()), (422, "invalid_amount"));
 }
+
+scenario! {
+    async fn viewers_hear_the_viewer_count_as_viewers_come_and_go(t) {
+        let id = t.auction().await;
+        let counts = |conn: &str| -> Vec<u64> {
+            t.all_frames(conn)
+                .iter()
+                .flat_map(|f| f.events().into_iter().filter_map(|(_, e)| match e {
+                    Event::AuctionViewers(v) => Some(v.count),
+                    _ => None,
+                }).collect::<Vec<_>>())
+                .collect()
+        };
+        for v in ["v1=", "v2=", "v3="] {
+            assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
+        }
+        // Three joins in the same 2 s: one job, one count
+        t.publish_pending().await;
+        assert_eq!(counts("v1="), vec![3]);
+        // Two seconds later one leaves: the others hear it
+        t.clock.advance(2_000);
+        assert_eq!(t.disconnect("v3=").await, 200);
+        t.publish_pending().await;
+        assert_eq!(counts("v1="), vec![3, 2]);
+        assert_eq!(counts("v3="), vec![3]);
+        // A bid delivery after the interval carries the count too (unchanged here, still told)
+        t.clock.advance(2_000);
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+        assert_eq!(counts("v2="), vec![3, 2, 2]);
+    }
+}
