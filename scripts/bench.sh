@@ -28,6 +28,7 @@ if [ "${1:-}" = "--smoke" ]; then
   step "bench-e2e --smoke";        run bench-e2e
   step "bench-coldstart --smoke";  run bench-coldstart
   step "bench-scale --smoke";      run bench-scale
+  step "bench-close --smoke";      run bench-close
   step "benchmark smoke runs passed"
   exit 0
 fi
@@ -45,6 +46,8 @@ cargo build --locked --release -q -p local-stack --bin auction-local   # the ser
 run bench-e2e
 step "scale past this machine, in virtual time (bench/results/scale.md)"
 run bench-scale
+step "close latency on the local stack (bench/results/close.md)"
+run bench-close
 step "cold start, size, memory (bench/results/coldstart.md; builds with cargo lambda)"
 run bench-coldstart --build --out bench/results/coldstart.md
 step "done: bench/results/"

@@ -9,6 +9,8 @@ pub struct AuctionView {
     pub auction_id: String,
     pub title: String,
     pub description: String,
+    /// The seller's public id (`domain::public_id`), never the internal one.
+    pub seller_id: String,
     pub seller_name: String,
     pub starting_price: i64,
     /// The step at the current price (the ladder's rung).
@@ -50,6 +52,7 @@ impl AuctionView {
             auction_id: a.auction_id.to_string(),
             title: a.title.clone(),
             description: a.description.clone(),
+            seller_id: public_id(&a.seller_id),
             seller_name: a.seller_name.clone(),
             starting_price: a.starting_price.cents(),
             min_increment: a.increments.step_at(a.current_price.cents()),
