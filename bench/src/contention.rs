@@ -27,6 +27,9 @@ pub struct RunConfig {
     pub duration: Duration,
     /// Upper bound on bids per bidder (the run is bounded in count as well as in time).
     pub max_bids_per_bidder: usize,
+    /// Share of requests that are maxima (`{"maxAmount"}`, up to 20 steps above the minimum) instead of plain
+    /// bids; 0: plain bids only.
+    pub max_share: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +79,11 @@ impl BidRequests {
     }
 
     pub fn build(&self, token: &str, auction_id: &str, amount: i64) -> lambda_http::Request {
+        self.build_body(token, auction_id, json!({ "amount": amount }))
+    }
+
+    /// The same with any bid body (a maximum: `{"maxAmount": …}`).
+    pub fn build_body(&self, token: &str, auction_id: &str, body: Value) -> lambda_http::Request {
         let mut e = self.sample.clone();
         let headers = e["headers"].as_object_mut().expect("headers");
         headers.remove("idempotency-key");
@@ -85,7 +93,7 @@ impl BidRequests {
         e["pathParameters"]["id"] = json!(auction_id);
         e["rawPath"] = json!(raw_path);
         e["requestContext"]["http"]["path"] = json!(raw_path);
-        e["body"] = json!(json!({ "amount": amount }).to_string());
+        e["body"] = json!(body.to_string());
         lambda_http::request::from_str(&e.to_string()).expect("a valid API Gateway v2 event")
     }
 }
@@ -131,8 +139,17 @@ pub async fn run<S: Store>(t: Arc<TestApp<S>>, cfg: RunConfig) -> Result<RunResu
                 if Instant::now() >= deadline {
                     break;
                 }
-                let amount = minimum + INCREMENT * rng.random_range(0..=2i64);
-                let req = requests.build(&token, &id, amount);
+                let max = rng.random_bool(cfg.max_share.clamp(0.0, 1.0));
+                let (amount, req) = if max {
+                    let amount = minimum + INCREMENT * rng.random_range(0..=20i64);
+                    (
+                        amount,
+                        requests.build_body(&token, &id, json!({ "maxAmount": amount })),
+                    )
+                } else {
+                    let amount = minimum + INCREMENT * rng.random_range(0..=2i64);
+                    (amount, requests.build(&token, &id, amount))
+                };
                 let t0 = Instant::now();
                 let resp = t.app.place_bid(req).await;
                 log.latencies_ms.push(t0.elapsed().as_secs_f64() * 1e3);
@@ -146,6 +163,11 @@ pub async fn run<S: Store>(t: Arc<TestApp<S>>, cfg: RunConfig) -> Result<RunResu
                     (409, Some("bid_too_low")) => {
                         log.refused += 1;
                         minimum = body["minimumBid"].as_i64().unwrap_or(minimum + INCREMENT);
+                    }
+                    // It led when its bid was judged: wait to be outbid.
+                    (409, Some("already_leading" | "max_not_raised")) => {
+                        log.refused += 1;
+                        minimum += INCREMENT;
                     }
                     (s, code) => {
                         *log.other
@@ -174,7 +196,12 @@ pub async fn run<S: Store>(t: Arc<TestApp<S>>, cfg: RunConfig) -> Result<RunResu
         latencies_ms.extend(log.latencies_ms);
     }
     let elapsed = start.elapsed();
-    let final_price = check_invariants(&t, &auction_id, &mut accepted).await?;
+    let final_price = if cfg.max_share > 0.0 {
+        // A maximum's answer is a bid of someone else's: check the stored history instead of the answers.
+        check_history(&t, &auction_id).await?
+    } else {
+        check_invariants(&t, &auction_id, &mut accepted).await?
+    };
     Ok(RunResult {
         accepted: accepted.len() as u64,
         refused,
@@ -184,6 +211,45 @@ pub async fn run<S: Store>(t: Arc<TestApp<S>>, cfg: RunConfig) -> Result<RunResu
         auction_id,
         final_price,
     })
+}
+
+/// With maxima: the whole stored history has seqs 1..=n, amounts never fall (a maximum's answer may equal the
+/// bid it answers, at a tie), bidCount = seq = n, and the price is the last bid's. Returns the final price.
+pub async fn check_history<S: Store>(t: &TestApp<S>, auction_id: &str) -> Result<i64, String> {
+    let id = AuctionId::parse(auction_id).map_err(|e| format!("bad id: {e:?}"))?;
+    let a = t
+        .store()
+        .get_auction(&id)
+        .await
+        .map_err(|e| format!("reading the auction: {e}"))?
+        .ok_or("the auction vanished")?;
+    let mut history = t
+        .store()
+        .recent_bids(&id, usize::MAX)
+        .await
+        .map_err(|e| format!("reading the history: {e}"))?;
+    history.reverse();
+    let n = history.len() as u64;
+    if history.iter().map(|b| b.seq).ne(1..=n) {
+        return Err(format!("history seqs are not 1..={n}"));
+    }
+    if let Some(w) = history.windows(2).find(|w| w[1].amount < w[0].amount) {
+        return Err(format!("the price fell: {:?} then {:?}", w[0], w[1]));
+    }
+    if a.bid_count != n || a.seq != n {
+        return Err(format!(
+            "bidCount {} / seq {} != history {n}",
+            a.bid_count, a.seq
+        ));
+    }
+    let last = history.last().map_or(STARTING_PRICE, |b| b.amount.cents());
+    if a.current_price.cents() != last || a.high_bid.as_ref() != history.last() {
+        return Err(format!(
+            "price {} / high bid != the last bid {last}",
+            a.current_price.cents()
+        ));
+    }
+    Ok(last)
 }
 
 /// One accept per price level; strictly increasing amounts (by at least the increment) in seq order with

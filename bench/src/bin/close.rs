@@ -50,7 +50,11 @@ struct Sample {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let n = if cli.smoke { 4 } else { cli.auctions.clamp(2, 200) };
+    let n = if cli.smoke {
+        4
+    } else {
+        cli.auctions.clamp(2, 200)
+    };
     let stack = stack::start(StoreChoice::Sqlite).await;
     let c = Client::new(&stack);
     let seller = c.token("Sam Seller", "seller").await;
@@ -75,7 +79,9 @@ async fn main() {
         let id = created["auction"]["auctionId"].as_str().unwrap().to_owned();
         let ends_at = created["auction"]["endsAt"].as_i64().unwrap();
         let viewer = c.token(&format!("Viewer {i}"), "bidder").await;
-        let socket = stack::connect(&stack, &id, &viewer).await.expect("viewer connects");
+        let socket = stack::connect(&stack, &id, &viewer)
+            .await
+            .expect("viewer connects");
         // The viewer: the local time `auction.ended` arrived.
         let reader = tokio::spawn(async move {
             let (_, mut rx) = socket.split();
@@ -91,8 +97,17 @@ async fn main() {
         let (c2, bidder, id2) = (Client::new(&stack), bidder.clone(), id.clone());
         let bid = tokio::spawn(async move {
             if extended {
-                tokio::time::sleep(Duration::from_millis((ends_at - 2_000 - now_ms()).max(0) as u64)).await;
-                let (s, b) = c2.post(&format!("/auctions/{id2}/bids"), &bidder, json!({"amount": 1_000})).await;
+                tokio::time::sleep(Duration::from_millis(
+                    (ends_at - 2_000 - now_ms()).max(0) as u64
+                ))
+                .await;
+                let (s, b) = c2
+                    .post(
+                        &format!("/auctions/{id2}/bids"),
+                        &bidder,
+                        json!({"amount": 1_000}),
+                    )
+                    .await;
                 assert_eq!(s, 201, "{b}");
             }
         });
@@ -128,10 +143,20 @@ async fn main() {
         out,
         "{n} auctions, one viewer each; every other one extended by a bid 2 s before its end (10 s soft close).\n"
     );
-    let _ = writeln!(out, "| auctions | n | viewer p50 | p90 | p99 | max | server p50 | server max |");
+    let _ = writeln!(
+        out,
+        "| auctions | n | viewer p50 | p90 | p99 | max | server p50 | server max |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
-    for (label, pick) in [("all", None), ("extended", Some(true)), ("sudden death", Some(false))] {
-        let chosen: Vec<&Sample> = samples.iter().filter(|s| pick.is_none_or(|p| s.extended == p)).collect();
+    for (label, pick) in [
+        ("all", None),
+        ("extended", Some(true)),
+        ("sudden death", Some(false)),
+    ] {
+        let chosen: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| pick.is_none_or(|p| s.extended == p))
+            .collect();
         let mut v: Vec<f64> = chosen.iter().map(|s| s.viewer_ms).collect();
         let mut sv: Vec<f64> = chosen.iter().map(|s| s.server_ms).collect();
         let p = |v: &mut Vec<f64>, q| percentile(v, q).unwrap_or(f64::NAN);
