@@ -64,7 +64,7 @@ export function bidFormView({ onInput, onQuick, onMode, onSubmit }) {
       setText(hint, text);
       const showSteps = !off && minimumBid != null;
       setText(steps, showSteps
-        ? `Bids go up in steps of ${formatCents(stepAt(increments, minimumBid))} here · next: ${[1, 2, 3].map((k) => formatCents(addSteps(increments, minimumBid, k))).join(", ")}`
+        ? `Steps of ${formatCents(stepAt(increments, minimumBid))} at this price · then ${[1, 2, 3].map((k) => formatCents(addSteps(increments, minimumBid, k))).join(", ")}…`
         : "");
       steps.hidden = !showSteps;
       setText(modeHelp, off ? "" : max
