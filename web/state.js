@@ -44,6 +44,8 @@ export const DEFAULT_MIN_INCREMENT = 100;
 /** Bids kept in the state (the feed shows fewer). */
 export const MAX_BIDS = 200;
 
+/** The events that carry the auction's status at their seq (the others ride along). */
+const SEQ_EVENTS = new Set(["bid.placed", "auction.status", "auction.ended"]);
 const EVENT_TYPES = new Set([
   "bid.placed", "auction.status", "auction.ended", "auction.viewers", "auction.reserve", "bid.outbid",
 ]);
@@ -230,7 +232,9 @@ function onFrame(state, f) {
       }
     }
   }
-  if (!stale) s.lastSeq = Math.max(s.lastSeq, seq);
+  // Only what the status follows moves the seq shown: a viewers / outbid / reserve frame may carry a seq whose
+  // delivery has not reached us yet, and that delivery must not then look stale.
+  if (!stale && events.some((ev) => SEQ_EVENTS.has(ev.type))) s.lastSeq = Math.max(s.lastSeq, seq);
   lostLead(s, wasLeading, effects);
   return settle(s, effects);
 }

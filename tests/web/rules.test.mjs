@@ -370,3 +370,14 @@ test("reduce with the new inputs never mutates the state it is given", () => {
   assert.deepEqual(d.state, frozen);
   assert.equal(initialState(ID).me, null);
 });
+
+test("a viewers or outbid frame ahead of the deliveries does not make the next delivery stale", () => {
+  const d = withMe(snapshot([10_000], { leaderId: ME }));
+  d.send(frame("auction.viewers", 3, { count: 2 }));
+  d.send(frame("bid.outbid", 3, { amount: 10_200, minimumBid: 10_300 }));
+  assert.equal(d.state.lastSeq, 1);
+  d.send(delivery(2, [[10_100, "Grace"], [10_200, "Linus"]]));
+  assert.equal(d.state.auction.currentPrice, 10_200, "the delivery's status applies");
+  assert.equal(d.state.auction.bidCount, 3);
+  assert.equal(d.state.lastSeq, 3);
+});
