@@ -13,7 +13,7 @@ export function createFormView({ onSubmit }) {
   const title = h("input", { type: "text", testid: "create-title", required: true, placeholder: "Vintage film camera" });
   const desc = h("textarea", { testid: "create-description", rows: "3", placeholder: "Condition, what's included, shipping…" });
   const start = h("input", { type: "text", inputmode: "decimal", testid: "create-starting-price", required: true, placeholder: "25.00", autocomplete: "off" });
-  const inc = h("input", { type: "text", inputmode: "decimal", testid: "create-min-increment", placeholder: "1.00", autocomplete: "off" });
+  const inc = h("input", { type: "text", inputmode: "decimal", testid: "create-min-increment", placeholder: "Standard ladder", autocomplete: "off" });
   const dur = h("input", { type: "number", testid: "create-duration-seconds", required: true, min: String(DURATION_MIN), max: String(DURATION_MAX), step: "1", value: "300", inputmode: "numeric" });
   const durHint = h("span", { class: "field-hint" });
   const soft = h("input", { type: "number", testid: "create-soft-close", min: "0", max: String(SOFT_CLOSE_MAX), step: "1", value: String(SOFT_CLOSE_DEFAULT), inputmode: "numeric" });
@@ -91,9 +91,8 @@ export function createFormView({ onSubmit }) {
   h("label", { class: "field" },
     h("span", { class: "field-label" }, "Duration (seconds)"),
     dur, presets, durHint),
-  h("div", { class: "grid-2" },
-    field("Soft close (seconds)", soft, softHint),
-    field("Starts at", startsAt, "Optional; blank starts now")),
+  field("Soft close (seconds)", soft, softHint),
+  field("Starts at", startsAt, "Optional; blank starts now"),
   msg,
   submit);
 
