@@ -31,6 +31,24 @@ export function countdown(endsAt, now, ended = false) {
   };
 }
 
+/** A scheduled auction's countdown to its start (server-clock ms). `started` once startsAt has passed. */
+export function startCountdown(startsAt, now) {
+  const left = Number(startsAt) - now;
+  return { label: left > 0 ? "Starts in" : "Starting…", text: formatCountdown(left), urgent: false, overdue: false, started: !(left > 0) };
+}
+
+/** "+8 s" for a soft-close extension of 8000 ms (whole seconds, at least 1). */
+export function extensionText(ms) {
+  const s = Math.max(1, Math.round(Number(ms) / 1000) || 0);
+  return `+${humanDuration(s)}`;
+}
+
+/** "1 watching", "12 watching". */
+export function viewersText(n) {
+  const c = n == null || n === "" ? NaN : Number(n);
+  return Number.isSafeInteger(c) && c >= 0 ? `${c} watching` : "";
+}
+
 /** The short countdown of a card in the list. */
 export function cardCountdown(endsAt, now) {
   const left = Number(endsAt) - now;

@@ -17,7 +17,7 @@ const network = { network: true, message: "Can't reach the auction server." };
 
 test("submitting a valid amount places it with the fresh key", () => {
   const { form, effects } = run(initialForm(), typed("125.50"), { type: "submit", key: "k1" });
-  assert.deepEqual(effects, [{ type: "place", amount: 12_550, key: "k1" }]);
+  assert.deepEqual(effects, [{ type: "place", amount: 12_550, key: "k1", max: false }]);
   assert.equal(form.busy, true);
   assert.equal(submitLabel(form), "Placing bid…");
 });
@@ -28,7 +28,7 @@ test("retry after an unknown outcome resends the same Idempotency-Key", () => {
   assert.match(form.notice.text, /Retry bid/);
   assert.equal(submitLabel(form), "Retry bid");
   const r = step(form, { type: "submit", key: "k2" });
-  assert.deepEqual(r.effects, [{ type: "place", amount: 15_000, key: "k1" }]);
+  assert.deepEqual(r.effects, [{ type: "place", amount: 15_000, key: "k1", max: false }]);
 });
 
 test("a 503 is an unknown outcome too; a 4xx is not", () => {
@@ -44,20 +44,20 @@ test("a 503 is an unknown outcome too; a 4xx is not", () => {
 test("changing the amount after a failure gets a new key", () => {
   const { form } = run(initialForm(), typed("150"), { type: "submit", key: "k1" }, { type: "failed", error: network }, typed("160"));
   assert.equal(submitLabel(form), "Place bid");
-  assert.deepEqual(step(form, { type: "submit", key: "k2" }).effects, [{ type: "place", amount: 16_000, key: "k2" }]);
+  assert.deepEqual(step(form, { type: "submit", key: "k2" }).effects, [{ type: "place", amount: 16_000, key: "k2", max: false }]);
 });
 
 test("a live frame of our pending bid settles it", () => {
   const { form } = run(initialForm(), typed("150"), { type: "submit", key: "k1" }, { type: "failed", error: network },
-    { type: "liveBid", bid: { amount: 15_000, bidderName: "Ada" }, me: "Ada" });
+    { type: "liveBid", bid: { amount: 15_000, bidderName: "Ada" }, mine: true });
   assert.equal(form.pending, null);
   assert.equal(form.notice.kind, "ok");
   assert.match(form.notice.text, /\$150\.00 went through/);
 });
 
-test("someone else's bid of the same amount does not settle ours", () => {
+test("someone else's bid of the same amount (even under our name) does not settle ours", () => {
   const { form } = run(initialForm(), typed("150"), { type: "submit", key: "k1" }, { type: "failed", error: network },
-    { type: "liveBid", bid: { amount: 15_000, bidderName: "Grace" }, me: "Ada" });
+    { type: "liveBid", bid: { amount: 15_000, bidderName: "Ada" }, mine: false });
   assert.equal(form.pending.key, "k1");
 });
 
@@ -126,4 +126,106 @@ test("auth failures hand the error to the page", () => {
   const err = { status: 401, code: "token_expired", isAuth: true, message: "Expired." };
   const { effects } = run(initialForm(), typed("150"), { type: "submit", key: "k" }, { type: "failed", error: err });
   assert.deepEqual(effects.at(-1), { type: "auth", error: err });
+});
+
+// ------------------------------------------------------------------ issue 10: max bids, new refusals, schedule
+
+const max = { type: "mode", mode: "max" };
+
+test("a max bid is placed as max; its retry keeps the key only in the same mode", () => {
+  let { form, effects } = run(initialForm(), max, typed("500"), { type: "submit", key: "k1" });
+  assert.deepEqual(effects.at(-1), { type: "place", amount: 50_000, key: "k1", max: true });
+  assert.equal(submitLabel(form), "Setting max…");
+  form = run(form, { type: "failed", error: network }).form;
+  assert.equal(submitLabel(form), "Retry max bid");
+  assert.deepEqual(step(form, { type: "submit", key: "k2" }).effects, [{ type: "place", amount: 50_000, key: "k1", max: true }]);
+  form = run(form, { type: "mode", mode: "amount" }).form;
+  assert.equal(submitLabel(form), "Place bid");
+  assert.deepEqual(step(form, { type: "submit", key: "k3" }).effects, [{ type: "place", amount: 50_000, key: "k3", max: false }],
+    "the same number as a plain bid is another request");
+});
+
+test("201 of a max bid: leading with a bid, leading after only raising it, or outbid at once", () => {
+  const sent = run(initialForm(), max, typed("500"), { type: "submit", key: "k1" }).form;
+  let f = step(sent, { type: "placed", amount: 50_000, max: true, leading: true, bid: { amount: 10_000 }, currentPrice: 10_000 }).form;
+  assert.equal(f.notice.kind, "ok");
+  assert.match(f.notice.text, /max bid of \$500\.00 is set — you lead at \$100\.00/);
+  assert.equal(f.maxSet, 50_000);
+  f = step(sent, { type: "placed", amount: 50_000, max: true, leading: true, bid: null, currentPrice: 12_000 }).form;
+  assert.match(f.notice.text, /max bid is now \$500\.00 — you're still the high bidder at \$120\.00/);
+  f = step(sent, { type: "placed", amount: 50_000, max: true, leading: false, bid: { amount: 50_000 }, currentPrice: 50_000 }).form;
+  assert.equal(f.notice.kind, "warn");
+  assert.match(f.notice.text, /outbid at \$500\.00/);
+  assert.equal(f.maxSet, null);
+});
+
+test("201 of a plain bid answered by a proxy: accepted, but outbid", () => {
+  const { form } = run(initialForm(), typed("105"), { type: "submit", key: "k1" },
+    { type: "placed", amount: 10_500, max: false, leading: false, bid: { amount: 10_500 }, currentPrice: 10_600 });
+  assert.equal(form.notice.kind, "warn");
+  assert.match(form.notice.text, /\$105\.00 was accepted, but another bidder's max bid is higher — you've been outbid at \$106\.00/);
+});
+
+test("already_leading switches to a max bid and tells the state", () => {
+  const { form, effects } = run(initialForm(), typed("150"), { type: "submit", key: "k1" },
+    { type: "failed", error: { status: 409, code: "already_leading", message: "x" } });
+  assert.equal(form.mode, "max");
+  assert.match(form.notice.text, /already the high bidder.*max bid/);
+  assert.deepEqual(effects.slice(1), [{ type: "alreadyLeading" }, { type: "focus" }]);
+});
+
+test("max_not_raised says so without a number", () => {
+  const { form } = run(initialForm(), max, typed("150"), { type: "submit", key: "k1" },
+    { type: "failed", error: { status: 409, code: "max_not_raised", message: "x" } });
+  assert.equal(form.notice.text, "Your new max bid must be higher than the max you already set.");
+  assert.equal(form.value, "150", "the amount stays for editing");
+});
+
+test("bid_too_low on a max bid names the minimum for the max", () => {
+  const { form } = run(initialForm(), max, typed("50"), { type: "submit", key: "k1" },
+    { type: "failed", error: { status: 409, code: "bid_too_low", minimumBid: 10_000, message: "x" } });
+  assert.equal(form.notice.text, "Your max bid must be at least $100.00.");
+  assert.equal(form.value, "100.00");
+});
+
+test("auction_not_started: no bids until the start, and the state learns startsAt", () => {
+  const startsAt = Date.UTC(2030, 0, 1, 12, 0, 0);
+  const { form, effects } = run(initialForm(), typed("150"), { type: "submit", key: "k1" },
+    { type: "failed", error: { status: 409, code: "auction_not_started", startsAt, message: "x" } });
+  assert.equal(form.notYet, true);
+  assert.match(form.notice.text, /hasn't started yet\. Bidding opens at /);
+  assert.deepEqual(effects.at(-1), { type: "notStarted", startsAt });
+  assert.equal(submitLabel(form), "Not started");
+  assert.deepEqual(step(form, { type: "submit", key: "k2" }).effects, [], "no request before the start");
+});
+
+test("a scheduled phase disables bidding; active enables it", () => {
+  let f = run(initialForm(), { type: "phase", phase: "scheduled" }, typed("150")).form;
+  assert.deepEqual(step(f, { type: "submit", key: "k" }).effects, []);
+  f = step(f, { type: "phase", phase: "active" }).form;
+  assert.deepEqual(step(f, { type: "submit", key: "k" }).effects, [{ type: "place", amount: 15_000, key: "k", max: false }]);
+});
+
+test("quick chips walk the ladder across rungs", () => {
+  const ladder = [[0, 100], [3_000, 200]];
+  const { form } = run(initialForm(), { type: "minimum", minimumBid: 2_900, focused: false },
+    { type: "quick", steps: 2, minimumBid: 2_900, increments: ladder });
+  assert.equal(form.value, "32.00"); // $29 → $30 (+$1) → $32 (+$2)
+});
+
+test("a pending max bid is settled by one of our bids at or below it; a plain one only by its exact amount", () => {
+  const lost = run(initialForm(), max, typed("500"), { type: "submit", key: "k1" }, { type: "failed", error: network }).form;
+  assert.equal(step(lost, { type: "liveBid", bid: { amount: 10_000 }, mine: true }).form.pending, null);
+  assert.notEqual(step(lost, { type: "liveBid", bid: { amount: 60_000 }, mine: true }).form.pending, null);
+  assert.notEqual(step(lost, { type: "liveBid", bid: { amount: 10_000 }, mine: false }).form.pending, null);
+});
+
+test("being outbid drops a 'you lead' notice and the remembered max, but not an error", () => {
+  const lead = run(initialForm(), max, typed("500"), { type: "submit", key: "k1" },
+    { type: "placed", amount: 50_000, max: true, leading: true, bid: { amount: 10_000 }, currentPrice: 10_000 }).form;
+  const f = step(lead, { type: "outbid" }).form;
+  assert.equal(f.notice, null);
+  assert.equal(f.maxSet, null);
+  const bad = run(initialForm(), typed("abc"), { type: "submit", key: "k" }).form;
+  assert.equal(step(bad, { type: "outbid" }).form.notice.kind, "error");
 });

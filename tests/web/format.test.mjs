@@ -39,3 +39,16 @@ test("money: exact cents both ways", () => {
   assert.equal(parseDollars("1.234").ok, false);
   assert.equal(parseDollars("").ok, false);
 });
+
+test("issue 10: start countdown, extension size, viewer count", async () => {
+  const { startCountdown, extensionText, viewersText } = await import("../../web/format.js");
+  assert.deepEqual(startCountdown(100_000, 40_000), { label: "Starts in", text: "01:00", urgent: false, overdue: false, started: false });
+  assert.equal(startCountdown(100_000, 100_000).started, true);
+  assert.equal(startCountdown(100_000, 100_000).label, "Starting…");
+  assert.equal(extensionText(8_000), "+8 s");
+  assert.equal(extensionText(90_400), "+1 min 30 s");
+  assert.equal(extensionText(200), "+1 s");
+  assert.equal(viewersText(1), "1 watching");
+  assert.equal(viewersText(12), "12 watching");
+  assert.equal(viewersText(null), "");
+});

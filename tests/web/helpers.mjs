@@ -5,6 +5,9 @@ import { initialState, reduce } from "../../web/state.js";
 export const ID = "A1";
 export const FAR = 10_000_000_000_000; // endsAt far in the future
 
+/** A stand-in public id for a display name (the real ones are hashes: identity.js). */
+export const pid = (name) => `p-${name}`;
+
 export function auction(over = {}) {
   return {
     auctionId: ID, title: "Leica M3", description: "", sellerId: "u-sam", sellerName: "Sam",
@@ -35,14 +38,16 @@ export function batch(seq, amount, bidderName = "Ada") {
  * the status after them, and auction.ended (at the next seq) when `endedAs` is given.
  */
 export function delivery(fromSeq, bids, endedAs = null) {
-  const items = bids.map(([amount, name], i) => ({ type: "bid.placed", seq: fromSeq + i, data: placed(fromSeq + i, amount, name ?? "Ada") }));
+  const items = bids.map(([amount, name], i) => ({
+    type: "bid.placed", seq: fromSeq + i, bidderId: pid(name ?? "Ada"), data: placed(fromSeq + i, amount, name ?? "Ada"),
+  }));
   const lastBid = fromSeq + bids.length - 1;
   const price = bids.length ? bids[bids.length - 1][0] : 10_000;
   items.push({ type: "auction.status", seq: lastBid, data: { currentPrice: price, bidCount: lastBid, endsAt: FAR } });
   let seq = lastBid;
   if (endedAs) {
     seq += 1;
-    items.push({ type: "auction.ended", seq, data: { winnerId: "u-x", winnerName: endedAs, finalPrice: price } });
+    items.push({ type: "auction.ended", seq, data: { winnerId: pid(endedAs), winnerName: endedAs, finalPrice: price } });
   }
   return { type: "batch", seq, fromSeq, auctionId: ID, data: items };
 }
@@ -53,12 +58,15 @@ export function status(seq, currentPrice, bidCount = seq) {
 }
 
 export function ended(seq, winnerName, finalPrice) {
-  return { type: "auction.ended", seq, auctionId: ID, data: { winnerId: winnerName ? "u-x" : null, winnerName, finalPrice } };
+  return { type: "auction.ended", seq, auctionId: ID, data: { winnerId: winnerName ? pid(winnerName) : null, winnerName, finalPrice } };
 }
 
 /** The 201 body of POST /auctions/{id}/bids. */
-export function bidResponse(seq, amount, bidderName = "Ada", minIncrement = 100) {
-  return { bid: bid(seq, amount, bidderName), status: { currentPrice: amount, bidCount: seq, endsAt: FAR }, seq, minimumBid: amount + minIncrement };
+export function bidResponse(seq, amount, bidderName = "Ada", minIncrement = 100, leading = true) {
+  return {
+    bid: bid(seq, amount, bidderName), leading, currentPrice: amount, minimumBid: amount + minIncrement,
+    status: { currentPrice: amount, bidCount: seq, endsAt: FAR }, seq,
+  };
 }
 
 /** GET /auctions/{id} after bids 1..n at the given prices (the 20 most recent bids, newest first). */
@@ -80,8 +88,8 @@ export function driver(first = snapshot([])) {
     state: initialState(ID),
     effects: [],
     timers: [],
-    send(input) {
-      const r = reduce(d.state, input);
+    send(input, ctx) {
+      const r = reduce(d.state, input, ctx);
       d.state = r.state;
       d.effects.push(...r.effects);
       for (const e of r.effects) if (e.type === "gapCheck") d.timers.push(e);

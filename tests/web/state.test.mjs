@@ -320,7 +320,7 @@ test("a newer snapshot moves everything forward and keeps bids the snapshot no l
 test("a snapshot of an ended auction shows the result once", () => {
   const d = driver(snapshot([10_000, 12_000], { status: "ended", seq: 3, winnerName: "Ada", finalPrice: 12_000 }));
   assert.equal(d.state.ended, true);
-  assert.deepEqual(d.state.result, { winnerName: "Ada", finalPrice: 12_000 });
+  assert.deepEqual(d.state.result, { winnerId: null, winnerName: "Ada", finalPrice: 12_000, reserveNotMet: false });
   d.send(snapshot([10_000, 12_000], { status: "ended", seq: 3, winnerName: "Ada", finalPrice: 12_000 }));
   assert.equal(d.count("ended"), 0, "the first snapshot's ended effect was cleared; no second one");
 });
@@ -328,7 +328,7 @@ test("a snapshot of an ended auction shows the result once", () => {
 test("auction.ended shows the winner and final price", () => {
   const d = driver(snapshot([10_000, 10_500]));
   d.send(ended(3, "Grace", 10_500));
-  assert.deepEqual(d.state.result, { winnerName: "Grace", finalPrice: 10_500 });
+  assert.deepEqual(d.state.result, { winnerId: "p-Grace", winnerName: "Grace", finalPrice: 10_500, reserveNotMet: false });
   assert.equal(d.state.auction.status, "ended");
   assert.equal(d.state.lastSeq, 3);
 });

@@ -1,10 +1,12 @@
 // The auction page: holds the auction state and the bid form's state, feeds them what arrives (snapshots,
 // frames, bid responses), performs their effects (resync, gap-check timers, POST the bid, stop the socket) and
 // asks the views to render. The rules are in ../state.js and ../bid-form.js.
-import { config, getSession, tokenExpired, Api, errorMessage, newIdempotencyKey } from "../api.js";
+import { config, getSession, tokenExpired, Api, request, errorMessage, newIdempotencyKey } from "../api.js";
 import { LiveConnection } from "../live.js";
 import { clock, onTick } from "../clock.js";
-import { initialState, reduce, minIncrement, bidLanded } from "../state.js";
+import { initialState, reduce, minIncrement, bidLanded, isMine, phase, serverNow } from "../state.js";
+import { validLadder } from "../money.js";
+import { sessionPublicId } from "../identity.js";
 import { initialForm, step } from "../bid-form.js";
 import { auctionView } from "../views/auction.js";
 import { bidFormView } from "../views/bid-form.js";
@@ -20,11 +22,13 @@ export function auctionPage(nav, id) {
   let live = null;
   let destroyed = false;
   let lastPoll = 0;
+  let shownPhase = null;
   const timers = new Set();
 
   const bidForm = bidFormView({
     onInput: (value) => formStep({ type: "input", value }),
-    onQuick: (steps) => formStep({ type: "quick", steps, minimumBid: state.minimumBid, increment: minIncrement(state.auction) }),
+    onQuick: (steps) => formStep({ type: "quick", steps, minimumBid: state.minimumBid, increments: increments() }),
+    onMode: (mode) => formStep({ type: "mode", mode }),
     onSubmit: () => formStep({ type: "submit", key: newIdempotencyKey() }),
   });
   const view = auctionView({ session, bidForm, onEndNow: endNow });
@@ -33,11 +37,21 @@ export function auctionPage(nav, id) {
 
   function dispatch(input) {
     if (destroyed) return;
-    const r = reduce(state, input);
+    const r = reduce(state, input, { now: Date.now() });
+    const offset = state.clockOffset;
     state = r.state;
+    if (state.clockOffset !== offset) clock.adopt(state.clockOffset); // the list page's countdowns too
     r.effects.forEach(perform);
     render();
   }
+
+  /** The auction's ladder (a fixed step is a one-rung ladder). */
+  function increments() {
+    const a = state.auction;
+    return validLadder(a?.increments) ?? [[0, minIncrement(a)]];
+  }
+
+  const now = () => serverNow(state, Date.now(), clock.now());
 
   function perform(e) {
     switch (e.type) {
@@ -52,7 +66,10 @@ export function auctionPage(nav, id) {
         formStep({ type: "close" }, false);
         break;
       case "bidAdded":
-        formStep({ type: "liveBid", bid: e.bid, me: session.name }, false);
+        formStep({ type: "liveBid", bid: e.bid, mine: isMine(state, e.bid) }, false);
+        break;
+      case "outbid":
+        formStep({ type: "outbid" }, false);
         break;
     }
   }
@@ -62,8 +79,10 @@ export function auctionPage(nav, id) {
     const r = step(form, event);
     form = r.form;
     for (const e of r.effects) {
-      if (e.type === "place") placeBid(e.amount, e.key);
+      if (e.type === "place") placeBid(e.amount, e.key, e.max);
       else if (e.type === "tooLow") dispatch({ local: "bidRejected", minimumBid: e.minimumBid });
+      else if (e.type === "notStarted") dispatch({ local: "notStarted", startsAt: e.startsAt });
+      else if (e.type === "alreadyLeading") dispatch({ local: "alreadyLeading" });
       else if (e.type === "resync") resync().catch(() => {});
       else if (e.type === "auth") nav.authFailed(e.error.cause ?? e.error);
       else if (e.type === "focus") bidForm.focus();
@@ -75,14 +94,24 @@ export function auctionPage(nav, id) {
     if (destroyed) return;
     if (state.auction && !state.ended) {
       form = step(form, { type: "minimum", minimumBid: state.minimumBid, focused: bidForm.isFocused() }).form;
+      form = step(form, { type: "phase", phase: phase(state, now()) }).form;
     }
     view.render(state, { end });
-    bidForm.render(form, { minimumBid: state.minimumBid, increment: minIncrement(state.auction) });
+    bidForm.render(form, { minimumBid: state.minimumBid, increments: increments() });
     tick();
   }
 
   function tick() {
-    const c = view.tick(state, clock.now());
+    const c = view.tick(state, now());
+    // A scheduled auction reached its start: open the form, and ask the server (its status is "active" now).
+    if (c && c.phase !== shownPhase) {
+      const was = shownPhase;
+      shownPhase = c.phase;
+      if (was === "scheduled" && c.phase === "active") {
+        render();
+        resync().catch(() => {});
+      }
+    }
     // Past the end and no auction.ended yet: ask the server every 2 s.
     if (c?.overdue && Date.now() - lastPoll > POLL_OVERDUE_MS) {
       lastPoll = Date.now();
@@ -123,23 +152,35 @@ export function auctionPage(nav, id) {
     return state.ended ? "ended" : "active";
   }
 
-  async function placeBid(amount, key) {
+  /** POST the bid: {"amount"} or {"maxAmount"} (issue 10). */
+  function postBid(amount, key, max) {
+    if (!max) return Api.placeBid(id, amount, key);
+    return request(`/auctions/${encodeURIComponent(id)}/bids`, {
+      method: "POST", body: { maxAmount: amount }, auth: true, headers: { "Idempotency-Key": key },
+    });
+  }
+
+  async function placeBid(amount, key, max = false) {
     const known = new Set(state.bids.map((b) => b.bidId));
     try {
       const t0 = Date.now();
-      const res = await Api.placeBid(id, amount, key);
+      const res = await postBid(amount, key, max);
       clock.observe(res.bid?.placedAt, t0, Date.now());
       if (destroyed) return;
-      dispatch({ ...res, bid: res.bid && { ...res.bid, bidderName: res.bid.bidderName || session.name } });
-      formStep({ type: "placed", amount });
+      dispatch({ ...res, bid: res.bid ? { ...res.bid, bidderName: res.bid.bidderName || session.name } : null });
+      formStep({
+        type: "placed", amount, max, leading: res.leading, bid: res.bid ?? null,
+        currentPrice: res.currentPrice ?? res.status?.currentPrice,
+      });
     } catch (err) {
       if (destroyed) return;
       formStep({
         type: "failed",
-        landed: bidLanded(state, known, amount, session.name),
+        landed: bidLanded(state, known, { amount, max }),
         error: {
           network: !!err.network, status: err.status, code: err.code, isAuth: !!err.isAuth,
-          message: errorMessage(err), minimumBid: err.body?.minimumBid, field: err.body?.field, cause: err,
+          message: errorMessage(err), minimumBid: err.body?.minimumBid, startsAt: err.body?.startsAt,
+          field: err.body?.field, cause: err,
         },
       });
     }
@@ -170,6 +211,9 @@ export function auctionPage(nav, id) {
   }
 
   // ---------- start
+
+  // Who "you" are: our public id, from the token's sub (identity.js). Frames name bidders only by it.
+  sessionPublicId(session).then((publicId) => dispatch({ local: "identity", publicId })).catch(() => {});
 
   const stopTick = onTick(tick);
   const created = nav.takePrefetched(id); // the create form's answer: show it at once

@@ -1,11 +1,14 @@
-// The auction page's DOM: title, price, count, countdown, connection, feed, result and the seller's "End now".
-// It renders the state from ../state.js and never changes it.
+// The auction page's DOM: title, price, count, countdown (with the soft-close flash, or the start countdown of a
+// scheduled auction), connection, viewers, the soft-close / reserve badges, "you lead" / "you've been outbid",
+// feed, result and the seller's "End now". It renders the state from ../state.js and never changes it.
 import { h, setText, showMsg, backLink } from "../dom.js";
 import { formatCents } from "../money.js";
-import { countdown, formatTime, plural, initial } from "../format.js";
-import { isOwner } from "../state.js";
+import { countdown, startCountdown, extensionText, viewersText, formatTime, plural, initial } from "../format.js";
+import { isOwner, isMine, isLeading, outbidNotice, phase, reserveState, softClose } from "../state.js";
 
 export const FEED_SIZE = 100;
+/** How long the countdown flashes after a soft-close extension. */
+export const EXTENSION_FLASH_MS = 1_200;
 
 /** session: the signed-in user; bidForm: a bidFormView (shown to everyone but the seller); onEndNow() */
 export function auctionView({ session, bidForm, onEndNow }) {
@@ -28,7 +31,18 @@ export function auctionView({ session, bidForm, onEndNow }) {
     r.leader = h("span", { class: "leader" });
     r.countdown = h("span", { class: "countdown", testid: "countdown" });
     r.countdownLabel = h("span", { class: "countdown-label" }, "Ends in");
-    r.countdownBox = h("div", { class: "countdown-box" }, r.countdownLabel, r.countdown);
+    r.extended = h("span", { class: "countdown-extended", testid: "countdown-extended", "aria-live": "polite" });
+    r.countdownBox = h("div", { class: "countdown-box", testid: "countdown-box", dataset: { extensions: "0" } },
+      r.countdownLabel, r.countdown, r.extended);
+    r.extensions = 0;
+    r.flashTimer = null;
+    r.softClose = h("span", { class: "badge", testid: "soft-close", hidden: true });
+    r.reserve = h("span", { class: "badge", testid: "reserve-status", hidden: true });
+    r.viewers = h("span", { class: "badge badge-quiet", testid: "viewer-count", hidden: true });
+    r.badges = h("div", { class: "badges" }, r.softClose, r.reserve, r.viewers);
+    r.lead = h("p", { class: "lead-badge", testid: "you-lead", role: "status", hidden: true }, "You're the high bidder");
+    r.outbid = h("p", { class: "msg msg-warn outbid", testid: "outbid-notice", role: "alert", hidden: true });
+    r.startsAt = h("p", { class: "muted small", testid: "starts-at", hidden: true });
     r.feed = h("ol", { class: "feed", testid: "bid-feed", "aria-live": "polite" });
     r.feedEmpty = h("p", { class: "muted feed-empty" }, "No bids yet — be the first.");
     r.feedCount = h("span", { class: "muted" });
@@ -44,9 +58,13 @@ export function auctionView({ session, bidForm, onEndNow }) {
     const header = h("header", { class: "auction-head" }, r.title, r.seller);
     const side = h("aside", { class: "auction-side card" },
       h("div", { class: "side-top" }, r.conn, r.countdownBox),
+      r.startsAt,
+      r.badges,
       r.priceLabel,
       r.price,
       h("p", { class: "price-meta" }, r.bidCount, " ", r.bidWord, r.leader),
+      r.lead,
+      r.outbid,
       r.resultSlot,
       r.owner ? null : bidForm.el,
       r.endBox ?? null);
@@ -59,8 +77,8 @@ export function auctionView({ session, bidForm, onEndNow }) {
     el.replaceChildren(backLink(), h("div", { class: "auction-layout" }, header, side, details));
   }
 
-  function bidItem(b, animate) {
-    const mine = b.bidderName && b.bidderName === session.name;
+  function bidItem(st, b, animate) {
+    const mine = isMine(st, b);
     const li = h("li", { class: animate ? "bid-item fresh" : "bid-item", testid: "bid-item", dataset: { seq: String(b.seq), bidId: b.bidId } },
       h("span", { class: "bid-who" }, h("span", { class: "avatar sm", "aria-hidden": "true" }, initial(b.bidderName)),
         h("span", { class: "bid-name" }, b.bidderName || "Someone"), mine ? h("span", { class: "you" }, "you") : null),
@@ -75,7 +93,11 @@ export function auctionView({ session, bidForm, onEndNow }) {
     const shown = st.bids.slice(0, FEED_SIZE); // newest first
     const els = shown.map((b, i) => {
       let li = r.items.get(b.bidId);
-      if (!li) r.items.set(b.bidId, (li = bidItem(b, r.rendered)));
+      if (!li) r.items.set(b.bidId, (li = bidItem(st, b, r.rendered)));
+      else if (isMine(st, b) && !li.querySelector(".you")) {
+        // Our id arrived after the bid was drawn.
+        li.querySelector(".bid-who").append(h("span", { class: "you" }, "you"));
+      }
       li.classList.toggle("top", i === 0);
       return li;
     });
@@ -97,17 +119,70 @@ export function auctionView({ session, bidForm, onEndNow }) {
     if (r.resultShown) return;
     r.resultShown = true;
     const res = st.result || {};
+    const sold = !!(res.winnerName || res.winnerId);
+    const youWon = sold && !!st.me && res.winnerId === st.me && !r.owner;
     r.resultSlot.replaceChildren(
-      h("div", { class: res.winnerName ? "result sold" : "result unsold", testid: "result", role: "status" },
+      h("div", { class: sold ? "result sold" : "result unsold", testid: "result", role: "status", dataset: { outcome: sold ? "sold" : res.reserveNotMet ? "reserve-not-met" : "no-bids" } },
         h("div", { class: "result-kicker" }, "Auction ended"),
-        res.winnerName
-          ? h("p", { class: "result-line" }, "Sold to ", h("strong", { testid: "result-winner" }, res.winnerName), " for ",
+        sold
+          ? h("p", { class: "result-line" }, "Sold to ", h("strong", { testid: "result-winner" }, res.winnerName || "the high bidder"), " for ",
             h("strong", { testid: "result-price" }, formatCents(res.finalPrice ?? a.currentPrice)))
-          : h("p", { class: "result-line" }, "Ended with no bids"),
-        res.winnerName && res.winnerName === session.name && !r.owner
-          ? h("p", { class: "result-you" }, "Congratulations — you won!")
-          : null));
+          : res.reserveNotMet
+            ? h("p", { class: "result-line", testid: "result-reserve" }, "Reserve not met — the item was not sold")
+            : h("p", { class: "result-line" }, "Ended with no bids"),
+        youWon ? h("p", { class: "result-you" }, "Congratulations — you won!") : null));
     if (r.endBox) r.endBox.hidden = true;
+  }
+
+  function renderBadges(st) {
+    const a = st.auction;
+    const sc = softClose(a);
+    r.softClose.hidden = !sc;
+    if (sc) {
+      setText(r.softClose, sc.suddenDeath ? "Sudden death" : `Soft close: ${sc.seconds} s`);
+      r.softClose.title = sc.suddenDeath
+        ? "Ends exactly on time: late bids do not extend it."
+        : `A bid in the last ${sc.seconds} s extends the auction so others can answer.`;
+      r.softClose.className = sc.suddenDeath ? "badge badge-danger" : "badge";
+      r.softClose.dataset.seconds = String(sc.seconds);
+    }
+    const rs = reserveState(a);
+    r.reserve.hidden = !rs;
+    if (rs) {
+      setText(r.reserve, rs === "met" ? "Reserve met" : "Reserve not met");
+      r.reserve.className = rs === "met" ? "badge badge-ok" : "badge badge-warn";
+      r.reserve.dataset.state = rs;
+    }
+    const v = viewersText(st.viewers);
+    r.viewers.hidden = !v;
+    setText(r.viewers, v);
+    if (v) r.viewers.dataset.count = String(st.viewers);
+
+    const leading = !st.ended && !r.owner && isLeading(st) === true;
+    r.lead.hidden = !leading;
+    const ob = r.owner ? null : outbidNotice(st);
+    r.outbid.hidden = !ob;
+    if (ob) {
+      setText(r.outbid, `You've been outbid — the high bid is now ${formatCents(ob.amount)}.` +
+        (ob.minimumBid ? ` Bid at least ${formatCents(ob.minimumBid)} to lead again.` : ""));
+      r.outbid.dataset.amount = String(ob.amount);
+    }
+
+    // A soft-close extension: flash the countdown and say by how much.
+    const n = st.extension?.count ?? 0;
+    r.countdownBox.dataset.extensions = String(n);
+    if (n > r.extensions && r.rendered) {
+      setText(r.extended, extensionText(st.extension.by));
+      r.countdownBox.classList.remove("extended");
+      void r.countdownBox.offsetWidth; // restart the animation
+      r.countdownBox.classList.add("extended");
+      clearTimeout(r.flashTimer);
+      r.flashTimer = setTimeout(() => {
+        r.countdownBox.classList.remove("extended");
+        setText(r.extended, "");
+      }, EXTENSION_FLASH_MS);
+    }
+    r.extensions = n;
   }
 
   return {
@@ -133,8 +208,11 @@ export function auctionView({ session, bidForm, onEndNow }) {
       setText(r.desc, a.description || "No description provided.");
       r.desc.classList.toggle("muted", !a.description);
 
-      const sold = st.ended && st.result?.winnerName;
-      setText(r.priceLabel, st.ended ? (sold ? "Winning bid" : "Starting price") : a.bidCount > 0 ? "Current bid" : "Starting price");
+      const sold = st.ended && (st.result?.winnerName || st.result?.winnerId);
+      const priceLabel = st.ended
+        ? (sold ? "Winning bid" : a.bidCount > 0 ? "Highest bid" : "Starting price")
+        : a.bidCount > 0 ? "Current bid" : "Starting price";
+      setText(r.priceLabel, priceLabel);
       const cents = st.ended && st.result?.finalPrice != null ? st.result.finalPrice : a.currentPrice;
       setText(r.price, formatCents(cents));
       r.price.dataset.cents = String(cents);
@@ -143,6 +221,7 @@ export function auctionView({ session, bidForm, onEndNow }) {
       const leader = st.bids[0]?.bidderName || a.highBidderName;
       setText(r.leader, a.bidCount > 0 && leader ? ` · ${st.ended ? "won by" : "leading:"} ${leader}` : "");
 
+      renderBadges(st);
       renderFeed(st);
       if (st.ended) renderResult(st);
       if (r.endBtn && !st.ended) {
@@ -154,15 +233,22 @@ export function auctionView({ session, bidForm, onEndNow }) {
       r.rendered = true;
     },
 
-    /** The countdown at server time `now`; returns it (the page polls when it is overdue). */
+    /** The countdown at server time `now`; returns it with the phase (the page polls when it is overdue). */
     tick(st, now) {
       if (!r || !st.auction) return null;
-      const c = countdown(st.auction.endsAt, now, st.ended);
+      const a = st.auction;
+      const p = phase(st, now);
+      const c = p === "scheduled" ? startCountdown(a.startsAt, now) : countdown(a.endsAt, now, st.ended);
       setText(r.countdownLabel, c.label);
       setText(r.countdown, c.text);
       r.countdown.classList.toggle("urgent", c.urgent);
       r.countdownBox.classList.toggle("urgent", c.urgent);
-      return c;
+      r.countdownBox.dataset.phase = p;
+      r.countdownBox.dataset.endsAt = String(a.endsAt ?? "");
+      r.countdownBox.dataset.startsAt = String(a.startsAt ?? "");
+      r.startsAt.hidden = p !== "scheduled";
+      if (p === "scheduled") setText(r.startsAt, `Bidding opens at ${formatTime(a.startsAt)}.`);
+      return { ...c, phase: p };
     },
 
     /** The socket's state: connecting | live | reconnecting | ended. */
