@@ -109,6 +109,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                 }
             }
         }
+        crate::metrics::close_run(report.closed.len(), report.errors);
         tracing::info!(?report, "close run done");
         Ok(report)
     }
@@ -127,6 +128,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         let now = self.now();
         match self.store.close_auction(id, now, closing).await? {
             CloseOutcome::Closed(a) => {
+                crate::metrics::auction_closed(closing, a.ends_at, now);
                 self.hand_off(PublishJob::changed(id, a.seq, now)).await;
                 Ok(Closed::Now(a))
             }
