@@ -371,7 +371,12 @@ pub fn declared(doc: &Value) -> Option<Declared> {
     };
     Some(Declared {
         namespace: d.get("Namespace")?.as_str()?.to_owned(),
-        dimension_sets: d.get("Dimensions")?.as_array()?.iter().map(strings).collect(),
+        dimension_sets: d
+            .get("Dimensions")?
+            .as_array()?
+            .iter()
+            .map(strings)
+            .collect(),
         metrics: d
             .get("Metrics")?
             .as_array()?
