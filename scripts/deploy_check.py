@@ -5,6 +5,7 @@ SAM translator and boto3 from scripts/requirements-deploy.txt).
   functions TEMPLATE                       every rust-cargolambda function: "<LogicalId> <Binary>" per line
   verify-arch BUILD_DIR ARCH               every BUILD_DIR/*/bootstrap is an ELF of ARCH (arm64 | x86_64)
   env TEMPLATE MOTO_URL LOGICAL_ID         seed moto and print the function's environment (KEY=VALUE lines)
+  token [ROLE]                             an HS256 token (bidder | seller | admin) signed with the check's secret
   invoke TEMPLATE BUILD_DIR MOTO_URL       run each built bootstrap behind cargo lambda's Runtime API emulator
                                            with the sample events (create, list, get, bid, $connect, sync, close,
                                            $disconnect) and check every answer
@@ -504,6 +505,9 @@ def main(argv):
         emu = Emulation(cfn, params, argv[3])
         for k, v in sorted(emu.environment(argv[4], cfn["Resources"][argv[4]]).items()):
             print(f"{k}={v}")
+    elif cmd == "token":
+        role = argv[2] if len(argv) > 2 else "bidder"
+        print(token(f"local-{role}", role.capitalize(), role))
     elif cmd == "invoke":
         run_invocations(argv[2], argv[3], argv[4])
     else:

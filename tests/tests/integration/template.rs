@@ -355,14 +355,18 @@ fn the_websocket_stage_deploys_every_route_change() {
 #[test]
 fn cors_origins_are_a_parameter_and_never_any() {
     let t = template();
-    let cors = &t["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
-    assert_eq!(
-        str_of(&cors["AllowOrigins"]),
-        "AllowedOrigins",
-        "!Ref AllowedOrigins"
+    let api = &t["Resources"]["HttpApi"]["Properties"];
+    assert!(
+        api["CorsConfiguration"].is_badvalue(),
+        "CORS lives in the definition"
     );
+    // !Split [",", !Ref AllowedOrigins]
+    let origins = &api["DefinitionBody"]["x-amazon-apigateway-cors"]["allowOrigins"];
+    assert_eq!(origins[1].as_str(), Some("AllowedOrigins"), "{origins:?}");
     let p = &t["Parameters"]["AllowedOrigins"];
-    assert_eq!(str_of(&p["Type"]), "CommaDelimitedList");
+    assert!(p["AllowedPattern"]
+        .as_str()
+        .is_some_and(|p| p.contains("^https?://")));
     for origin in str_of(&p["Default"]).split(',') {
         assert!(
             origin.starts_with("http") && !origin.contains('*'),
