@@ -259,7 +259,7 @@ fn every_alarm_names_a_metric_that_exists_and_notifies_the_optional_topic() {
         }
         assert!(metrics > 0, "{name} watches no metric");
     }
-    assert_eq!(t["Conditions"]["HasAlarmTopic"].is_badvalue(), false);
+    assert!(!t["Conditions"]["HasAlarmTopic"].is_badvalue());
     assert_eq!(str_of(&t["Parameters"]["AlarmTopicArn"]["Default"]), "");
 }
 
