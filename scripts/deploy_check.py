@@ -57,13 +57,16 @@ def sam_template(path):
 
 
 def parameters(sam):
-    """Defaults, and the check's secret for a NoEcho parameter without one."""
+    """Defaults; a parameter without one gets the check's secret if NoEcho, else an SSM-style name of its own
+    (what an operator would pass, e.g. the name of a parameter holding a secret; see *_PARAMETER below)."""
     values = {}
     for name, p in sam.get("Parameters", {}).items():
         if "Default" in p:
             values[name] = p["Default"]
         elif p.get("NoEcho"):
             values[name] = SECRET
+        else:
+            values[name] = f"/{STACK}/{name}"
     return values
 
 
