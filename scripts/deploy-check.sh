@@ -79,13 +79,24 @@ else
   ./scripts/moto.sh "$MOTO_PORT" >"$BUILD_DIR/moto.log" 2>&1 &
   MOTO_PID=$!
   trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
-  for _ in $(seq 1 200); do
-    if curl -s -o /dev/null -D - "http://127.0.0.1:$MOTO_PORT/" 2>/dev/null | grep -qi '^x-auction-tests-serialized'; then break; fi
-    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$BUILD_DIR/moto.log"; echo "moto_server exited" >&2; exit 1; }
-    sleep 0.1
-  done
-  curl -s -o /dev/null -D - "http://127.0.0.1:$MOTO_PORT/" | grep -qi '^x-auction-tests-serialized' \
-    || { echo "moto_server is not serving with the request lock" >&2; exit 1; }
+  # Ready, and serving with the request lock (its responses carry the marker header), or fail.
+  .venv-deploy/bin/python - "$MOTO_PORT" "$MOTO_PID" <<'PY' || { cat "$BUILD_DIR/moto.log" >&2; exit 1; }
+import os, sys, time, urllib.error, urllib.request
+port, pid = sys.argv[1], int(sys.argv[2])
+for _ in range(300):
+    try:
+        headers = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).headers
+    except urllib.error.HTTPError as answered:
+        headers = answered.headers
+    except OSError:
+        os.kill(pid, 0)  # still running, or fail
+        time.sleep(0.1)
+        continue
+    if headers.get("x-auction-tests-serialized") == "1":
+        sys.exit(0)
+    sys.exit("moto_server is not serving with the request lock (scripts/moto/sitecustomize.py)")
+sys.exit("moto_server did not start")
+PY
 
   step "each bootstrap behind cargo lambda's Runtime API emulator, with the sample events"
   .venv-deploy/bin/python scripts/deploy_check.py invoke template.yaml "$BUILD_DIR" "http://127.0.0.1:$MOTO_PORT"
