@@ -61,4 +61,7 @@ step "benchmark smoke runs (keep every benchmark compiling and working; numbers 
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 
+step "deploy check: README Deploy up to where AWS is needed (validate, build, every bootstrap invoked against moto)"
+./scripts/deploy-check.sh
+
 step "all checks passed"

@@ -179,6 +179,7 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
         // Written without closures so the future stays `Send` for any caller lifetime (closures here trip
         // rustc's higher-ranked lifetime inference under `tokio::spawn`), and memory stays bounded by the
         // window, not by the number of viewers.
+        let started = std::time::Instant::now();
         let limit = self.settings.fanout_concurrency.max(1);
         let mut pending = connections.iter();
         let mut in_flight = FuturesUnordered::new();
@@ -208,6 +209,7 @@ impl<S: ConnectionStore, B: Broadcaster> Fanout<S, B> {
             };
             report.retries += retries;
         }
+        crate::metrics::fanout_done(matches!(op, Op::Disconnect), &report, started.elapsed());
         report
     }
 

@@ -18,6 +18,7 @@ pub mod frames;
 pub mod handlers;
 pub mod handoff;
 pub mod http;
+pub mod metrics;
 pub mod ports;
 pub mod publisher;
 #[cfg(feature = "aws")]

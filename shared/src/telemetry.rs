@@ -7,7 +7,7 @@
 //! `info` is used.
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// The filter for a `RUST_LOG` value (`None` or blank: `info`), and the error if it could not be read.
@@ -34,6 +34,7 @@ fn filter() -> Targets {
 }
 
 /// For Lambda: JSON, no ANSI colours, no timestamps (CloudWatch adds them), the target kept for filtering.
+/// Metric events (`crate::metrics`) bypass it and `RUST_LOG`: each is written to stdout as its EMF line.
 pub fn init_lambda() {
     let _ = tracing_subscriber::registry()
         .with(
@@ -41,9 +42,13 @@ pub fn init_lambda() {
                 .json()
                 .with_current_span(false)
                 .with_ansi(false)
-                .without_time(),
+                .without_time()
+                .with_filter(filter().with_target(crate::metrics::TARGET, LevelFilter::OFF)),
         )
-        .with(filter())
+        .with(
+            crate::metrics::layer(std::io::stdout)
+                .with_filter(Targets::new().with_target(crate::metrics::TARGET, LevelFilter::INFO)),
+        )
         .try_init();
 }
 

@@ -190,6 +190,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                 }
             }
         }
+        crate::metrics::close_run(report.closed.len(), report.errors);
         tracing::info!(?report, "close run done");
         Ok(report)
     }
@@ -211,6 +212,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                 if let Some(by) = &a.ended_by {
                     tracing::info!(auction_id = %id, ended_by = %by.user_id, role = ?by.role, bids = a.bid_count, "ended early");
                 }
+                crate::metrics::auction_closed(&closing, a.ends_at, now);
                 self.hand_off(PublishJob::changed(id, a.seq, now)).await;
                 Ok(Closed::Now(a))
             }

@@ -53,7 +53,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
 
     /// `POST /auctions/{id}/bids`: one conditional write, then the fan-out to viewers.
     pub async fn place_bid(&self, req: Request) -> Response<Body> {
-        respond(self.place_bid_inner(&req).await)
+        respond(crate::metrics::timed_bid(self.place_bid_inner(&req)).await)
     }
 
     /// `POST /auctions/{id}/end` (the auction's seller, or an admin).

@@ -9,6 +9,7 @@ mod events;
 mod faults;
 mod http_api;
 mod local_stack;
+mod metrics;
 mod publisher;
 mod rules;
 mod store_dynamodb;

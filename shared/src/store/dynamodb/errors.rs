@@ -24,6 +24,7 @@ where
         SdkError::ServiceError(ctx) => {
             let code = ctx.err().code().unwrap_or_default();
             if THROTTLE_CODES.contains(&code) {
+                crate::metrics::store_throttled(op);
                 StoreError::Throttled
             } else if ctx.raw().status().is_server_error() {
                 StoreError::Unavailable(format!("{op}: {}", DisplayErrorContext(&err)))
