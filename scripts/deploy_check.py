@@ -136,6 +136,7 @@ class Emulation:
         self.ddb = boto3.client("dynamodb", **kw)
         self.sqs = boto3.client("sqs", **kw)
         self.ssm = boto3.client("ssm", **kw)
+        self.sfn = boto3.client("stepfunctions", **kw)
         self.pseudo = {
             "AWS::Region": REGION,
             "AWS::StackName": STACK,
@@ -200,6 +201,20 @@ class Emulation:
             name = p.get("Name", f"/{STACK}/{logical}")
             self.ssm.put_parameter(Name=name, Value=str(p["Value"]), Type=p.get("Type", "String"), Overwrite=True)
             return {"Ref": name, "Type": p.get("Type", "String"), "Value": p["Value"]}
+        if t == "AWS::StepFunctions::StateMachine":
+            # The close timer: created so that create-auction's StartExecution has a state machine to start
+            # (moto records executions; it does not run them — the check's close is the schedule's run).
+            name = p.get("StateMachineName", f"{STACK}-{logical}")
+            definition = p.get("Definition") or {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+            try:
+                arn = self.sfn.create_state_machine(
+                    name=name,
+                    definition=json.dumps(definition),
+                    roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}",
+                )["stateMachineArn"]
+            except self.sfn.exceptions.StateMachineAlreadyExists:
+                arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+            return {"Ref": arn, "Arn": arn, "Name": name}
         if t == "AWS::Lambda::Function":
             name = p.get("FunctionName", f"{STACK}-{logical}")
             return {"Ref": name, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"}

@@ -1019,7 +1019,8 @@ pub struct AuctionEndedEvent {
 
 // ---- creating an auction ----
 
-pub const MAX_TITLE_LEN: usize = 200;
+/// Text limits, in bytes of UTF-8 (a character is 1 to 4).
+pub const MAX_TITLE_LEN: usize = 300;
 pub const MAX_DESCRIPTION_LEN: usize = 4_000;
 pub const MAX_NAME_LEN: usize = 64;
 pub const MIN_DURATION_MS: i64 = 10_000;
@@ -1080,7 +1081,7 @@ pub struct AuctionDraft {
     pub ends_at: Millis,
 }
 
-/// Text fields: trimmed, non-empty where required, bounded, no control characters.
+/// Text fields: trimmed, non-empty where required, at most `max` bytes (UTF-8), no control characters.
 pub fn validate_text(
     field: &'static str,
     raw: &str,
@@ -1091,10 +1092,12 @@ pub fn validate_text(
     if required && s.is_empty() {
         return Err(DomainError::invalid(field, "must not be empty"));
     }
-    if s.chars().count() > max {
+    // Bytes, not characters: what the stored item (and every write of it) costs is its UTF-8 size; 4,000
+    // characters of emoji would be 16 KB.
+    if s.len() > max {
         return Err(DomainError::Invalid {
             field,
-            reason: format!("is too long (at most {max} characters)"),
+            reason: format!("is too long (at most {max} bytes of UTF-8)"),
         });
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {

@@ -247,3 +247,44 @@ scenario! {
         assert_eq!(counts("v2="), vec![3, 2, 2]);
     }
 }
+
+#[tokio::test]
+async fn text_limits_count_bytes_not_characters() {
+    let t = auction_tests::harness::TestApp::sqlite();
+    let seller = t.seller();
+    // 1,000 four-byte emoji: 1,000 characters, 4,000 bytes — the most a description may be
+    let at_limit = "🦀".repeat(1_000);
+    let r = t
+        .create(&seller, json!({"title": "Lamp", "description": at_limit, "startingPrice": 1_000, "durationSeconds": 60}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // one more byte is refused
+    let over = format!("{at_limit}x");
+    let r = t
+        .create(&seller, json!({"title": "Lamp", "description": over, "startingPrice": 1_000, "durationSeconds": 60}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (422, Some("description")),
+        "{}",
+        r.body
+    );
+    // 4,000 emoji (the old character limit) are 16 KB: refused
+    let r = t
+        .create(&seller, json!({"title": "Lamp", "description": "🦀".repeat(4_000), "startingPrice": 1_000, "durationSeconds": 60}))
+        .await;
+    assert!(r.status == 422 || r.status == 413, "{}", r.body);
+    // a title of 100 emoji is 400 bytes: over the 300-byte limit
+    let r = t
+        .create(
+            &seller,
+            json!({"title": "🦀".repeat(100), "startingPrice": 1_000, "durationSeconds": 60}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (422, Some("title")),
+        "{}",
+        r.body
+    );
+}
