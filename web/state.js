@@ -100,11 +100,10 @@ export function gapOpen(state) {
   return state.bidsAnnounced > state.bidsThrough;
 }
 
-/** Is this signed-in user the seller? */
-export function isOwner(auction, session) {
-  if (!auction || !session) return false;
-  if (session.userId && auction.sellerId) return session.userId === auction.sellerId;
-  return !!session.name && session.name === auction.sellerName && session.role !== "bidder";
+/** Is this signed-in user the seller? By public id only (`me`, see identity.js): a display name is not an identity. */
+export function isOwner(auction, session, me) {
+  if (!auction || !session || !me) return false;
+  return !!auction.sellerId && auction.sellerId === me;
 }
 
 /** Is this bid ours (by public id, or because it came back in our own bid response)? */

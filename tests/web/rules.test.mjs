@@ -381,3 +381,12 @@ test("a viewers or outbid frame ahead of the deliveries does not make the next d
   assert.equal(d.state.auction.bidCount, 3);
   assert.equal(d.state.lastSeq, 3);
 });
+
+test("the seller is recognised by public id, never by display name", async () => {
+  const { isOwner } = await import("../../web/state.js");
+  const auction = { sellerId: "p-aaaaaaaaaaaaaaaaaaaa", sellerName: "Sam" };
+  const session = { name: "Sam", role: "seller" };
+  assert.equal(isOwner(auction, session, "p-aaaaaaaaaaaaaaaaaaaa"), true);
+  assert.equal(isOwner(auction, session, "p-bbbbbbbbbbbbbbbbbbbb"), false, "same name, another user");
+  assert.equal(isOwner(auction, session, null), false, "no id known: not the owner");
+});

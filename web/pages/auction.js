@@ -212,13 +212,14 @@ export function auctionPage(nav, id) {
 
   // ---------- start
 
-  // Who "you" are: our public id, from the token's sub (identity.js). Frames name bidders only by it.
-  sessionPublicId(session).then((publicId) => dispatch({ local: "identity", publicId })).catch(() => {});
-
   const stopTick = onTick(tick);
   const created = nav.takePrefetched(id); // the create form's answer: show it at once
-  if (created) dispatch({ auction: created, bids: [] });
   (async () => {
+    // Who "you" are first — our public id, from the token's sub (identity.js): frames name bidders only by it,
+    // and the page is built for the seller or for a bidder by it. (No WebCrypto, no id: a bidder's page.)
+    const publicId = await sessionPublicId(session).catch(() => null);
+    if (publicId) dispatch({ local: "identity", publicId });
+    if (created) dispatch({ auction: created, bids: [] });
     try {
       const outcome = await resync();
       if (destroyed || outcome === "ended") return;

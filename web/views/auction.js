@@ -17,9 +17,9 @@ export function auctionView({ session, bidForm, onEndNow }) {
     h("div", { class: "loading card" }, h("p", { class: "muted" }, "Loading auction…")));
   let r = null; // DOM refs once built
 
-  function build(a) {
+  function build(a, me) {
     r = { items: new Map(), rendered: false, resultShown: false, ended: false };
-    r.owner = isOwner(a, session);
+    r.owner = isOwner(a, session, me);
     r.title = h("h1", { class: "auction-title", testid: "auction-title" });
     r.seller = h("p", { class: "muted meta" });
     r.desc = h("p", { class: "description", testid: "auction-description" });
@@ -201,7 +201,7 @@ export function auctionView({ session, bidForm, onEndNow }) {
       }
       const a = st.auction;
       if (!a) return;
-      if (!r) build(a);
+      if (!r) build(a, st.me);
       document.title = `${a.title} · Gavel`;
       setText(r.title, a.title);
       setText(r.seller, `Sold by ${a.sellerName || "unknown seller"}`);
