@@ -11,6 +11,7 @@
 
 pub mod close;
 pub mod http_api;
+pub mod known_minimums;
 pub mod publish;
 pub mod views;
 pub mod websocket;
@@ -35,6 +36,8 @@ pub struct App<S, B> {
     pub handoff: Arc<dyn HandOff>,
     /// Delivers the slices of a large audience in other invocations; `None`: every slice in this process.
     pub remote_slices: Option<Arc<dyn SliceDelivery>>,
+    /// The last minimum bid seen per auction: bids below it are refused without a store call.
+    pub known_minimums: known_minimums::KnownMinimums,
 }
 
 impl<S: Store, B: Broadcaster> App<S, B> {
@@ -46,6 +49,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         settings: Settings,
     ) -> Self {
         Self {
+            known_minimums: known_minimums::KnownMinimums::new(settings.limits.known_minimums),
             fanout: Fanout::new(store.clone(), broadcaster, &settings),
             store,
             verifier,

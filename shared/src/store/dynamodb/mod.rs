@@ -38,6 +38,7 @@
 mod errors;
 mod items;
 mod keys;
+mod limits;
 mod requests;
 mod schema;
 
