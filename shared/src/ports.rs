@@ -146,7 +146,9 @@ impl BidRate {
 pub enum RateVerdict {
     Allowed,
     /// Over the limit: nothing was counted; the window ends in `retry_after_ms`.
-    Limited { retry_after_ms: Millis },
+    Limited {
+        retry_after_ms: Millis,
+    },
 }
 
 /// The answer of [`LimitStore::create_auction_within_quota`].
@@ -178,8 +180,12 @@ pub struct ActivePage {
 pub trait LimitStore: Send + Sync {
     /// Count one bid of `user` at `now` against `rate`, atomically, unless its window is full (then nothing
     /// is counted). Never reads or writes an auction.
-    async fn take_bid_slot(&self, user: &UserId, now: Millis, rate: BidRate)
-        -> StoreResult<RateVerdict>;
+    async fn take_bid_slot(
+        &self,
+        user: &UserId,
+        now: Millis,
+        rate: BidRate,
+    ) -> StoreResult<RateVerdict>;
 
     /// [`AuctionStore::create_auction`], and atomically with it one of the seller's `max_active` slots:
     /// `SellerAtQuota` (nothing written) when every slot is taken. `AlreadyExists` as `create_auction`.

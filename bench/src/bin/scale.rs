@@ -392,7 +392,11 @@ impl auction::ports::LimitStore for ModelStore {
     ) -> StoreResult<auction::ports::Creation> {
         not_modeled("create_auction_within_quota")
     }
-    async fn release_seller_slot(&self, _: &auction::domain::UserId, _: &AuctionId) -> StoreResult<()> {
+    async fn release_seller_slot(
+        &self,
+        _: &auction::domain::UserId,
+        _: &AuctionId,
+    ) -> StoreResult<()> {
         not_modeled("release_seller_slot")
     }
     async fn list_active_page(

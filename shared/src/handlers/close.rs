@@ -23,11 +23,11 @@
 use super::App;
 use crate::domain::{Auction, AuctionId, CloseOutcome, Closing};
 use crate::ports::{Broadcaster, Store, StoreError};
-use std::collections::HashSet;
-use std::time::Instant;
 use crate::publisher::{PublishJob, REDELIVER_AFTER_MS};
 use futures::StreamExt;
 use serde::Serialize;
+use std::collections::HashSet;
+use std::time::Instant;
 
 /// How long after an auction ended another run may take over its announcement.
 pub const FINALIZE_GRACE_MS: i64 = 10_000;
@@ -97,7 +97,10 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             report.batches += 1;
             self.close_batch(fresh, &mut report).await;
             if started.elapsed() >= budget {
-                tracing::warn!(batches = report.batches, "close run budget spent; the next run goes on");
+                tracing::warn!(
+                    batches = report.batches,
+                    "close run budget spent; the next run goes on"
+                );
                 break;
             }
         }

@@ -85,7 +85,12 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             now,
         );
         let quota = self.settings.limits.max_active_auctions_per_seller;
-        if self.store.create_auction_within_quota(&auction, quota).await? == Creation::SellerAtQuota {
+        if self
+            .store
+            .create_auction_within_quota(&auction, quota)
+            .await?
+            == Creation::SellerAtQuota
+        {
             return Err(ApiError::TooManyAuctions { limit: quota });
         }
         tracing::info!(auction_id = %auction.auction_id, seller = %seller.user_id, ends_at = auction.ends_at, "auction created");
@@ -238,7 +243,11 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             limit: l.bid_rate_limit,
             window_ms: i64::try_from(l.bid_rate_window.as_millis()).unwrap_or(i64::MAX),
         };
-        match self.store.take_bid_slot(&req.bidder_id, req.now, rate).await? {
+        match self
+            .store
+            .take_bid_slot(&req.bidder_id, req.now, rate)
+            .await?
+        {
             RateVerdict::Allowed => Ok(()),
             RateVerdict::Limited { retry_after_ms } => {
                 tracing::info!(bidder = %req.bidder_id, auction_id = %req.auction_id, "bid rate limited");

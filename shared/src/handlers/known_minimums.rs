@@ -73,12 +73,20 @@ mod tests {
     #[test]
     fn refuses_only_below_the_highest_minimum_seen_and_stays_bounded() {
         let k = KnownMinimums::new(2);
-        assert_eq!(k.refuses(&id("a"), m(1)), None, "nothing known: ask the store");
+        assert_eq!(
+            k.refuses(&id("a"), m(1)),
+            None,
+            "nothing known: ask the store"
+        );
         k.observe(&id("a"), seen(1_000, 1_100));
         // An older outcome arriving late never lowers it.
         k.observe(&id("a"), seen(900, 1_000));
         assert_eq!(k.refuses(&id("a"), m(1_099)), Some(seen(1_000, 1_100)));
-        assert_eq!(k.refuses(&id("a"), m(1_100)), None, "at the minimum: ask the store");
+        assert_eq!(
+            k.refuses(&id("a"), m(1_100)),
+            None,
+            "at the minimum: ask the store"
+        );
         // Bounded: a third auction pushes out the least recently used one.
         k.observe(&id("b"), seen(10, 20));
         k.observe(&id("c"), seen(10, 20));

@@ -26,9 +26,7 @@ use crate::domain::{
     BidRejection, BidRequest, CloseOutcome, Closing, Connection, ConnectionId, IdempotencyKey,
     Millis, Money, PlacedBid, Principal, Publication, Role, SyncVerdict, UserId,
 };
-use crate::ports::{
-    AuctionStore, BidRate, Creation, ListCursor, RateVerdict, Store, StoreError,
-};
+use crate::ports::{AuctionStore, BidRate, Creation, ListCursor, RateVerdict, Store, StoreError};
 use std::collections::HashSet;
 
 /// The fixed "now" of the suite (2023-11-14T22:13:20Z).

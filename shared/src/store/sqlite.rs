@@ -84,8 +84,8 @@ use crate::domain::{
     UserId,
 };
 use crate::ports::{
-    ActivePage, AuctionStore, BidRate, ConnectionStore, Creation, LimitStore, ListCursor, RateVerdict,
-    StoreError, StoreResult,
+    ActivePage, AuctionStore, BidRate, ConnectionStore, Creation, LimitStore, ListCursor,
+    RateVerdict, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use rusqlite::{params, ErrorCode, OptionalExtension, TransactionBehavior};
@@ -1030,9 +1030,11 @@ impl LimitStore for SqliteStore {
     async fn release_seller_slot(&self, seller: &UserId, auction: &AuctionId) -> StoreResult<()> {
         let (seller, auction) = (seller.clone(), auction.clone());
         self.run(move |conn| {
-            conn.prepare_cached("DELETE FROM seller_active WHERE seller_id = ?1 AND auction_id = ?2")
-                .and_then(|mut st| st.execute(params![seller.as_str(), auction.as_str()]))
-                .map_err(map_err)?;
+            conn.prepare_cached(
+                "DELETE FROM seller_active WHERE seller_id = ?1 AND auction_id = ?2",
+            )
+            .and_then(|mut st| st.execute(params![seller.as_str(), auction.as_str()]))
+            .map_err(map_err)?;
             Ok(())
         })
         .await
@@ -1108,7 +1110,8 @@ impl LimitStore for SqliteStore {
                 let id = AuctionId::parse(&raw)
                     .map_err(|e| StoreError::Corrupt(format!("purge schedule {raw:?}: {e}")))?;
                 // Only an ended (or already deleted) auction is ever deleted.
-                let ended = load_auction(&tx, &id)?.is_none_or(|a| a.status == AuctionStatus::Ended);
+                let ended =
+                    load_auction(&tx, &id)?.is_none_or(|a| a.status == AuctionStatus::Ended);
                 if ended {
                     for sql in [
                         "DELETE FROM bids WHERE auction_id = ?1",

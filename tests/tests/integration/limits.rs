@@ -3,7 +3,9 @@
 //! call; a seller's open auctions are capped; one close run drains a flood of due auctions; the listing is
 //! a paged summary with a validated cursor; ended auctions are purged after their retention.
 
-use auction::domain::{new_auction, AuctionDraft, AuctionId, Closing, Money, Principal, Role, UserId};
+use auction::domain::{
+    new_auction, AuctionDraft, AuctionId, Closing, Money, Principal, Role, UserId,
+};
 use auction_tests::harness::{http_event, reply, Reply, Req, TestApp, T0};
 use auction_tests::scenario;
 use serde_json::json;

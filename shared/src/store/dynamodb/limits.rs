@@ -15,8 +15,8 @@
 use super::errors::{build_err, store_err};
 use super::items::{auction_id_from_keys, dynamo_limit, Item};
 use super::keys::{
-    auction_pk, key, n, purge_sk, rate_pk, rate_sk, s, seller_pk, GSI1, GSI_ACTIVE, META,
-    PURGE_PK, SELLER_ACTIVE_SK, TTL_ATTRIBUTE,
+    auction_pk, key, n, purge_sk, rate_pk, rate_sk, s, seller_pk, GSI1, GSI_ACTIVE, META, PURGE_PK,
+    SELLER_ACTIVE_SK, TTL_ATTRIBUTE,
 };
 use super::requests::{pause, query_items};
 use super::DynamoStore;
@@ -149,10 +149,8 @@ impl LimitStore for DynamoStore {
         auction: &Auction,
         max_active: usize,
     ) -> StoreResult<Creation> {
-        let item = super::items::encode(
-            "auction",
-            &super::items::AuctionItem::from_domain(auction),
-        )?;
+        let item =
+            super::items::encode("auction", &super::items::AuctionItem::from_domain(auction))?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -194,9 +192,8 @@ impl LimitStore for DynamoStore {
             err.as_service_error()
         {
             let reasons = e.cancellation_reasons();
-            let failed = |i: usize| {
-                reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
-            };
+            let failed =
+                |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
             if failed(0) {
                 return Err(StoreError::AlreadyExists);
             }
