@@ -1460,27 +1460,62 @@ async fn concurrent_bids_keep_the_invariants(store) {
 
 async fn the_bid_rate_is_counted_per_user_and_window(store) {
     // GIVEN a limit of 3 bids per 10 s window
-    let rate = BidRate { limit: 3, window_ms: 10_000 };
+    let rate = BidRate {
+        limit: 3,
+        window_ms: 10_000,
+    };
     let (flooder, other) = (user("flooder"), user("other"));
     let t = NOW + 2_500; // 2.5 s into a window
 
     // WHEN one user takes 3 slots, THEN they are allowed, and the 4th is refused until the window ends
     for i in 0..3 {
-        assert_eq!(store.take_bid_slot(&flooder, t + i, rate).await.expect("take"), RateVerdict::Allowed);
+        assert_eq!(
+            store
+                .take_bid_slot(&flooder, t + i, rate)
+                .await
+                .expect("take"),
+            RateVerdict::Allowed
+        );
     }
     assert_eq!(
-        store.take_bid_slot(&flooder, t + 3, rate).await.expect("take"),
-        RateVerdict::Limited { retry_after_ms: 10_000 - 2_503 }
+        store
+            .take_bid_slot(&flooder, t + 3, rate)
+            .await
+            .expect("take"),
+        RateVerdict::Limited {
+            retry_after_ms: 10_000 - 2_503
+        }
     );
     // AND a refusal counts nothing, AND another user is not affected
-    assert!(matches!(store.take_bid_slot(&flooder, t + 4, rate).await.expect("take"), RateVerdict::Limited { .. }));
-    assert_eq!(store.take_bid_slot(&other, t + 5, rate).await.expect("take"), RateVerdict::Allowed);
+    assert!(matches!(
+        store
+            .take_bid_slot(&flooder, t + 4, rate)
+            .await
+            .expect("take"),
+        RateVerdict::Limited { .. }
+    ));
+    assert_eq!(
+        store
+            .take_bid_slot(&other, t + 5, rate)
+            .await
+            .expect("take"),
+        RateVerdict::Allowed
+    );
     // AND the next window starts afresh
-    assert_eq!(store.take_bid_slot(&flooder, NOW + 10_000, rate).await.expect("take"), RateVerdict::Allowed);
+    assert_eq!(
+        store
+            .take_bid_slot(&flooder, NOW + 10_000, rate)
+            .await
+            .expect("take"),
+        RateVerdict::Allowed
+    );
 
     // WHEN 30 takes of one user race, THEN exactly `limit` are allowed (the count is atomic)
     let racer = user("racer");
-    let rate = BidRate { limit: 5, window_ms: 60_000 };
+    let rate = BidRate {
+        limit: 5,
+        window_ms: 60_000,
+    };
     let tasks: Vec<_> = (0..30)
         .map(|_| {
             let (store, racer) = (store.clone(), racer.clone());
@@ -1549,7 +1584,13 @@ async fn the_seller_quota_is_atomic_and_a_released_slot_is_reusable(store) {
     // AND another seller is not affected, AND an id that exists is still AlreadyExists
     let seller_b = seller();
     let b = make(&seller_b);
-    assert_eq!(store.create_auction_within_quota(&b, 3).await.expect("create"), Creation::Created);
+    assert_eq!(
+        store
+            .create_auction_within_quota(&b, 3)
+            .await
+            .expect("create"),
+        Creation::Created
+    );
     assert!(matches!(
         store.create_auction_within_quota(&b, 3).await,
         Err(StoreError::AlreadyExists)
@@ -1558,16 +1599,31 @@ async fn the_seller_quota_is_atomic_and_a_released_slot_is_reusable(store) {
     // WHEN one slot is released (twice: release is idempotent), THEN exactly one more fits
     let first = &created[0];
     for _ in 0..2 {
-        store.release_seller_slot(&seller_a.user_id, &first.auction_id).await.expect("release");
+        store
+            .release_seller_slot(&seller_a.user_id, &first.auction_id)
+            .await
+            .expect("release");
     }
     let more = make(&seller_a);
-    assert_eq!(store.create_auction_within_quota(&more, 3).await.expect("create"), Creation::Created);
     assert_eq!(
-        store.create_auction_within_quota(&make(&seller_a), 3).await.expect("create"),
+        store
+            .create_auction_within_quota(&more, 3)
+            .await
+            .expect("create"),
+        Creation::Created
+    );
+    assert_eq!(
+        store
+            .create_auction_within_quota(&make(&seller_a), 3)
+            .await
+            .expect("create"),
         Creation::SellerAtQuota
     );
     // AND releasing an unknown seller's slot is a no-op
-    store.release_seller_slot(&user("nobody"), &first.auction_id).await.expect("release");
+    store
+        .release_seller_slot(&user("nobody"), &first.auction_id)
+        .await
+        .expect("release");
 
     for a in created.iter().chain([&b, &more]) {
         finish(&store, &a.auction_id, NOW).await;
@@ -1590,7 +1646,10 @@ async fn the_listing_pages_cover_every_active_auction_once_in_order(store) {
     let mut seen: Vec<Auction> = Vec::new();
     let mut after: Option<ListCursor> = None;
     for _ in 0..100 {
-        let page = store.list_active_page(t0, 3, after.as_ref()).await.expect("list_active_page");
+        let page = store
+            .list_active_page(t0, 3, after.as_ref())
+            .await
+            .expect("list_active_page");
         assert!(page.auctions.len() <= 3);
         seen.extend(page.auctions);
         match page.next {
@@ -1599,21 +1658,44 @@ async fn the_listing_pages_cover_every_active_auction_once_in_order(store) {
         }
     }
     // THEN each of them appears exactly once, in (endsAt, id) order, and the ended one not at all
-    let own: Vec<&Auction> = seen.iter().filter(|a| mine_ids.contains(&a.auction_id)).collect();
+    let own: Vec<&Auction> = seen
+        .iter()
+        .filter(|a| mine_ids.contains(&a.auction_id))
+        .collect();
     assert_eq!(own.len(), 7, "every auction once");
     let set: HashSet<&AuctionId> = own.iter().map(|a| &a.auction_id).collect();
     assert_eq!(set.len(), 7, "no auction twice");
-    assert!(seen.iter().all(|a| a.auction_id != gone.auction_id && a.ends_at > t0));
-    assert!(seen.windows(2).all(|w| w[0].ends_at <= w[1].ends_at), "soonest ending first");
+    assert!(seen
+        .iter()
+        .all(|a| a.auction_id != gone.auction_id && a.ends_at > t0));
+    assert!(
+        seen.windows(2).all(|w| w[0].ends_at <= w[1].ends_at),
+        "soonest ending first"
+    );
 
     // AND a cursor at or before `now` is the first page, AND a cursor past everything is an empty page
     let first = store.list_active_page(t0, 3, None).await.expect("page");
-    let stale = ListCursor { ends_at: t0 - 1, auction_id: auction_id() };
-    let again = store.list_active_page(t0, 3, Some(&stale)).await.expect("page");
+    let stale = ListCursor {
+        ends_at: t0 - 1,
+        auction_id: auction_id(),
+    };
+    let again = store
+        .list_active_page(t0, 3, Some(&stale))
+        .await
+        .expect("page");
     assert_eq!(first.auctions, again.auctions);
-    let past = ListCursor { ends_at: Millis::MAX / 2, auction_id: auction_id() };
-    let empty = store.list_active_page(t0, 3, Some(&past)).await.expect("page");
-    assert!(empty.auctions.iter().all(|a| !mine_ids.contains(&a.auction_id)));
+    let past = ListCursor {
+        ends_at: Millis::MAX / 2,
+        auction_id: auction_id(),
+    };
+    let empty = store
+        .list_active_page(t0, 3, Some(&past))
+        .await
+        .expect("page");
+    assert!(empty
+        .auctions
+        .iter()
+        .all(|a| !mine_ids.contains(&a.auction_id)));
 
     for a in mine.iter().chain([&gone]) {
         finish(&store, &a.auction_id, NOW).await;
@@ -1624,18 +1706,40 @@ async fn a_purge_deletes_an_ended_auction_with_its_bids_once_due_and_never_an_ac
     // GIVEN an ended auction with a keyed bid, its purge scheduled at NOW + 1 s, and an active one scheduled
     let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
     let bidder = user("bidder");
-    accepted(place(&store, &bid_req(&a, &bidder, 1_000, NOW + 1, Some("k-purge"))).await);
+    accepted(
+        place(
+            &store,
+            &bid_req(&a, &bidder, 1_000, NOW + 1, Some("k-purge")),
+        )
+        .await,
+    );
     close(&store, &a.auction_id, NOW + 2, Closing::Early).await;
-    store.mark_finalized(&a.auction_id).await.expect("mark_finalized");
-    store.schedule_purge(&a.auction_id, NOW + 1_000).await.expect("schedule");
-    store.schedule_purge(&a.auction_id, NOW + 1_000).await.expect("schedule twice");
+    store
+        .mark_finalized(&a.auction_id)
+        .await
+        .expect("mark_finalized");
+    store
+        .schedule_purge(&a.auction_id, NOW + 1_000)
+        .await
+        .expect("schedule");
+    store
+        .schedule_purge(&a.auction_id, NOW + 1_000)
+        .await
+        .expect("schedule twice");
     let live = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
-    store.schedule_purge(&live.auction_id, NOW + 1_000).await.expect("schedule");
+    store
+        .schedule_purge(&live.auction_id, NOW + 1_000)
+        .await
+        .expect("schedule");
 
     // WHEN purges run before it is due, THEN nothing of it is deleted
     let early = store.purge_due(NOW + 999, 1_000).await.expect("purge");
     assert!(!early.contains(&a.auction_id));
-    assert!(store.get_auction(&a.auction_id).await.expect("get").is_some());
+    assert!(store
+        .get_auction(&a.auction_id)
+        .await
+        .expect("get")
+        .is_some());
 
     // WHEN it is due, THEN the auction and its bids are gone, the active one is kept
     let due = store.purge_due(NOW + 1_000, 1_000).await.expect("purge");
@@ -1643,7 +1747,11 @@ async fn a_purge_deletes_an_ended_auction_with_its_bids_once_due_and_never_an_ac
     assert!(!due.contains(&live.auction_id));
     assert_eq!(store.get_auction(&a.auction_id).await.expect("get"), None);
     assert!(bids(&store, &a.auction_id).await.is_empty());
-    assert!(store.get_auction(&live.auction_id).await.expect("get").is_some());
+    assert!(store
+        .get_auction(&live.auction_id)
+        .await
+        .expect("get")
+        .is_some());
     // AND a later run finds nothing more of it
     let later = store.purge_due(NOW + 2_000, 1_000).await.expect("purge");
     assert!(!later.contains(&a.auction_id));
