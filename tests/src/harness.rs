@@ -165,8 +165,8 @@ pub fn test_settings() -> Settings {
     Settings {
         publish_window: std::time::Duration::ZERO,
         limits: auction::config::Limits {
-            bid_rate_limit: 10_000,
-            max_active_auctions_per_seller: 1_000,
+            bid_rate_limit: u32::MAX,
+            max_active_auctions_per_seller: 100_000,
             ..Default::default()
         },
         ..Settings::default()
