@@ -174,9 +174,6 @@ impl LimitStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
             .build()
             .map_err(build_err)?;
-        if max_active == 0 {
-            return Ok(Creation::SellerAtQuota);
-        }
         let res = self
             .client
             .transact_write_items()
@@ -346,7 +343,10 @@ impl LimitStore for DynamoStore {
                 self.delete_keys(vec![meta]).await?;
                 purged.push(id);
             }
-            let sk = schedule.get("sk").cloned().unwrap_or_else(|| s(""));
+            let sk = schedule
+                .get("sk")
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt("purge schedule without an sk".into()))?;
             self.client
                 .delete_item()
                 .table_name(&self.table)
