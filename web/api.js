@@ -233,7 +233,7 @@ export async function request(path, { method = "GET", body, auth = false, header
 
 export const Api = {
   devToken: (name, role) => request("/dev/token", { method: "POST", body: { name, role } }),
-  listAuctions: () => request("/auctions"),
+  listAuctions: (cursor = null) => request(cursor ? `/auctions?cursor=${encodeURIComponent(cursor)}` : "/auctions"),
   getAuction: (id) => request(`/auctions/${encodeURIComponent(id)}`),
   createAuction: (input) => request("/auctions", { method: "POST", body: input, auth: true }),
   placeBid: (id, amount, idempotencyKey) =>

@@ -1,5 +1,5 @@
-//! DynamoDB TTL emulation for the embedded store: expired connections and idempotency records are deleted
-//! on a timer, as DynamoDB's TTL deletes them in AWS (the DynamoDB adapter needs nothing of this).
+//! DynamoDB TTL emulation for the embedded store: expired connections, idempotency records and bid-rate
+//! windows are deleted on a timer, as DynamoDB's TTL deletes them in AWS (the DynamoDB adapter needs nothing of this).
 
 use auction::ports::{Clock, SystemClock};
 use auction::store::sqlite::{SqliteStore, Swept};
@@ -20,6 +20,12 @@ pub(crate) fn spawn(
 }
 
 async fn sweep(store: &SqliteStore) {
+    // The bid-rate windows (DynamoDB: the TTL'd `RATE#` items).
+    match store.sweep_limits(SystemClock.now_millis()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(windows = n, "ttl: expired bid-rate windows deleted"),
+        Err(e) => tracing::error!(error = %e, "ttl: bid-rate sweep failed"),
+    }
     match store.sweep_expired(SystemClock.now_millis()).await {
         Ok(s) if s != Swept::default() => tracing::info!(
             connections = s.connections,

@@ -60,6 +60,98 @@ pub struct Settings {
     pub max_sockets_per_user: usize,
     /// Viewers one auction may have (`MAX_VIEWERS_PER_AUCTION`), as counted by its last delivery.
     pub max_viewers_per_auction: u64,
+    /// What one account may make the system do (issue 11): bid rate, open auctions, listing, close budget,
+    /// retention.
+    pub limits: Limits,
+}
+
+/// The abuse limits, each from its own environment variable (README, "Configuration").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Bids one user may place per window (`BID_RATE_LIMIT`), whatever the auction; more answer
+    /// `429 rate_limited`. 20 per 10 s: a person bidding by hand (a bid every second or two, a short burst
+    /// at the end) never meets it; a script is held at 2 bids/s.
+    pub bid_rate_limit: u32,
+    /// The bid rate window (`BID_RATE_WINDOW_MS`).
+    pub bid_rate_window: Duration,
+    /// Auctions one seller may have open (created, not yet closed) at once (`MAX_ACTIVE_AUCTIONS_PER_SELLER`);
+    /// one more answers `429 too_many_auctions`.
+    pub max_active_auctions_per_seller: usize,
+    /// Auctions whose last known minimum bid a process remembers (`KNOWN_MINIMUMS`): a bid below it is
+    /// refused without a store call.
+    pub known_minimums: usize,
+    /// Auctions per page of `GET /auctions`: the default and the most a `limit` may ask for
+    /// (`LIST_PAGE_DEFAULT`, `LIST_PAGE_MAX`).
+    pub list_page_default: usize,
+    pub list_page_max: usize,
+    /// How long one close run keeps taking batches of due auctions (`CLOSE_BUDGET_MS`); well under the
+    /// function's 60 s timeout, so a run never dies mid-batch.
+    pub close_budget: Duration,
+    /// Days an ended auction, its bids and its idempotency records are kept after it ended
+    /// (`RETENTION_DAYS`); then the closer deletes them.
+    pub retention_days: u32,
+    /// Auctions one close run purges at most (`PURGE_BATCH`).
+    pub purge_batch: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            bid_rate_limit: 20,
+            bid_rate_window: Duration::from_secs(10),
+            max_active_auctions_per_seller: 25,
+            known_minimums: 10_000,
+            list_page_default: 20,
+            list_page_max: 50,
+            close_budget: Duration::from_secs(40),
+            retention_days: 30,
+            purge_batch: 25,
+        }
+    }
+}
+
+impl Limits {
+    /// The retention as milliseconds.
+    pub fn retention_ms(&self) -> i64 {
+        i64::from(self.retention_days) * 86_400_000
+    }
+
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let ms = |v: Duration| u64::try_from(v.as_millis()).unwrap_or(u64::MAX);
+        let list_page_max = parse(get, "LIST_PAGE_MAX", d.list_page_max, 1..=100)?;
+        Ok(Self {
+            bid_rate_limit: parse(get, "BID_RATE_LIMIT", d.bid_rate_limit, 1..=10_000)?,
+            bid_rate_window: Duration::from_millis(parse(
+                get,
+                "BID_RATE_WINDOW_MS",
+                ms(d.bid_rate_window),
+                100..=3_600_000,
+            )?),
+            max_active_auctions_per_seller: parse(
+                get,
+                "MAX_ACTIVE_AUCTIONS_PER_SELLER",
+                d.max_active_auctions_per_seller,
+                1..=1_000,
+            )?,
+            known_minimums: parse(get, "KNOWN_MINIMUMS", d.known_minimums, 1..=1_000_000)?,
+            list_page_default: parse(
+                get,
+                "LIST_PAGE_DEFAULT",
+                d.list_page_default.min(list_page_max),
+                1..=list_page_max,
+            )?,
+            list_page_max,
+            close_budget: Duration::from_millis(parse(
+                get,
+                "CLOSE_BUDGET_MS",
+                ms(d.close_budget),
+                1_000..=840_000,
+            )?),
+            retention_days: parse(get, "RETENTION_DAYS", d.retention_days, 1..=3_650)?,
+            purge_batch: parse(get, "PURGE_BATCH", d.purge_batch, 0..=1_000)?,
+        })
+    }
 }
 
 impl Settings {
@@ -102,6 +194,7 @@ impl Default for Settings {
             viewer_shards: 16,
             max_sockets_per_user: 3,
             max_viewers_per_auction: 100_000,
+            limits: Limits::default(),
         }
     }
 }
@@ -212,6 +305,7 @@ impl Config {
                 d.max_viewers_per_auction,
                 1..=100_000_000,
             )?,
+            limits: Limits::from_lookup(&get)?,
         };
         Ok(Self {
             jwt_secret: jwt_secret.map(SecretString::from),
@@ -278,6 +372,43 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn limits_come_from_their_variables_and_are_bounded() {
+        let s = "x".repeat(32);
+        let base = [("JWT_SECRET", s.as_str()), ("TABLE_NAME", "t")];
+        let with = |extra: &[(&str, &str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            cfg(&all)
+        };
+        assert_eq!(with(&[]).unwrap().settings.limits, Limits::default());
+        let c = with(&[
+            ("BID_RATE_LIMIT", "5"),
+            ("BID_RATE_WINDOW_MS", "2000"),
+            ("MAX_ACTIVE_AUCTIONS_PER_SELLER", "3"),
+            ("LIST_PAGE_MAX", "10"),
+            ("CLOSE_BUDGET_MS", "5000"),
+            ("RETENTION_DAYS", "7"),
+        ])
+        .unwrap()
+        .settings
+        .limits;
+        assert_eq!(c.bid_rate_limit, 5);
+        assert_eq!(c.bid_rate_window, Duration::from_secs(2));
+        assert_eq!(c.max_active_auctions_per_seller, 3);
+        assert_eq!((c.list_page_default, c.list_page_max), (10, 10));
+        assert_eq!(c.close_budget, Duration::from_secs(5));
+        assert_eq!(c.retention_ms(), 7 * 86_400_000);
+        for bad in [
+            ("BID_RATE_LIMIT", "0"),
+            ("MAX_ACTIVE_AUCTIONS_PER_SELLER", "0"),
+            ("LIST_PAGE_MAX", "101"),
+            ("CLOSE_BUDGET_MS", "10"),
+        ] {
+            assert!(with(&[bad]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -59,6 +59,15 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("the service is busy, retry shortly")]
     Unavailable { retry_after_secs: u32 },
+    /// More bids from this user than `BID_RATE_LIMIT` per window.
+    #[error("too many bids in a short time; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u32 },
+    /// The seller already has `MAX_ACTIVE_AUCTIONS_PER_SELLER` auctions open.
+    #[error("you already have {limit} open auctions; create more once some have ended")]
+    TooManyAuctions { limit: usize },
+    /// A listing `cursor` this API did not hand out.
+    #[error("the cursor is not one this API returned")]
+    InvalidCursor,
     #[error("internal error")]
     Internal(String),
 }
@@ -89,8 +98,12 @@ impl ApiError {
             | ApiError::AdminOnly => StatusCode::FORBIDDEN,
             ApiError::AuctionNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::EmptyBody | ApiError::InvalidJson(_) | ApiError::InvalidId(_) => {
-                StatusCode::BAD_REQUEST
+            ApiError::EmptyBody
+            | ApiError::InvalidJson(_)
+            | ApiError::InvalidId(_)
+            | ApiError::InvalidCursor => StatusCode::BAD_REQUEST,
+            ApiError::RateLimited { .. } | ApiError::TooManyAuctions { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
             }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
@@ -130,6 +143,9 @@ impl ApiError {
             ApiError::AdminOnly => "admin_only",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::Unavailable { .. } => "service_unavailable",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::TooManyAuctions { .. } => "too_many_auctions",
+            ApiError::InvalidCursor => "invalid_cursor",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -153,8 +169,12 @@ impl ApiError {
             ApiError::Validation(e) | ApiError::InvalidId(e) => {
                 body.insert("field".into(), json!(e.field()));
             }
-            ApiError::Unavailable { retry_after_secs } => {
+            ApiError::Unavailable { retry_after_secs }
+            | ApiError::RateLimited { retry_after_secs } => {
                 body.insert("retryAfterSeconds".into(), json!(retry_after_secs));
+            }
+            ApiError::TooManyAuctions { limit } => {
+                body.insert("limit".into(), json!(limit));
             }
             _ => {}
         }
@@ -173,10 +193,11 @@ impl ApiError {
         Value::Object(body)
     }
 
-    /// `Retry-After` header value, for 503s.
+    /// `Retry-After` header value, for 503s and 429 `rate_limited`.
     pub fn retry_after(&self) -> Option<u32> {
         match self {
-            ApiError::Unavailable { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Unavailable { retry_after_secs }
+            | ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }

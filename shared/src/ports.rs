@@ -2,7 +2,7 @@
 
 use crate::domain::{
     Admission, Auction, AuctionId, Bid, BidOutcome, BidRequest, CloseOutcome, Closing, Connection,
-    ConnectionId, Millis, Publication, SyncVerdict,
+    ConnectionId, Millis, Publication, SyncVerdict, UserId,
 };
 use crate::fanout::FanoutReport;
 use crate::publisher::{PublishJob, SliceJob};
@@ -121,11 +121,107 @@ pub trait ConnectionStore: Send + Sync {
     }
 }
 
-/// Everything the handlers need from storage: both ports, in one bound. Every store adapter is a cheap
-/// handle (a client or an `Arc`), so the handlers and the fan-out each hold a clone.
-pub trait Store: AuctionStore + ConnectionStore + Clone + 'static {}
+/// A per-user bid rate: at most `limit` bids in each fixed window of `window_ms` (README, "Table design").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BidRate {
+    pub limit: u32,
+    pub window_ms: Millis,
+}
 
-impl<T: AuctionStore + ConnectionStore + Clone + 'static> Store for T {}
+impl BidRate {
+    /// The window `now` falls in, as its start (epoch ms).
+    pub fn window_start(&self, now: Millis) -> Millis {
+        let w = self.window_ms.max(1);
+        now.div_euclid(w) * w
+    }
+
+    /// How long until the window of `now` ends (at least 1 ms).
+    pub fn retry_after_ms(&self, now: Millis) -> Millis {
+        (self.window_start(now) + self.window_ms.max(1) - now).max(1)
+    }
+}
+
+/// Whether one more bid of a user fits its current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateVerdict {
+    Allowed,
+    /// Over the limit: nothing was counted; the window ends in `retry_after_ms`.
+    Limited {
+        retry_after_ms: Millis,
+    },
+}
+
+/// The answer of [`LimitStore::create_auction_within_quota`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creation {
+    Created,
+    /// The seller already has `max_active` auctions that have not closed: nothing was written.
+    SellerAtQuota,
+}
+
+/// A position in the listing of active auctions (its order: `endsAt`, then the id). Opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub ends_at: Millis,
+    pub auction_id: AuctionId,
+}
+
+/// One page of active auctions; `next` is where the next page starts (`None`: this was the last).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivePage {
+    pub auctions: Vec<Auction>,
+    pub next: Option<ListCursor>,
+}
+
+/// What the public can make the store do, bounded: the per-user bid rate, the per-seller quota of active
+/// auctions, a paged listing, and the retention of ended auctions. None of it touches an auction item's
+/// partition except the create and the purge themselves.
+#[async_trait]
+pub trait LimitStore: Send + Sync {
+    /// Count one bid of `user` at `now` against `rate`, atomically, unless its window is full (then nothing
+    /// is counted). Never reads or writes an auction.
+    async fn take_bid_slot(
+        &self,
+        user: &UserId,
+        now: Millis,
+        rate: BidRate,
+    ) -> StoreResult<RateVerdict>;
+
+    /// [`AuctionStore::create_auction`], and atomically with it one of the seller's `max_active` slots:
+    /// `SellerAtQuota` (nothing written) when every slot is taken. `AlreadyExists` as `create_auction`.
+    async fn create_auction_within_quota(
+        &self,
+        auction: &Auction,
+        max_active: usize,
+    ) -> StoreResult<Creation>;
+
+    /// Give back the slot `auction` holds of its seller's quota. Idempotent (a slot is released once
+    /// however often this runs), so the closer may repeat it.
+    async fn release_seller_slot(&self, seller: &UserId, auction: &AuctionId) -> StoreResult<()>;
+
+    /// Active auctions that end after `now`, after `after` in listing order, at most `limit`; eventually
+    /// consistent (a listing may lag a write by a moment; the auction's own page is consistent).
+    async fn list_active_page(
+        &self,
+        now: Millis,
+        limit: usize,
+        after: Option<&ListCursor>,
+    ) -> StoreResult<ActivePage>;
+
+    /// Remember that the ended auction `id` (with its bids and idempotency records) is to be deleted at
+    /// `at`. Idempotent.
+    async fn schedule_purge(&self, id: &AuctionId, at: Millis) -> StoreResult<()>;
+
+    /// Delete, whole, at most `limit` auctions whose purge time is `<= now`; returns them. Idempotent: an
+    /// interrupted purge is finished by the next call.
+    async fn purge_due(&self, now: Millis, limit: usize) -> StoreResult<Vec<AuctionId>>;
+}
+
+/// Everything the handlers need from storage: the three ports, in one bound. Every store adapter is a cheap
+/// handle (a client or an `Arc`), so the handlers and the fan-out each hold a clone.
+pub trait Store: AuctionStore + ConnectionStore + LimitStore + Clone + 'static {}
+
+impl<T: AuctionStore + ConnectionStore + LimitStore + Clone + 'static> Store for T {}
 
 /// Why a post or delete to one connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -301,6 +397,33 @@ impl<T: ConnectionStore + ?Sized> ConnectionStore for std::sync::Arc<T> {
     }
     async fn record_strike(&self, id: &ConnectionId) -> StoreResult<u32> {
         (**self).record_strike(id).await
+    }
+}
+
+#[async_trait]
+impl<T: LimitStore + ?Sized> LimitStore for std::sync::Arc<T> {
+    async fn take_bid_slot(&self, u: &UserId, now: Millis, r: BidRate) -> StoreResult<RateVerdict> {
+        (**self).take_bid_slot(u, now, r).await
+    }
+    async fn create_auction_within_quota(&self, a: &Auction, max: usize) -> StoreResult<Creation> {
+        (**self).create_auction_within_quota(a, max).await
+    }
+    async fn release_seller_slot(&self, seller: &UserId, a: &AuctionId) -> StoreResult<()> {
+        (**self).release_seller_slot(seller, a).await
+    }
+    async fn list_active_page(
+        &self,
+        now: Millis,
+        limit: usize,
+        after: Option<&ListCursor>,
+    ) -> StoreResult<ActivePage> {
+        (**self).list_active_page(now, limit, after).await
+    }
+    async fn schedule_purge(&self, id: &AuctionId, at: Millis) -> StoreResult<()> {
+        (**self).schedule_purge(id, at).await
+    }
+    async fn purge_due(&self, now: Millis, limit: usize) -> StoreResult<Vec<AuctionId>> {
+        (**self).purge_due(now, limit).await
     }
 }
 

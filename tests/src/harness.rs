@@ -159,10 +159,16 @@ pub struct TestApp<S, B = Arc<MemoryBroadcaster>> {
 }
 
 /// The production settings, but no coalescing window (tests that need one set it): a window would make
-/// every test that places bids in a row wait for it.
+/// every test that places bids in a row wait for it. And the abuse limits out of the way: tests of other
+/// things place many bids and create many auctions as one user; `limits.rs` tests the limits themselves.
 pub fn test_settings() -> Settings {
     Settings {
         publish_window: std::time::Duration::ZERO,
+        limits: auction::config::Limits {
+            bid_rate_limit: u32::MAX,
+            max_active_auctions_per_seller: 100_000,
+            ..Default::default()
+        },
         ..Settings::default()
     }
 }

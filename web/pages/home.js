@@ -1,8 +1,10 @@
-// The home page: polls GET /auctions every 5 s while visible; sellers get the create form.
+// The home page: polls GET /auctions every 5 s while visible (the pages shown so far, following nextCursor;
+// "Show more" adds one); sellers get the create form.
 import { getSession, Api, errorMessage } from "../api.js";
 import { clock, onTick } from "../clock.js";
 import { validateAuctionForm } from "../auction-form.js";
 import { homeView } from "../views/home.js";
+import { readPages } from "../listing.js";
 import { createFormView } from "../views/create-form.js";
 
 const REFRESH_MS = 5000;
@@ -11,6 +13,7 @@ export function homePage(nav) {
   const s = getSession();
   const canSell = s.role === "seller" || s.role === "admin";
   let destroyed = false;
+  let pages = 1;
 
   async function create(values) {
     const v = validateAuctionForm(values);
@@ -32,13 +35,20 @@ export function homePage(nav) {
     }
   }
 
-  const view = homeView({ canSell, createForm: canSell ? createFormView({ onSubmit: create }) : null });
+  const view = homeView({
+    canSell,
+    createForm: canSell ? createFormView({ onSubmit: create }) : null,
+    onMore: () => {
+      pages += 1;
+      refresh();
+    },
+  });
 
   async function refresh() {
     try {
-      const r = await Api.listAuctions();
+      const r = await readPages((cursor) => Api.listAuctions(cursor), pages);
       if (destroyed) return;
-      view.render((r.auctions || []).filter((a) => a.status !== "ended"), clock.now());
+      view.render(r.auctions.filter((a) => a.status !== "ended"), clock.now(), r.nextCursor !== null);
     } catch (err) {
       if (destroyed) return;
       if (err.isAuth) return nav.authFailed(err);

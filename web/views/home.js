@@ -3,8 +3,10 @@ import { h, setText } from "../dom.js";
 import { formatCents } from "../money.js";
 import { cardCountdown, plural } from "../format.js";
 
-export function homeView({ canSell, createForm }) {
+export function homeView({ canSell, createForm, onMore }) {
   const list = h("div", { class: "auction-list", testid: "auction-list" });
+  const more = h("button", { class: "btn btn-ghost", type: "button", testid: "list-more", onclick: () => onMore?.() }, "Show more");
+  more.hidden = true;
   const status = h("p", { class: "muted list-status" }, "Loading live auctions…");
   const cards = new Map(); // auctionId -> card
 
@@ -47,11 +49,13 @@ export function homeView({ canSell, createForm }) {
       h("section", { class: "home-list" },
         h("div", { class: "section-head" }, h("h1", {}, "Live auctions")),
         status,
-        list),
+        list,
+        more),
       createForm?.el ?? null),
 
-    /** Show these auctions (already filtered to the live ones). */
-    render(auctions, now) {
+    /** Show these auctions (already filtered to the live ones); `hasMore`: the server has another page. */
+    render(auctions, now, hasMore = false) {
+      more.hidden = !hasMore;
       const seen = new Set();
       const els = [];
       for (const a of auctions) {

@@ -376,6 +376,46 @@ impl AuctionStore for ModelStore {
 }
 
 #[async_trait]
+impl auction::ports::LimitStore for ModelStore {
+    async fn take_bid_slot(
+        &self,
+        _: &auction::domain::UserId,
+        _: Millis,
+        _: auction::ports::BidRate,
+    ) -> StoreResult<auction::ports::RateVerdict> {
+        not_modeled("take_bid_slot")
+    }
+    async fn create_auction_within_quota(
+        &self,
+        _: &Auction,
+        _: usize,
+    ) -> StoreResult<auction::ports::Creation> {
+        not_modeled("create_auction_within_quota")
+    }
+    async fn release_seller_slot(
+        &self,
+        _: &auction::domain::UserId,
+        _: &AuctionId,
+    ) -> StoreResult<()> {
+        not_modeled("release_seller_slot")
+    }
+    async fn list_active_page(
+        &self,
+        _: Millis,
+        _: usize,
+        _: Option<&auction::ports::ListCursor>,
+    ) -> StoreResult<auction::ports::ActivePage> {
+        not_modeled("list_active_page")
+    }
+    async fn schedule_purge(&self, _: &AuctionId, _: Millis) -> StoreResult<()> {
+        not_modeled("schedule_purge")
+    }
+    async fn purge_due(&self, _: Millis, _: usize) -> StoreResult<Vec<AuctionId>> {
+        not_modeled("purge_due")
+    }
+}
+
+#[async_trait]
 impl ConnectionStore for ModelStore {
     async fn add_connection(&self, c: &Connection, _: usize) -> StoreResult<Admission> {
         self.state

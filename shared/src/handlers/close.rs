@@ -12,6 +12,13 @@
 //!
 //! Each run also hands off, for active auctions, whatever a lost hand-off left undelivered (after
 //! [`REDELIVER_AFTER_MS`]) and the periodic `auction.status` (every `STATUS_INTERVAL_MS`).
+//!
+//! A run keeps taking batches of `CLOSE_BATCH` due auctions until none is left or its time budget
+//! (`CLOSE_BUDGET_MS`, well under the function's timeout) is spent, so a flood of auctions ending together
+//! is closed in one run, not one batch a minute. Every close also gives back the auction's slot of its
+//! seller's quota and schedules its deletion `RETENTION_DAYS` after it ended, before the hand-off (both
+//! idempotent, and repeated whenever a later run finds the close unfinished); each run then deletes up to
+//! `PURGE_BATCH` auctions whose retention has passed.
 
 use super::App;
 use crate::domain::{Auction, AuctionId, AuctionStatus, CloseOutcome, Closing, EndedBy, Millis};
@@ -19,6 +26,8 @@ use crate::ports::{Broadcaster, Store, StoreError};
 use crate::publisher::{PublishJob, REDELIVER_AFTER_MS};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::time::Instant;
 
 /// How long after an auction ended another run may take over its announcement.
 pub const FINALIZE_GRACE_MS: i64 = 10_000;
@@ -36,6 +45,10 @@ pub struct CloseRunReport {
     pub status_jobs: usize,
     /// Active auctions whose changes were still undelivered `REDELIVER_AFTER_MS` after they happened.
     pub redelivered: Vec<String>,
+    /// Batches of due auctions this run took (it stops when none is due or its budget is spent).
+    pub batches: usize,
+    /// Ended auctions deleted (with their bids) because their retention had passed.
+    pub purged: Vec<String>,
     pub errors: usize,
 }
 
@@ -142,10 +155,52 @@ impl<S: Store, B: Broadcaster> App<S, B> {
     /// off active auctions' undelivered changes and periodic status. Closes run in parallel across auctions.
     pub async fn close_run(&self) -> Result<CloseRunReport, CloseFailed> {
         let mut report = CloseRunReport::default();
-        let due = self
-            .store
-            .due_auctions(self.now(), self.settings.close_batch)
-            .await?;
+        let started = Instant::now();
+        let budget = self.settings.limits.close_budget;
+        let batch = self.settings.close_batch.max(1);
+        // Every auction this run tried once: a batch takes only new ones, so one that keeps failing (or an
+        // announcement still in its grace) cannot make the run spin.
+        let mut attempted: HashSet<AuctionId> = HashSet::new();
+        loop {
+            let due = self
+                .store
+                .due_auctions(self.now(), attempted.len().saturating_add(batch))
+                .await?;
+            let fresh: Vec<AuctionId> = due
+                .into_iter()
+                .filter(|id| !attempted.contains(id))
+                .take(batch)
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            attempted.extend(fresh.iter().cloned());
+            report.batches += 1;
+            self.close_batch(fresh, &mut report).await;
+            if started.elapsed() >= budget {
+                tracing::warn!(
+                    batches = report.batches,
+                    "close run budget spent; the next run goes on"
+                );
+                break;
+            }
+        }
+        report.closed.sort();
+        report.recovered.sort();
+        self.status_jobs(&mut report).await?;
+        if started.elapsed() < budget {
+            let l = &self.settings.limits;
+            for id in self.store.purge_due(self.now(), l.purge_batch).await? {
+                report.purged.push(id.to_string());
+            }
+        }
+        crate::metrics::close_run(report.closed.len(), report.errors);
+        tracing::info!(?report, "close run done");
+        Ok(report)
+    }
+
+    /// Close one batch of due auctions, in parallel.
+    async fn close_batch(&self, due: Vec<AuctionId>, report: &mut CloseRunReport) {
         let outcomes: Vec<_> = futures::stream::iter(due)
             .map(|id| async move { (self.close_due(&id).await, id) })
             .buffer_unordered(CLOSE_CONCURRENCY)
@@ -166,8 +221,10 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                 }
             }
         }
-        report.closed.sort();
-        report.recovered.sort();
+    }
+
+    /// Hand off active auctions' undelivered changes and their periodic status.
+    async fn status_jobs(&self, report: &mut CloseRunReport) -> Result<(), CloseFailed> {
         if self.settings.status_broadcast_auctions > 0 {
             let now = self.now();
             let active = self
@@ -190,9 +247,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                 }
             }
         }
-        crate::metrics::close_run(report.closed.len(), report.errors);
-        tracing::info!(?report, "close run done");
-        Ok(report)
+        Ok(())
     }
 
     /// Close one auction whose `endsAt` has passed (the schedule's close).
@@ -213,12 +268,16 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                     tracing::info!(auction_id = %id, ended_by = %by.user_id, role = ?by.role, bids = a.bid_count, "ended early");
                 }
                 crate::metrics::auction_closed(&closing, a.ends_at, now);
+                self.after_close(&a, now).await?;
                 self.hand_off(PublishJob::changed(id, a.seq, now)).await;
                 Ok(Closed::Now(a))
             }
             CloseOutcome::AlreadyEnded(a) => {
                 let stale = a.ended_at.is_none_or(|t| now - t >= FINALIZE_GRACE_MS);
                 let recovered = !a.finalized && stale;
+                if !a.finalized {
+                    self.after_close(&a, now).await?;
+                }
                 if recovered {
                     self.hand_off(PublishJob::changed(id, a.seq, now)).await;
                 }
@@ -230,6 +289,20 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             CloseOutcome::NotDue(a) => Ok(Closed::NotDue(a)),
             CloseOutcome::NotFound => Ok(Closed::NotFound),
         }
+    }
+}
+
+impl<S: Store, B: Broadcaster> App<S, B> {
+    /// What a close owes the seller and the table, before the close is handed off (so a close whose
+    /// hand-off happened has done it): the seller's quota slot back, and the auction's deletion scheduled
+    /// `RETENTION_DAYS` after it ended. Both idempotent; an unfinished close repeats them.
+    async fn after_close(&self, a: &Auction, now: i64) -> Result<(), StoreError> {
+        self.store
+            .release_seller_slot(&a.seller_id, &a.auction_id)
+            .await?;
+        let ended_at = a.ended_at.unwrap_or(now);
+        let purge_at = ended_at.saturating_add(self.settings.limits.retention_ms());
+        self.store.schedule_purge(&a.auction_id, purge_at).await
     }
 }
 

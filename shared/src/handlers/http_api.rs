@@ -1,7 +1,8 @@
 //! HTTP API handlers (API Gateway HTTP API, payload v2): create, list, get, bid, end.
 
 use super::close::Closed;
-use super::views::{public_bids, AuctionView, BidAccepted};
+use super::known_minimums::KnownMinimum;
+use super::views::{cursor, public_bids, AuctionSummary, AuctionView, BidAccepted};
 use super::App;
 use crate::domain::{
     new_auction, validate_text, AuctionDraft, AuctionId, BidKind, BidOutcome, BidReceipt,
@@ -13,7 +14,7 @@ use crate::http::{
     auction_id_param, bearer_token, idempotency_key, int_field, json_object, json_response,
     money_field, query_limit, respond, string_field,
 };
-use crate::ports::{Broadcaster, Store};
+use crate::ports::{BidRate, Broadcaster, Creation, RateVerdict, Store};
 use crate::publisher::PublishJob;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -32,7 +33,8 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         respond(self.create_auction_inner(&req).await)
     }
 
-    /// `GET /auctions?limit=N`: active auctions, soonest ending first.
+    /// `GET /auctions?limit=N&cursor=C`: a page of active auctions as summaries, soonest ending first, and
+    /// the `nextCursor` of the next page (`null` after the last).
     pub async fn list_auctions(&self, req: Request) -> Response<Body> {
         respond(self.list_auctions_inner(&req).await)
     }
@@ -82,7 +84,15 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             draft,
             now,
         );
-        self.store.create_auction(&auction).await?;
+        let quota = self.settings.limits.max_active_auctions_per_seller;
+        if self
+            .store
+            .create_auction_within_quota(&auction, quota)
+            .await?
+            == Creation::SellerAtQuota
+        {
+            return Err(ApiError::TooManyAuctions { limit: quota });
+        }
         // The close on the second; if arming fails, the schedule's sweep still closes it (late).
         if let Err(e) = self
             .close_timer
@@ -100,13 +110,25 @@ impl<S: Store, B: Broadcaster> App<S, B> {
 
     async fn list_auctions_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         method_is(req, http::Method::GET)?;
-        let limit = query_limit(req, "limit", 50, 100)?;
+        let l = &self.settings.limits;
+        let limit = query_limit(req, "limit", l.list_page_default, l.list_page_max)?;
+        let after = match req.query_string_parameters().first("cursor") {
+            Some(raw) => Some(cursor::decode(raw).ok_or(ApiError::InvalidCursor)?),
+            None => None,
+        };
         let now = self.now();
-        let auctions = self.store.list_active(now, limit).await?;
-        let views: Vec<AuctionView> = auctions.iter().map(|a| AuctionView::new(a, now)).collect();
+        let page = self
+            .store
+            .list_active_page(now, limit, after.as_ref())
+            .await?;
+        let views: Vec<AuctionSummary> = page
+            .auctions
+            .iter()
+            .map(|a| AuctionSummary::new(a, now))
+            .collect();
         Ok(json_response(
             http::StatusCode::OK,
-            &json!({ "auctions": views }),
+            &json!({ "auctions": views, "nextCursor": page.next.as_ref().map(cursor::encode) }),
         ))
     }
 
@@ -164,7 +186,10 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             bid_id: ulid::Ulid::generate().to_string(),
             idempotency_key,
         };
-        match self.store.place_bid(&bid_req).await? {
+        self.admit_bid(&bid_req).await?;
+        let outcome = self.store.place_bid(&bid_req).await?;
+        self.remember_minimum(&bid_req, &outcome);
+        match outcome {
             BidOutcome::Accepted(placed) => {
                 // Never the maximum: only what was bid.
                 tracing::info!(
@@ -247,6 +272,61 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             Closed::NotDue(_) => Err(ApiError::AdminOnly),
             Closed::NotFound => Err(ApiError::AuctionNotFound),
         }
+    }
+}
+
+/// The bid path's protections of the hot auction item (issue 11): they run before the store's `place_bid`.
+impl<S: Store, B: Broadcaster> App<S, B> {
+    /// Refuse a bid before it reaches the auction: below the auction's known minimum (no store call at
+    /// all), or over the bidder's rate (one write on the bidder's own partition, never the auction's).
+    async fn admit_bid(&self, req: &BidRequest) -> Result<(), ApiError> {
+        if req.idempotency_key.is_none() {
+            if let Some(known) = self.known_minimums.refuses(&req.auction_id, req.amount) {
+                return Err(ApiError::BidTooLow {
+                    current_price: known.current_price,
+                    minimum_bid: known.minimum_bid,
+                });
+            }
+        }
+        let l = &self.settings.limits;
+        let rate = BidRate {
+            limit: l.bid_rate_limit,
+            window_ms: i64::try_from(l.bid_rate_window.as_millis()).unwrap_or(i64::MAX),
+        };
+        match self
+            .store
+            .take_bid_slot(&req.bidder_id, req.now, rate)
+            .await?
+        {
+            RateVerdict::Allowed => Ok(()),
+            RateVerdict::Limited { retry_after_ms } => {
+                tracing::info!(bidder = %req.bidder_id, auction_id = %req.auction_id, "bid rate limited");
+                Err(ApiError::RateLimited {
+                    retry_after_secs: u32::try_from((retry_after_ms + 999) / 1000)
+                        .unwrap_or(u32::MAX)
+                        .max(1),
+                })
+            }
+        }
+    }
+
+    /// Remember the minimum an outcome reports (accepted or refused as too low).
+    fn remember_minimum(&self, req: &BidRequest, outcome: &BidOutcome) {
+        let seen = match outcome {
+            BidOutcome::Accepted(p) => KnownMinimum {
+                current_price: p.auction.current_price,
+                minimum_bid: p.auction.minimum_bid,
+            },
+            BidOutcome::Rejected(crate::domain::BidRejection::TooLow {
+                current_price,
+                minimum_bid,
+            }) => KnownMinimum {
+                current_price: *current_price,
+                minimum_bid: *minimum_bid,
+            },
+            _ => return,
+        };
+        self.known_minimums.observe(&req.auction_id, seen);
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod close;
 pub mod http_api;
+pub mod known_minimums;
 pub mod publish;
 pub mod views;
 pub mod websocket;
@@ -40,6 +41,8 @@ pub struct App<S, B> {
     /// Wakes the closer at each auction's end (Step Functions, the local stack's timer); the schedule's sweep
     /// is the safety net.
     pub close_timer: Arc<dyn CloseTimer>,
+    /// The last minimum bid seen per auction: bids below it are refused without a store call.
+    pub known_minimums: known_minimums::KnownMinimums,
 }
 
 impl<S: Store, B: Broadcaster> App<S, B> {
@@ -51,6 +54,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         settings: Settings,
     ) -> Self {
         Self {
+            known_minimums: known_minimums::KnownMinimums::new(settings.limits.known_minimums),
             fanout: Fanout::new(store.clone(), broadcaster, &settings),
             store,
             verifier,

@@ -100,3 +100,109 @@ pub struct BidAccepted {
 pub fn public_bids(bids: &[Bid]) -> Vec<PublicBid> {
     bids.iter().map(Bid::public).collect()
 }
+
+/// One auction in the public listing (`GET /auctions`): what a card shows, no description and no internal
+/// user id (the seller and the leader appear by display name only).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionSummary {
+    pub auction_id: String,
+    pub title: String,
+    pub seller_name: String,
+    pub current_price: i64,
+    pub minimum_bid: i64,
+    pub bid_count: u64,
+    pub seq: u64,
+    /// `scheduled` (before `startsAt`), `active`, `ended`.
+    pub status: Phase,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// 0: sudden death.
+    pub soft_close_seconds: i64,
+    pub high_bidder_name: Option<String>,
+}
+
+impl AuctionSummary {
+    /// The summary of `a` at `now` (the phase depends on the clock).
+    pub fn new(a: &Auction, now: Millis) -> Self {
+        Self {
+            auction_id: a.auction_id.to_string(),
+            title: a.title.clone(),
+            seller_name: a.seller_name.clone(),
+            current_price: a.current_price.cents(),
+            minimum_bid: a.minimum_bid.cents(),
+            bid_count: a.bid_count,
+            seq: a.seq,
+            status: a.phase(now),
+            starts_at: a.starts_at.max(a.created_at),
+            ends_at: a.ends_at,
+            soft_close_seconds: a.soft_close_ms / 1000,
+            high_bidder_name: a.high_bid.as_ref().map(|b| b.bidder_name.clone()),
+        }
+    }
+}
+
+/// The listing's `cursor` / `nextCursor`: a position in listing order (`endsAt`, id), base64url of
+/// `v1:<endsAt>:<auctionId>`. Opaque to clients; a position, never a key: decoding validates the id as
+/// every id is validated (no `#`), and the store only ever starts the ACTIVE listing after it.
+pub mod cursor {
+    use crate::domain::AuctionId;
+    use crate::ports::ListCursor;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    /// Longer than any cursor this API makes (an id is at most 128 characters).
+    const MAX_LEN: usize = 256;
+
+    pub fn encode(c: &ListCursor) -> String {
+        URL_SAFE_NO_PAD.encode(format!("v1:{}:{}", c.ends_at, c.auction_id))
+    }
+
+    /// `None` for anything [`encode`] did not make.
+    pub fn decode(raw: &str) -> Option<ListCursor> {
+        if raw.len() > MAX_LEN {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let rest = text.strip_prefix("v1:")?;
+        let (ends_at, id) = rest.split_once(':')?;
+        if ends_at.is_empty() || !ends_at.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+            return None;
+        }
+        Some(ListCursor {
+            ends_at: ends_at.parse().ok()?,
+            auction_id: AuctionId::parse(id).ok()?,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn round_trips_and_refuses_what_it_did_not_make() {
+            let c = ListCursor {
+                ends_at: 1_700_000_000_000,
+                auction_id: AuctionId::parse("01HZX3Q5V7").unwrap(),
+            };
+            assert_eq!(decode(&encode(&c)), Some(c));
+            let forge = |s: &str| URL_SAFE_NO_PAD.encode(s);
+            for bad in [
+                String::new(),
+                "not base64 !".to_owned(),
+                forge("v2:1:abc"),
+                forge("v1:1"),
+                forge("v1::abc"),
+                forge("v1:+1:abc"),
+                forge("v1:99999999999999999999:abc"),
+                forge("v1:1:AUCTION#x"),
+                forge("v1:1:"),
+                URL_SAFE_NO_PAD.encode([0xff, 0xfe]),
+                "A".repeat(300),
+            ] {
+                assert_eq!(decode(&bad), None, "{bad:?}");
+            }
+        }
+    }
+}

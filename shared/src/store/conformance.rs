@@ -26,7 +26,7 @@ use crate::domain::{
     BidRejection, BidRequest, CloseOutcome, Closing, Connection, ConnectionId, IdempotencyKey,
     Millis, Money, PlacedBid, Principal, Publication, Role, SyncVerdict, UserId,
 };
-use crate::ports::{AuctionStore, Store, StoreError};
+use crate::ports::{AuctionStore, BidRate, Creation, ListCursor, RateVerdict, Store, StoreError};
 use std::collections::HashSet;
 
 /// The fixed "now" of the suite (2023-11-14T22:13:20Z).
@@ -1795,6 +1795,315 @@ async fn concurrent_plain_and_max_bids_keep_the_invariants(store) {
         assert!(p.max_amount >= state.current_price, "{ctx}");
     }
     finish(&store, &a.auction_id, NOW + 1_000).await;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// limits (issue 11): bid rate, seller quota, the paged listing, retention
+// ---------------------------------------------------------------------------------------------------------
+
+async fn the_bid_rate_is_counted_per_user_and_window(store) {
+    // GIVEN a limit of 3 bids per 10 s window
+    let rate = BidRate {
+        limit: 3,
+        window_ms: 10_000,
+    };
+    let (flooder, other) = (user("flooder"), user("other"));
+    let t = NOW + 2_500; // 2.5 s into a window
+
+    // WHEN one user takes 3 slots, THEN they are allowed, and the 4th is refused until the window ends
+    for i in 0..3 {
+        assert_eq!(
+            store
+                .take_bid_slot(&flooder, t + i, rate)
+                .await
+                .expect("take"),
+            RateVerdict::Allowed
+        );
+    }
+    assert_eq!(
+        store
+            .take_bid_slot(&flooder, t + 3, rate)
+            .await
+            .expect("take"),
+        RateVerdict::Limited {
+            retry_after_ms: 10_000 - 2_503
+        }
+    );
+    // AND a refusal counts nothing, AND another user is not affected
+    assert!(matches!(
+        store
+            .take_bid_slot(&flooder, t + 4, rate)
+            .await
+            .expect("take"),
+        RateVerdict::Limited { .. }
+    ));
+    assert_eq!(
+        store
+            .take_bid_slot(&other, t + 5, rate)
+            .await
+            .expect("take"),
+        RateVerdict::Allowed
+    );
+    // AND the next window starts afresh
+    assert_eq!(
+        store
+            .take_bid_slot(&flooder, NOW + 10_000, rate)
+            .await
+            .expect("take"),
+        RateVerdict::Allowed
+    );
+
+    // WHEN 30 takes of one user race, THEN exactly `limit` are allowed (the count is atomic)
+    let racer = user("racer");
+    let rate = BidRate {
+        limit: 5,
+        window_ms: 60_000,
+    };
+    let tasks: Vec<_> = (0..30)
+        .map(|_| {
+            let (store, racer) = (store.clone(), racer.clone());
+            tokio::spawn(async move {
+                loop {
+                    match store.take_bid_slot(&racer, NOW, rate).await {
+                        Err(StoreError::Throttled) => tokio::task::yield_now().await,
+                        other => return other.expect("take"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut allowed = 0;
+    for t in tasks {
+        if t.await.expect("task") == RateVerdict::Allowed {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 5);
+}
+
+async fn the_seller_quota_is_atomic_and_a_released_slot_is_reusable(store) {
+    // GIVEN a seller allowed 3 open auctions, and 10 creates of theirs racing
+    let seller_a = seller();
+    let make = |p: &Principal| {
+        let draft = AuctionDraft {
+            viewer_shards: 1,
+            title: "Quota lot".to_owned(),
+            description: String::new(),
+            starting_price: money(100),
+            increments: domain::Ladder::fixed(money(1)),
+            soft_close_ms: 0,
+            reserve_price: None,
+            starts_at: 0,
+            ends_at: ENDS_AT,
+        };
+        domain::new_auction(auction_id(), p, draft, NOW)
+    };
+    let lots: Vec<Auction> = (0..10).map(|_| make(&seller_a)).collect();
+    let tasks: Vec<_> = lots
+        .iter()
+        .cloned()
+        .map(|a| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                loop {
+                    match store.create_auction_within_quota(&a, 3).await {
+                        Err(StoreError::Throttled) => tokio::task::yield_now().await,
+                        other => return (a, other.expect("create")),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut created = Vec::new();
+    for t in tasks {
+        let (a, outcome) = t.await.expect("task");
+        match outcome {
+            Creation::Created => created.push(a),
+            Creation::SellerAtQuota => {
+                // THEN a refused create wrote nothing
+                assert_eq!(store.get_auction(&a.auction_id).await.expect("get"), None);
+            }
+        }
+    }
+    // THEN exactly 3 were created
+    assert_eq!(created.len(), 3, "exactly the quota is created");
+    // AND another seller is not affected, AND an id that exists is still AlreadyExists
+    let seller_b = seller();
+    let b = make(&seller_b);
+    assert_eq!(
+        store
+            .create_auction_within_quota(&b, 3)
+            .await
+            .expect("create"),
+        Creation::Created
+    );
+    assert!(matches!(
+        store.create_auction_within_quota(&b, 3).await,
+        Err(StoreError::AlreadyExists)
+    ));
+
+    // WHEN one slot is released (twice: release is idempotent), THEN exactly one more fits
+    let first = &created[0];
+    for _ in 0..2 {
+        store
+            .release_seller_slot(&seller_a.user_id, &first.auction_id)
+            .await
+            .expect("release");
+    }
+    let more = make(&seller_a);
+    assert_eq!(
+        store
+            .create_auction_within_quota(&more, 3)
+            .await
+            .expect("create"),
+        Creation::Created
+    );
+    assert_eq!(
+        store
+            .create_auction_within_quota(&make(&seller_a), 3)
+            .await
+            .expect("create"),
+        Creation::SellerAtQuota
+    );
+    // AND releasing an unknown seller's slot is a no-op
+    store
+        .release_seller_slot(&user("nobody"), &first.auction_id)
+        .await
+        .expect("release");
+
+    for a in created.iter().chain([&b, &more]) {
+        finish(&store, &a.auction_id, NOW).await;
+    }
+}
+
+async fn the_listing_pages_cover_every_active_auction_once_in_order(store) {
+    // GIVEN 7 auctions in the case's own time window (two pairs ending in the same ms), and one ended
+    let t0 = NOW + 500 * HOUR + (rand::random::<u32>() as Millis % HOUR);
+    let ends = [5, 1, 3, 3, 9, 1, 7];
+    let mut mine = Vec::new();
+    for e in ends {
+        mine.push(given_auction(&store, 1_000, 100, NOW, t0 + e).await);
+    }
+    let gone = given_auction(&store, 1_000, 100, NOW, t0 + 4).await;
+    close(&store, &gone.auction_id, NOW, admin_end()).await;
+    let mine_ids: HashSet<AuctionId> = mine.iter().map(|a| a.auction_id.clone()).collect();
+
+    // WHEN it is read 3 at a time from t0, following the cursors
+    let mut seen: Vec<Auction> = Vec::new();
+    let mut after: Option<ListCursor> = None;
+    for _ in 0..100 {
+        let page = store
+            .list_active_page(t0, 3, after.as_ref())
+            .await
+            .expect("list_active_page");
+        assert!(page.auctions.len() <= 3);
+        seen.extend(page.auctions);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    // THEN each of them appears exactly once, in (endsAt, id) order, and the ended one not at all
+    let own: Vec<&Auction> = seen
+        .iter()
+        .filter(|a| mine_ids.contains(&a.auction_id))
+        .collect();
+    assert_eq!(own.len(), 7, "every auction once");
+    let set: HashSet<&AuctionId> = own.iter().map(|a| &a.auction_id).collect();
+    assert_eq!(set.len(), 7, "no auction twice");
+    assert!(seen
+        .iter()
+        .all(|a| a.auction_id != gone.auction_id && a.ends_at > t0));
+    assert!(
+        seen.windows(2).all(|w| w[0].ends_at <= w[1].ends_at),
+        "soonest ending first"
+    );
+
+    // AND a cursor at or before `now` is the first page, AND a cursor past everything is an empty page
+    let first = store.list_active_page(t0, 3, None).await.expect("page");
+    let stale = ListCursor {
+        ends_at: t0 - 1,
+        auction_id: auction_id(),
+    };
+    let again = store
+        .list_active_page(t0, 3, Some(&stale))
+        .await
+        .expect("page");
+    assert_eq!(first.auctions, again.auctions);
+    let past = ListCursor {
+        ends_at: Millis::MAX / 2,
+        auction_id: auction_id(),
+    };
+    let empty = store
+        .list_active_page(t0, 3, Some(&past))
+        .await
+        .expect("page");
+    assert!(empty
+        .auctions
+        .iter()
+        .all(|a| !mine_ids.contains(&a.auction_id)));
+
+    for a in mine.iter().chain([&gone]) {
+        finish(&store, &a.auction_id, NOW).await;
+    }
+}
+
+async fn a_purge_deletes_an_ended_auction_with_its_bids_once_due_and_never_an_active_one(store) {
+    // GIVEN an ended auction with a keyed bid, its purge scheduled at NOW + 1 s, and an active one scheduled
+    let a = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    let bidder = user("bidder");
+    accepted(
+        place(
+            &store,
+            &bid_req(&a, &bidder, 1_000, NOW + 1, Some("k-purge")),
+        )
+        .await,
+    );
+    close(&store, &a.auction_id, NOW + 2, admin_end()).await;
+    store
+        .mark_finalized(&a.auction_id)
+        .await
+        .expect("mark_finalized");
+    store
+        .schedule_purge(&a.auction_id, NOW + 1_000)
+        .await
+        .expect("schedule");
+    store
+        .schedule_purge(&a.auction_id, NOW + 1_000)
+        .await
+        .expect("schedule twice");
+    let live = given_auction(&store, 1_000, 100, NOW, ENDS_AT).await;
+    store
+        .schedule_purge(&live.auction_id, NOW + 1_000)
+        .await
+        .expect("schedule");
+
+    // WHEN purges run before it is due, THEN nothing of it is deleted
+    let early = store.purge_due(NOW + 999, 1_000).await.expect("purge");
+    assert!(!early.contains(&a.auction_id));
+    assert!(store
+        .get_auction(&a.auction_id)
+        .await
+        .expect("get")
+        .is_some());
+
+    // WHEN it is due, THEN the auction and its bids are gone, the active one is kept
+    let due = store.purge_due(NOW + 1_000, 1_000).await.expect("purge");
+    assert!(due.contains(&a.auction_id));
+    assert!(!due.contains(&live.auction_id));
+    assert_eq!(store.get_auction(&a.auction_id).await.expect("get"), None);
+    assert!(bids(&store, &a.auction_id).await.is_empty());
+    assert!(store
+        .get_auction(&live.auction_id)
+        .await
+        .expect("get")
+        .is_some());
+    // AND a later run finds nothing more of it
+    let later = store.purge_due(NOW + 2_000, 1_000).await.expect("purge");
+    assert!(!later.contains(&a.auction_id));
+    assert!(!later.contains(&live.auction_id));
+
+    finish(&store, &live.auction_id, NOW).await;
 }
 
 }

@@ -85,7 +85,10 @@ use crate::domain::{
     CloseOutcome, Closing, Connection, ConnectionId, Millis, PlacedBid, Publication, SyncVerdict,
     UserId,
 };
-use crate::ports::{AuctionStore, ConnectionStore, StoreError, StoreResult};
+use crate::ports::{
+    ActivePage, AuctionStore, BidRate, ConnectionStore, Creation, LimitStore, ListCursor,
+    RateVerdict, StoreError, StoreResult,
+};
 use async_trait::async_trait;
 use rusqlite::{params, ErrorCode, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -158,6 +161,40 @@ const MIGRATE_1_TO_2: [&str; 2] = [
          FROM bids b WHERE b.auction_id = idempotency.auction_id AND b.seq = idempotency.seq
      ), 0)",
 ];
+
+/// The tables of [`LimitStore`], created if missing on every open (new tables only: the schema version is
+/// unchanged, an older file simply gains them):
+///
+/// ```sql
+/// -- A user's bids in one fixed rate window (DynamoDB: RATE#<user>/BIDS#<windowStart>); `expires_at` in
+/// -- epoch seconds, removed by `sweep_limits`.
+/// CREATE TABLE bid_windows (user_id TEXT, window_start INTEGER, n INTEGER, expires_at INTEGER,
+///                           PRIMARY KEY (user_id, window_start));
+/// -- The auctions holding a slot of their seller's quota (DynamoDB: the SELLER#<seller>/ACTIVE set).
+/// CREATE TABLE seller_active (seller_id TEXT, auction_id TEXT, PRIMARY KEY (seller_id, auction_id));
+/// -- When an ended auction, its bids and its idempotency records are deleted (DynamoDB: PURGE/<at>#<id>).
+/// CREATE TABLE purge_schedule (auction_id TEXT PRIMARY KEY, purge_at INTEGER);
+/// ```
+const LIMITS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS bid_windows (
+    user_id      TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    n            INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    PRIMARY KEY (user_id, window_start)
+);
+CREATE INDEX IF NOT EXISTS bid_windows_by_expiry ON bid_windows (expires_at);
+CREATE TABLE IF NOT EXISTS seller_active (
+    seller_id  TEXT NOT NULL,
+    auction_id TEXT NOT NULL,
+    PRIMARY KEY (seller_id, auction_id)
+);
+CREATE TABLE IF NOT EXISTS purge_schedule (
+    auction_id TEXT PRIMARY KEY NOT NULL,
+    purge_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS purge_schedule_by_time ON purge_schedule (purge_at);
+";
 
 /// What one [`SqliteStore::sweep_expired`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -235,6 +272,7 @@ impl SqliteStore {
             }
         }
         tx.execute_batch(SCHEMA).map_err(map_err)?;
+        tx.execute_batch(LIMITS_SCHEMA).map_err(map_err)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
@@ -262,6 +300,18 @@ impl SqliteStore {
             };
             tx.commit().map_err(map_err)?;
             Ok(swept)
+        })
+        .await
+    }
+
+    /// Delete the bid-rate windows whose `expires_at` (epoch seconds) is before `now`, as DynamoDB's TTL
+    /// deletes the `RATE#` items. Returns how many.
+    pub async fn sweep_limits(&self, now: Millis) -> StoreResult<usize> {
+        let now_secs = now.div_euclid(1000);
+        self.run(move |conn| {
+            conn.prepare_cached("DELETE FROM bid_windows WHERE expires_at < ?1")
+                .and_then(|mut st| st.execute(params![now_secs]))
+                .map_err(map_err)
         })
         .await
     }
@@ -601,6 +651,23 @@ fn close_tx(
     }
 }
 
+/// Insert a new auction row; `AlreadyExists` if the id is taken.
+fn insert_auction(conn: &rusqlite::Connection, a: &Auction) -> StoreResult<()> {
+    let data = to_json("auction", a)?;
+    let res = conn
+        .prepare_cached(
+            "INSERT INTO auctions (auction_id, status, ends_at, finalized, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![a.auction_id.as_str(), status_str(a.status), a.ends_at, a.finalized, data])
+        });
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if is_primary_key_violation(&e) => Err(StoreError::AlreadyExists),
+        Err(e) => Err(map_err(e)),
+    }
+}
+
 fn query_auction_data(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -633,22 +700,7 @@ fn one_connection(
 impl AuctionStore for SqliteStore {
     async fn create_auction(&self, auction: &Auction) -> StoreResult<()> {
         let a = auction.clone();
-        let data = to_json("auction", &a)?;
-        self.run(move |conn| {
-            let res = conn
-                .prepare_cached(
-                    "INSERT INTO auctions (auction_id, status, ends_at, finalized, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![a.auction_id.as_str(), status_str(a.status), a.ends_at, a.finalized, data])
-                });
-            match res {
-                Ok(_) => Ok(()),
-                Err(e) if is_primary_key_violation(&e) => Err(StoreError::AlreadyExists),
-                Err(e) => Err(map_err(e)),
-            }
-        })
-        .await
+        self.run(move |conn| insert_auction(conn, &a)).await
     }
 
     async fn get_auction(&self, id: &AuctionId) -> StoreResult<Option<Auction>> {
@@ -933,6 +985,175 @@ impl ConnectionStore for SqliteStore {
                 .and_then(|mut st| st.query_row(params![id.as_str()], |r| r.get(0)).optional())
                 .map_err(map_err)?;
             Ok(strikes.unwrap_or(u32::MAX))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl LimitStore for SqliteStore {
+    async fn take_bid_slot(
+        &self,
+        user: &UserId,
+        now: Millis,
+        rate: BidRate,
+    ) -> StoreResult<RateVerdict> {
+        let user = user.clone();
+        let start = rate.window_start(now);
+        let expires_at = (start + 2 * rate.window_ms.max(1)).div_euclid(1000) + 1;
+        self.run(move |conn| {
+            // One statement, atomic: counts only while the window has room (the DynamoDB condition).
+            let counted = conn
+                .prepare_cached(
+                    "INSERT INTO bid_windows (user_id, window_start, n, expires_at) VALUES (?1, ?2, 1, ?3)
+                     ON CONFLICT (user_id, window_start) DO UPDATE SET n = n + 1 WHERE n < ?4",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![user.as_str(), start, expires_at, i64::from(rate.limit)])
+                })
+                .map_err(map_err)?;
+            Ok(if counted == 1 && rate.limit > 0 {
+                RateVerdict::Allowed
+            } else {
+                RateVerdict::Limited {
+                    retry_after_ms: rate.retry_after_ms(now),
+                }
+            })
+        })
+        .await
+    }
+
+    async fn create_auction_within_quota(
+        &self,
+        auction: &Auction,
+        max_active: usize,
+    ) -> StoreResult<Creation> {
+        let a = auction.clone();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            // Counted and inserted under the write lock: no other create can interleave.
+            let active: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM seller_active WHERE seller_id = ?1")
+                .and_then(|mut st| st.query_row(params![a.seller_id.as_str()], |r| r.get(0)))
+                .map_err(map_err)?;
+            if active >= limit_param(max_active) {
+                return Ok(Creation::SellerAtQuota);
+            }
+            insert_auction(&tx, &a)?;
+            tx.prepare_cached("INSERT INTO seller_active (seller_id, auction_id) VALUES (?1, ?2)")
+                .and_then(|mut st| st.execute(params![a.seller_id.as_str(), a.auction_id.as_str()]))
+                .map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+            Ok(Creation::Created)
+        })
+        .await
+    }
+
+    async fn release_seller_slot(&self, seller: &UserId, auction: &AuctionId) -> StoreResult<()> {
+        let (seller, auction) = (seller.clone(), auction.clone());
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "DELETE FROM seller_active WHERE seller_id = ?1 AND auction_id = ?2",
+            )
+            .and_then(|mut st| st.execute(params![seller.as_str(), auction.as_str()]))
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_active_page(
+        &self,
+        now: Millis,
+        limit: usize,
+        after: Option<&ListCursor>,
+    ) -> StoreResult<ActivePage> {
+        let (after_ends, after_id) = match after {
+            Some(c) => (c.ends_at, c.auction_id.to_string()),
+            None => (Millis::MIN, String::new()),
+        };
+        self.run(move |conn| {
+            let rows = query_auction_data(
+                conn,
+                "SELECT auction_id, data FROM auctions
+                 WHERE status = 'active' AND ends_at > ?1 AND (ends_at, auction_id) > (?2, ?3)
+                 ORDER BY ends_at, auction_id LIMIT ?4",
+                params![now, after_ends, after_id, limit_param(limit)],
+            )?;
+            let auctions: Vec<Auction> = rows
+                .iter()
+                .map(|(id, data)| from_json("auction", id, data))
+                .collect::<StoreResult<_>>()?;
+            let next = match auctions.last() {
+                Some(last) if limit > 0 && auctions.len() >= limit => Some(ListCursor {
+                    ends_at: last.ends_at,
+                    auction_id: last.auction_id.clone(),
+                }),
+                _ => None,
+            };
+            Ok(ActivePage { auctions, next })
+        })
+        .await
+    }
+
+    async fn schedule_purge(&self, id: &AuctionId, at: Millis) -> StoreResult<()> {
+        let id = id.clone();
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO purge_schedule (auction_id, purge_at) VALUES (?1, ?2)
+                 ON CONFLICT (auction_id) DO UPDATE SET purge_at = excluded.purge_at",
+            )
+            .and_then(|mut st| st.execute(params![id.as_str(), at]))
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_due(&self, now: Millis, limit: usize) -> StoreResult<Vec<AuctionId>> {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let due: Vec<String> = {
+                let mut st = tx
+                    .prepare_cached(
+                        "SELECT auction_id FROM purge_schedule WHERE purge_at <= ?1
+                         ORDER BY purge_at, auction_id LIMIT ?2",
+                    )
+                    .map_err(map_err)?;
+                let rows = st
+                    .query_map(params![now, limit_param(limit)], |r| r.get::<_, String>(0))
+                    .map_err(map_err)?;
+                rows.collect::<Result<_, _>>().map_err(map_err)?
+            };
+            let mut purged = Vec::with_capacity(due.len());
+            for raw in due {
+                let id = AuctionId::parse(&raw)
+                    .map_err(|e| StoreError::Corrupt(format!("purge schedule {raw:?}: {e}")))?;
+                // Only an ended (or already deleted) auction is ever deleted.
+                let ended =
+                    load_auction(&tx, &id)?.is_none_or(|a| a.status == AuctionStatus::Ended);
+                if ended {
+                    for sql in [
+                        "DELETE FROM bids WHERE auction_id = ?1",
+                        "DELETE FROM idempotency WHERE auction_id = ?1",
+                        "DELETE FROM auctions WHERE auction_id = ?1",
+                    ] {
+                        tx.prepare_cached(sql)
+                            .and_then(|mut st| st.execute(params![raw]))
+                            .map_err(map_err)?;
+                    }
+                    purged.push(id);
+                }
+                tx.prepare_cached("DELETE FROM purge_schedule WHERE auction_id = ?1")
+                    .and_then(|mut st| st.execute(params![raw]))
+                    .map_err(map_err)?;
+            }
+            tx.commit().map_err(map_err)?;
+            Ok(purged)
         })
         .await
     }

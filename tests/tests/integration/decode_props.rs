@@ -434,7 +434,7 @@ impl CreateBody {
             };
             let s = s.trim();
             !(required && s.is_empty())
-                && s.chars().count() <= max
+                && s.len() <= max
                 && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
         }
         let money_ok = |t: &Tok| t.int.is_some_and(|v| (1..=MAX_MONEY as i128).contains(&v));
@@ -446,7 +446,8 @@ impl CreateBody {
             t.int
                 .is_some_and(|v| (i64::MIN as i128..=i64::MAX as i128).contains(&v))
         };
-        let title = text_ok(self.title.as_ref(), 200, true);
+        // Limits in bytes of UTF-8.
+        let title = text_ok(self.title.as_ref(), 300, true);
         let description = text_ok(self.description.as_ref(), 4000, false);
         let price = present(&self.starting_price).is_some_and(money_ok);
         let increment = present(&self.min_increment).is_none_or(money_ok);
@@ -491,7 +492,7 @@ fn arb_create_body() -> impl Strategy<Value = CreateBody> {
         1 => Just((None, None)),
     ];
     (
-        prop::option::weighted(0.9, arb_text(200)),
+        prop::option::weighted(0.9, arb_text(300)),
         prop::option::weighted(0.5, arb_text(4000)),
         prop::option::weighted(0.95, price),
         prop::option::weighted(0.4, increment),

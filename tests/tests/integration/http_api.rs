@@ -294,7 +294,7 @@ async fn create_auction_validation_and_roles() {
     let seller = t.seller();
     let cases = vec![
         (
-            json!({"title": "x".repeat(201), "startingPrice": 1_000, "durationSeconds": 60}),
+            json!({"title": "x".repeat(301), "startingPrice": 1_000, "durationSeconds": 60}),
             "title",
         ),
         (

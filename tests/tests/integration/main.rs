@@ -8,6 +8,7 @@ mod decode_props;
 mod events;
 mod faults;
 mod http_api;
+mod limits;
 mod local_stack;
 mod metrics;
 mod publisher;

@@ -338,6 +338,46 @@ impl ConnectionStore for EndsOnConnect {
     }
 }
 
+#[async_trait::async_trait]
+impl auction::ports::LimitStore for EndsOnConnect {
+    async fn take_bid_slot(
+        &self,
+        u: &auction::domain::UserId,
+        now: i64,
+        r: auction::ports::BidRate,
+    ) -> StoreResult<auction::ports::RateVerdict> {
+        self.0.take_bid_slot(u, now, r).await
+    }
+    async fn create_auction_within_quota(
+        &self,
+        a: &Auction,
+        max: usize,
+    ) -> StoreResult<auction::ports::Creation> {
+        self.0.create_auction_within_quota(a, max).await
+    }
+    async fn release_seller_slot(
+        &self,
+        seller: &auction::domain::UserId,
+        a: &AuctionId,
+    ) -> StoreResult<()> {
+        self.0.release_seller_slot(seller, a).await
+    }
+    async fn list_active_page(
+        &self,
+        now: i64,
+        limit: usize,
+        after: Option<&auction::ports::ListCursor>,
+    ) -> StoreResult<auction::ports::ActivePage> {
+        self.0.list_active_page(now, limit, after).await
+    }
+    async fn schedule_purge(&self, id: &AuctionId, at: i64) -> StoreResult<()> {
+        self.0.schedule_purge(id, at).await
+    }
+    async fn purge_due(&self, now: i64, limit: usize) -> StoreResult<Vec<AuctionId>> {
+        self.0.purge_due(now, limit).await
+    }
+}
+
 #[tokio::test]
 async fn a_connect_racing_the_close_is_refused_and_leaves_no_viewer_behind() {
     let t = TestApp::with_store(EndsOnConnect(

@@ -61,3 +61,21 @@ pub(super) fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
+
+/// A user's bid counter for one rate window: its own partition per user, never the auction's.
+pub(super) fn rate_pk(user: &UserId) -> String {
+    format!("RATE#{user}")
+}
+pub(super) fn rate_sk(window_start: i64) -> String {
+    format!("BIDS#{window_start:020}")
+}
+/// A seller's active auctions (the per-seller quota).
+pub(super) fn seller_pk(seller: &UserId) -> String {
+    format!("SELLER#{seller}")
+}
+pub(super) const SELLER_ACTIVE_SK: &str = "ACTIVE";
+/// The one partition of retention schedules: `sk` = purge time (20 digits) `#` auction id.
+pub(super) const PURGE_PK: &str = "PURGE";
+pub(super) fn purge_sk(at: i64, auction: &AuctionId) -> String {
+    format!("{:020}#{auction}", at.max(0))
+}

@@ -2,7 +2,8 @@
 //! sparse `gsi1` index, every access pattern) is in the README's "Table design"; this module keeps the
 //! algorithms. Its files: [`keys`] (key layout), [`items`] (stored items and their mapping), [`errors`]
 //! (SDK errors → [`StoreError`]), [`schema`] (the table and `create_table`), [`requests`] (batch and paging
-//! helpers), and here the two ports.
+//! helpers), [`limits`] (the `LimitStore` port: bid rate, seller quota, listing pages, retention), and here
+//! the two other ports.
 //!
 //! # `place_bid`
 //!
@@ -38,6 +39,7 @@
 mod errors;
 mod items;
 mod keys;
+mod limits;
 mod requests;
 mod schema;
 

@@ -201,6 +201,16 @@ impl DynamoStore {
 
     /// BatchGetItem of auction items (consistent), in the order of `ids`; missing ones are skipped.
     pub(super) async fn batch_get_auctions(&self, ids: &[AuctionId]) -> StoreResult<Vec<Auction>> {
+        self.batch_get_auctions_read(ids, true).await
+    }
+
+    /// [`Self::batch_get_auctions`], with strongly consistent reads or eventually consistent ones (half the
+    /// read capacity: the public listing's).
+    pub(super) async fn batch_get_auctions_read(
+        &self,
+        ids: &[AuctionId],
+        consistent: bool,
+    ) -> StoreResult<Vec<Auction>> {
         let mut found: HashMap<AuctionId, Auction> = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH_GET_MAX) {
             let mut keys: Vec<Item> = chunk.iter().map(|id| key(auction_pk(id), META)).collect();
@@ -216,7 +226,7 @@ impl DynamoStore {
                 attempt += 1;
                 let ka = KeysAndAttributes::builder()
                     .set_keys(Some(std::mem::take(&mut keys)))
-                    .consistent_read(true)
+                    .consistent_read(consistent)
                     .build()
                     .map_err(build_err)?;
                 let out = self
@@ -292,7 +302,7 @@ impl DynamoStore {
 
 /// Every item `query` returns, following its pages with the SDK's paginator, stopping at `limit` items (which
 /// is also the page size, so a limited query reads no more than it needs).
-async fn query_items(
+pub(super) async fn query_items(
     op: &'static str,
     query: QueryFluentBuilder,
     limit: Option<usize>,
