@@ -53,6 +53,8 @@ macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident, $what:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+        #[cfg_attr(feature = "schema", schemars(extend("pattern" = "^[A-Za-z0-9._=+/:-]{1,128}$")))]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -165,6 +167,7 @@ impl Principal {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuctionStatus {
@@ -314,6 +317,7 @@ impl Bid {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicBid {
@@ -588,6 +592,7 @@ pub const SYNC_INTERVAL_MS: Millis = 1_000;
 
 // ---- the three seed events; names and fields are fixed ----
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BidPlacedEvent {
@@ -597,6 +602,7 @@ pub struct BidPlacedEvent {
     pub placed_at: Millis,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionStatusEvent {
@@ -606,6 +612,7 @@ pub struct AuctionStatusEvent {
 }
 
 /// With no bids, all three fields are `null`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionEndedEvent {

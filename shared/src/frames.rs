@@ -23,6 +23,7 @@ use crate::domain::{
 };
 use serde::{Deserialize, Serialize};
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum Event {
@@ -40,6 +41,7 @@ pub enum Event {
 }
 
 /// One event inside a batch, with the seq it brought the auction to.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -48,12 +50,14 @@ pub struct Item {
     pub event: Event,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorEvent {
     pub error: String,
     pub message: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Frame {
@@ -193,6 +197,12 @@ impl Frame {
 
 /// What a client may send on the socket. Anything else is refused with an error frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// The schema describes what `parse` accepts: exactly `{"action":"sync"}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(tag = "action", rename_all = "lowercase", deny_unknown_fields)
+)]
 pub enum ClientMessage {
     /// Ask for the current `auction.status` (late joiners; API Gateway cannot post during `$connect`).
     Sync,

@@ -1,7 +1,10 @@
 //! HTTP API handlers (API Gateway HTTP API, payload v2): create, list, get, bid, end.
 
 use super::close::Closed;
-use super::views::{public_bids, AuctionView, BidAccepted};
+use super::views::{
+    public_bids, AuctionCreated, AuctionDetail, AuctionEndResult, AuctionList, AuctionView,
+    BidAccepted,
+};
 use super::App;
 use crate::domain::{
     new_auction, validate_text, AuctionDraft, AuctionId, BidOutcome, BidReceipt, BidRequest,
@@ -16,7 +19,6 @@ use crate::http::{
 use crate::ports::{Broadcaster, Store};
 use crate::publisher::PublishJob;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::json;
 
 fn method_is(req: &Request, m: http::Method) -> Result<(), ApiError> {
     if req.method() == m {
@@ -86,7 +88,9 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         tracing::info!(auction_id = %auction.auction_id, seller = %seller.user_id, ends_at = auction.ends_at, "auction created");
         Ok(json_response(
             http::StatusCode::CREATED,
-            &json!({ "auction": AuctionView::from(&auction) }),
+            &AuctionCreated {
+                auction: AuctionView::from(&auction),
+            },
         ))
     }
 
@@ -97,7 +101,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         let views: Vec<AuctionView> = auctions.iter().map(AuctionView::from).collect();
         Ok(json_response(
             http::StatusCode::OK,
-            &json!({ "auctions": views }),
+            &AuctionList { auctions: views },
         ))
     }
 
@@ -116,7 +120,10 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             .await?;
         Ok(json_response(
             http::StatusCode::OK,
-            &json!({ "auction": AuctionView::from(&auction), "bids": public_bids(&bids) }),
+            &AuctionDetail {
+                auction: AuctionView::from(&auction),
+                bids: public_bids(&bids),
+            },
         ))
     }
 
@@ -192,11 +199,17 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         match self.end_early(&id).await? {
             Closed::Now(a) => Ok(json_response(
                 http::StatusCode::OK,
-                &json!({ "auction": AuctionView::from(&a) }),
+                &AuctionEndResult {
+                    auction: AuctionView::from(&a),
+                    already_ended: false,
+                },
             )),
             Closed::Earlier { auction, .. } => Ok(json_response(
                 http::StatusCode::OK,
-                &json!({ "auction": AuctionView::from(&auction), "alreadyEnded": true }),
+                &AuctionEndResult {
+                    auction: AuctionView::from(&auction),
+                    already_ended: true,
+                },
             )),
             Closed::NotDue(_) => Err(ApiError::Internal("an early end reported not due".into())),
             Closed::NotFound => Err(ApiError::AuctionNotFound),

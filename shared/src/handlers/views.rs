@@ -3,6 +3,7 @@
 use crate::domain::{Auction, AuctionStatus, Bid, PublicBid};
 use serde::Serialize;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionView {
@@ -62,6 +63,7 @@ impl From<&Auction> for AuctionView {
 }
 
 /// The body of a successful bid (201), identical on an idempotent replay.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BidAccepted {
@@ -69,6 +71,38 @@ pub struct BidAccepted {
     pub status: crate::domain::AuctionStatusEvent,
     pub seq: u64,
     pub minimum_bid: i64,
+}
+
+/// `201` of `POST /auctions`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AuctionCreated {
+    pub auction: AuctionView,
+}
+
+/// `200` of `GET /auctions`: active auctions, soonest ending first.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AuctionList {
+    pub auctions: Vec<AuctionView>,
+}
+
+/// `200` of `GET /auctions/{id}`: the auction and its most recent bids, newest first.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AuctionDetail {
+    pub auction: AuctionView,
+    pub bids: Vec<PublicBid>,
+}
+
+/// `200` of `POST /auctions/{id}/end`; `alreadyEnded: true` when it had ended before this call.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionEndResult {
+    pub auction: AuctionView,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_ended: bool,
 }
 
 pub fn public_bids(bids: &[Bid]) -> Vec<PublicBid> {
