@@ -101,7 +101,7 @@ pub struct AuctionDetail {
 #[serde(rename_all = "camelCase")]
 pub struct AuctionEndResult {
     pub auction: AuctionView,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub already_ended: bool,
 }
 
