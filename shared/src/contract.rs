@@ -454,7 +454,6 @@ pub const SERVER_FRAMES: [(&str, &str, &str); 3] = [
 pub fn asyncapi() -> Value {
     let mut gen = generator(false);
     let frame = schema_ref::<Frame>(&mut gen);
-    let _ = schema_ref::<ErrorBody>(&mut gen);
     let mut clients = generator(true);
     let sync = schema_ref::<ClientMessage>(&mut clients);
     let mut messages = Map::new();
@@ -536,8 +535,8 @@ pub fn asyncapi() -> Value {
         "channels": {"auction": {
             "title": "One viewer socket of one auction",
             "description": format!("Connect with `?auctionId=<id>&token=<jwt>` (browsers cannot set headers on a \
-                WebSocket). A refused handshake answers the status of its error, with an `ErrorBody` \
-                (`#/components/schemas/ErrorBody`): {refusals}."),
+                WebSocket). A refused handshake answers the status of its error (`WsError`; API Gateway passes the status \
+                on, not the body): {refusals}."),
             "messages": channel_messages,
             "bindings": {"ws": {"bindingVersion": "0.1.0", "query": {"type": "object",
                 "required": ["auctionId", "token"],
