@@ -429,26 +429,51 @@ pub fn openapi() -> Value {
 
 // ---- the WebSocket API ----
 
-/// The frames a viewer can receive at the top level, by their `type` (a batch's items are described by
-/// `Item`): a delivery, the status alone (periodic, or the answer to `sync`), and an error to one sender.
-pub const SERVER_FRAMES: [(&str, &str, &str); 3] = [
-    (
-        "batch",
-        "Delivery",
-        "Every bid committed since the previous delivery (`fromSeq..=seq`), in seq order, \
-        then the status after them, and `auction.ended` when the range includes the close.",
-    ),
-    (
-        "auction.status",
-        "Status",
-        "The current status alone: periodic, and the answer to `sync` (no `fromSeq`).",
-    ),
-    (
-        "error",
-        "Notice",
-        "Sent only to the connection whose message was refused (`seq` 0).",
-    ),
-];
+/// What the document says of the frames the server sends today, by `type`. A type the `Event` enum gains is a
+/// message without an entry here (its variant's doc comment is its summary).
+fn frame_summary(kind: &str) -> Option<(&'static str, &'static str)> {
+    Some(match kind {
+        "batch" => (
+            "Delivery",
+            "Every bid committed since the previous delivery (`fromSeq..=seq`), in seq order, then the status \
+             after them, and `auction.ended` when the range includes the close.",
+        ),
+        "auction.status" => (
+            "Status",
+            "The current status alone: periodic, and the answer to `sync` (no `fromSeq`).",
+        ),
+        "bid.placed" => (
+            "Bid placed",
+            "An accepted bid. Sent today only as an item of a `batch` (with the seq it took).",
+        ),
+        "auction.ended" => (
+            "Auction ended",
+            "The winner and final price (all `null` with no bids). Sent today only as the last item of a \
+             `batch`; the server then closes every viewer's socket.",
+        ),
+        "error" => (
+            "Notice",
+            "Sent only to the connection whose message was refused (`seq` 0).",
+        ),
+        _ => return None,
+    })
+}
+
+/// Every frame `type` with its variant's doc comment, read from the generated `Frame` schema (its `oneOf`, one
+/// branch per `Event` variant).
+fn frame_types(gen: &SchemaGenerator) -> Vec<(String, Option<String>)> {
+    let branches = gen.definitions()["Frame"]["oneOf"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    branches
+        .iter()
+        .filter_map(|b| {
+            let kind = b["properties"]["type"]["const"].as_str()?.to_owned();
+            Some((kind, b["description"].as_str().map(str::to_owned)))
+        })
+        .collect()
+}
 
 /// The AsyncAPI 3.0 document of the WebSocket API.
 pub fn asyncapi() -> Value {
@@ -458,7 +483,24 @@ pub fn asyncapi() -> Value {
     let sync = schema_ref::<ClientMessage>(&mut clients);
     let mut messages = Map::new();
     let mut channel_messages = Map::new();
-    for (kind, title, summary) in SERVER_FRAMES {
+    let op = |action: &str, message: &str| {
+        json!({"action": action, "channel": {"$ref": "#/channels/auction"},
+            "messages": [{"$ref": format!("#/channels/auction/messages/{message}")}]})
+    };
+    let mut operations = Map::new();
+    let kinds = frame_types(&gen);
+    assert!(
+        !kinds.is_empty(),
+        "the Frame schema has one branch per event type"
+    );
+    for (kind, doc) in kinds {
+        let (title, summary) = match frame_summary(&kind) {
+            Some((title, summary)) => (title.to_owned(), summary.to_owned()),
+            None => (
+                kind.clone(),
+                doc.unwrap_or_else(|| format!("A frame of type `{kind}`.")),
+            ),
+        };
         let mut payload = json!({"allOf": [frame, {"properties": {"type": {"const": kind}}, "required": ["type"]}]});
         if kind == "error" {
             let codes: Vec<&str> = ws_errors()
@@ -468,13 +510,14 @@ pub fn asyncapi() -> Value {
             payload["allOf"][1]["properties"]["data"] =
                 json!({"properties": {"error": {"enum": codes}}});
         }
-        messages.insert(
-            kind.to_owned(),
-            json!({"name": kind, "title": title, "summary": summary, "payload": payload}),
-        );
         channel_messages.insert(
-            kind.to_owned(),
+            kind.clone(),
             json!({"$ref": format!("#/components/messages/{kind}")}),
+        );
+        operations.insert(format!("send.{kind}"), op("send", &kind));
+        messages.insert(
+            kind.clone(),
+            json!({"name": kind, "title": title, "summary": summary, "payload": payload}),
         );
     }
     messages.insert(
@@ -500,14 +543,11 @@ pub fn asyncapi() -> Value {
         .map(|(code, status)| format!("{status} `{code}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    let op = |action: &str, message: &str| {
-        json!({"action": action, "channel": {"$ref": "#/channels/auction"},
-            "messages": [{"$ref": format!("#/channels/auction/messages/{message}")}]})
-    };
     let mut sync_op = op("receive", "sync");
     sync_op["reply"] = json!({"channel": {"$ref": "#/channels/auction"}, "messages": [
         {"$ref": "#/channels/auction/messages/auction.status"},
         {"$ref": "#/channels/auction/messages/error"}]});
+    operations.insert("receive.sync".into(), sync_op);
     let mut schemas = gen.take_definitions(true);
     schemas.extend(clients.take_definitions(true));
     json!({
@@ -544,12 +584,7 @@ pub fn asyncapi() -> Value {
                     "auctionId": {"type": "string", "pattern": "^[A-Za-z0-9._=+/:-]{1,128}$"},
                     "token": {"type": "string", "description": "An HS256 JWT, as for the HTTP API."}}}}},
         }},
-        "operations": {
-            "sendBatch": op("send", "batch"),
-            "sendStatus": op("send", "auction.status"),
-            "sendError": op("send", "error"),
-            "receiveSync": sync_op,
-        },
+        "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
     })
 }
