@@ -181,6 +181,21 @@ pub(crate) fn v2_event(
     event
 }
 
+/// The published contract of the HTTP API (OpenAPI 3.1), as committed in `contract/` (a test keeps it equal to
+/// what the types generate).
+pub async fn openapi() -> Response {
+    contract_document(include_str!("../../contract/openapi.json"))
+}
+
+/// The published contract of the WebSocket API (AsyncAPI 3.0), as committed in `contract/`.
+pub async fn asyncapi() -> Response {
+    contract_document(include_str!("../../contract/asyncapi.json"))
+}
+
+fn contract_document(text: &'static str) -> Response {
+    ([(http::header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
 /// API Gateway's own answer for an unknown route.
 fn not_found() -> Response {
     (

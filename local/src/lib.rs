@@ -283,6 +283,8 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
 
     let mut router = Router::new()
         .route("/config.json", get(config_json::<S>))
+        .route("/openapi.json", get(http_api::openapi))
+        .route("/asyncapi.json", get(http_api::asyncapi))
         .route("/dev/token", post(dev_identity::dev_token::<S>))
         .route("/ws", get(websocket_api::upgrade::<S>))
         .route("/@connections/{id}", any(management_api::connection::<S>))

@@ -53,6 +53,8 @@ macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident, $what:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+        #[cfg_attr(feature = "schema", schemars(extend("pattern" = "^[A-Za-z0-9._=+/:-]{1,128}$")))]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -165,6 +167,7 @@ impl Principal {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuctionStatus {
@@ -175,6 +178,7 @@ pub enum AuctionStatus {
 /// What viewers see as an auction's state (`status` in views): the stored status, with `scheduled` for an
 /// active auction before its `startsAt`. Derived from the clock, so the start needs no write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Scheduled,
@@ -508,6 +512,7 @@ impl Bid {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicBid {
@@ -515,6 +520,7 @@ pub struct PublicBid {
     pub amount: i64,
     pub bidder_name: String,
     /// The bidder's public id ([`public_id`]).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^p-[0-9a-f]{20}$")))]
     pub bidder_id: String,
     pub placed_at: Millis,
     pub seq: u64,
@@ -990,6 +996,7 @@ pub const SYNC_INTERVAL_MS: Millis = 1_000;
 
 // ---- the three seed events; names and fields are fixed ----
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BidPlacedEvent {
@@ -999,6 +1006,7 @@ pub struct BidPlacedEvent {
     pub placed_at: Millis,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionStatusEvent {
@@ -1008,10 +1016,12 @@ pub struct AuctionStatusEvent {
 }
 
 /// With no bids, or below a hidden reserve, all three fields are `null`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionEndedEvent {
     /// The winner's public id ([`public_id`]).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^p-[0-9a-f]{20}$")))]
     pub winner_id: Option<String>,
     pub winner_name: Option<String>,
     pub final_price: Option<i64>,

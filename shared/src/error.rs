@@ -12,7 +12,56 @@ use crate::ports::StoreError;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;
 use http::StatusCode;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+
+/// The body of every error answer: `{"error": "<code>", "message": "<text>", ...details}`. Each detail is present
+/// only for the codes that carry it (README, "Error codes").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// The stable machine-readable code.
+    pub error: String,
+    /// For people; may change.
+    pub message: String,
+    /// The invalid field (`invalid_id`, `invalid_amount`, `validation_failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `bid_too_low`: the price to beat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_price: Option<i64>,
+    /// `bid_too_low`: the smallest amount the next bid may have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_bid: Option<i64>,
+    /// `auction_not_active`: when the auction ends or ended (epoch ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<i64>,
+    /// `auction_not_started`: when bids open (epoch ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<i64>,
+    /// `service_unavailable`, `rate_limited`: also in the `Retry-After` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u32>,
+    /// `too_many_auctions`: the seller's open-auction quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: String) -> Self {
+        Self {
+            error: code.to_owned(),
+            message,
+            field: None,
+            current_price: None,
+            minimum_bid: None,
+            ends_at: None,
+            starts_at: None,
+            retry_after_seconds: None,
+            limit: None,
+        }
+    }
+}
 
 #[derive(thiserror::Error)]
 pub enum ApiError {
@@ -151,46 +200,44 @@ impl ApiError {
     }
 
     /// Extra fields next to `error` and `message`.
-    fn details(&self, body: &mut Map<String, Value>) {
+    fn details(&self, body: &mut ErrorBody) {
         match self {
             ApiError::BidTooLow {
                 current_price,
                 minimum_bid,
             } => {
-                body.insert("currentPrice".into(), json!(current_price.cents()));
-                body.insert("minimumBid".into(), json!(minimum_bid.cents()));
+                body.current_price = Some(current_price.cents());
+                body.minimum_bid = Some(minimum_bid.cents());
             }
             ApiError::AuctionNotActive { ends_at } => {
-                body.insert("endsAt".into(), json!(ends_at));
+                body.ends_at = Some(*ends_at);
             }
             ApiError::AuctionNotStarted { starts_at } => {
-                body.insert("startsAt".into(), json!(starts_at));
+                body.starts_at = Some(*starts_at);
             }
             ApiError::Validation(e) | ApiError::InvalidId(e) => {
-                body.insert("field".into(), json!(e.field()));
+                body.field = Some(e.field().to_owned());
             }
             ApiError::Unavailable { retry_after_secs }
             | ApiError::RateLimited { retry_after_secs } => {
-                body.insert("retryAfterSeconds".into(), json!(retry_after_secs));
+                body.retry_after_seconds = Some(*retry_after_secs);
             }
             ApiError::TooManyAuctions { limit } => {
-                body.insert("limit".into(), json!(limit));
+                body.limit = Some(*limit);
             }
             _ => {}
         }
     }
 
-    pub fn body(&self) -> Value {
-        let mut body = Map::new();
-        body.insert("error".into(), json!(self.code()));
+    pub fn body(&self) -> ErrorBody {
         // Internal details stay in the logs, never in the response.
         let message = match self {
             ApiError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
-        body.insert("message".into(), json!(message));
+        let mut body = ErrorBody::new(self.code(), message);
         self.details(&mut body);
-        Value::Object(body)
+        body
     }
 
     /// `Retry-After` header value, for 503s and 429 `rate_limited`.
@@ -341,10 +388,9 @@ impl WsError {
             WsError::Store(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
-        ws_response(
-            status,
-            &json!({ "error": self.code(), "message": message }).to_string(),
-        )
+        let body = serde_json::to_string(&ErrorBody::new(self.code(), message))
+            .unwrap_or_else(|_| "{}".to_owned());
+        ws_response(status, &body)
     }
 }
 

@@ -24,6 +24,7 @@ use crate::domain::{
 };
 use serde::{Deserialize, Serialize};
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum Event {
@@ -50,6 +51,7 @@ pub enum Event {
 }
 
 /// One event inside a batch, with the seq it brought the auction to.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
@@ -57,23 +59,27 @@ pub struct Item {
     pub seq: Option<u64>,
     /// On `bid.placed`: the bidder's public id (`domain::public_id`), so a client knows its own bids.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^p-[0-9a-f]{20}$")))]
     pub bidder_id: Option<String>,
     #[serde(flatten)]
     pub event: Event,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ViewersEvent {
     pub count: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReserveEvent {
     pub reserve_met: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OutbidEvent {
     /// The price that beat you.
@@ -81,12 +87,14 @@ pub struct OutbidEvent {
     pub minimum_bid: i64,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorEvent {
     pub error: String,
     pub message: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Frame {
@@ -280,6 +288,12 @@ impl Frame {
 
 /// What a client may send on the socket. Anything else is refused with an error frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// The schema describes what `parse` accepts: exactly `{"action":"sync"}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(tag = "action", rename_all = "lowercase", deny_unknown_fields)
+)]
 pub enum ClientMessage {
     /// Ask for the current `auction.status` (late joiners; API Gateway cannot post during `$connect`).
     Sync,

@@ -11,6 +11,8 @@ pub mod auth;
 pub mod broadcast;
 pub mod close_timer;
 pub mod config;
+#[cfg(feature = "schema")]
+pub mod contract;
 pub mod domain;
 pub mod error;
 pub mod fanout;

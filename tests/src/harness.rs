@@ -73,6 +73,17 @@ pub fn reply(resp: lambda_http::Response<lambda_http::Body>) -> Reply {
     }
 }
 
+/// `r`, the answer of `method route`, after checking it against the contract (`contract/openapi.json`), and
+/// the request body against the route's request schema when the server accepted it.
+fn checked(method: &str, route: &str, request: Option<&str>, r: Reply) -> Reply {
+    crate::contract::check_http(method, route, r.status, &r.body);
+    if let (200..=299, Some(body)) = (r.status, request) {
+        let body: Value = serde_json::from_str(body).expect("an accepted body is JSON");
+        crate::contract::check_request(method, route, &body);
+    }
+    r
+}
+
 /// How to build one HTTP request from a sample event.
 #[derive(Debug, Clone, Default)]
 pub struct Req<'a> {
@@ -234,10 +245,13 @@ impl<S: Store> TestApp<S> {
             .collect()
     }
 
-    /// Every frame a viewer received.
+    /// Every frame a viewer received, each checked against the contract (`contract/asyncapi.json`).
     pub fn all_frames(&self, connection_id: &str) -> Vec<Frame> {
-        self.broadcaster()
-            .frames(&ConnectionId::parse(connection_id).expect("connection id"))
+        let id = ConnectionId::parse(connection_id).expect("connection id");
+        for raw in self.broadcaster().raw_frames(&id) {
+            crate::contract::check_frame(&raw);
+        }
+        self.broadcaster().frames(&id)
     }
 
     /// Every event a viewer received, in order, with the seq each carries (a batch's items flattened).
@@ -378,15 +392,17 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
     }
 
     pub async fn create(&self, token: &str, body: Value) -> Reply {
+        let body = body.to_string();
         let req = http_event(
             "create-auction.json",
             &Req {
                 token: Some(token),
-                body: Some(body.to_string()),
+                body: Some(body.clone()),
                 ..Default::default()
             },
         );
         let r = reply(self.app.create_auction(req).await);
+        let r = checked("POST", "/auctions", Some(&body), r);
         self.after_request().await;
         r
     }
@@ -415,12 +431,13 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
             &Req {
                 token,
                 auction_id: Some(auction_id),
-                body,
+                body: body.clone(),
                 idempotency_key: key,
                 ..Default::default()
             },
         );
         let r = reply(self.app.place_bid(req).await);
+        let r = checked("POST", "/auctions/{id}/bids", body.as_deref(), r);
         self.after_request().await;
         r
     }
@@ -454,15 +471,21 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
                 ..Default::default()
             },
         );
-        reply(self.app.get_auction(req).await)
+        checked(
+            "GET",
+            "/auctions/{id}",
+            None,
+            reply(self.app.get_auction(req).await),
+        )
     }
 
     pub async fn list(&self) -> Reply {
-        reply(
+        let r = reply(
             self.app
                 .list_auctions(http_event("list-auctions.json", &Req::default()))
                 .await,
-        )
+        );
+        checked("GET", "/auctions", None, r)
     }
 
     pub async fn end(&self, token: &str, auction_id: &str) -> Reply {
@@ -475,6 +498,7 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
             },
         );
         let r = reply(self.app.end_auction(req).await);
+        let r = checked("POST", "/auctions/{id}/end", None, r);
         self.after_request().await;
         r
     }

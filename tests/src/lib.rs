@@ -1,5 +1,6 @@
 //! Shared helpers of the integration tests (emulators, fixtures).
 
+pub mod contract;
 pub mod faults;
 pub mod harness;
 pub mod moto;

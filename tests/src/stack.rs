@@ -65,7 +65,12 @@ impl Client {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let answer = r.json().await.unwrap_or(Value::Null);
+        crate::contract::check_http("POST", path, status, &answer);
+        if (200..300).contains(&status) {
+            crate::contract::check_request("POST", path, &body);
+        }
+        (status, answer)
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -76,7 +81,9 @@ impl Client {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let answer = r.json().await.unwrap_or(Value::Null);
+        crate::contract::check_http("GET", path, status, &answer);
+        (status, answer)
     }
 }
 
@@ -109,6 +116,7 @@ pub async fn read_until_closed(mut socket: Socket, deadline: Duration) -> Seen {
             Err(_) => break,
             Ok(None) => break,
             Ok(Some(Ok(Message::Text(t)))) => {
+                crate::contract::check_frame(t.as_bytes());
                 seen.frames.push(serde_json::from_str(t.as_str()).unwrap())
             }
             Ok(Some(Ok(Message::Close(_)))) => {

@@ -2,7 +2,10 @@
 
 use super::close::Closed;
 use super::known_minimums::KnownMinimum;
-use super::views::{cursor, public_bids, AuctionSummary, AuctionView, BidAccepted};
+use super::views::{
+    cursor, public_bids, AuctionCreated, AuctionDetail, AuctionEndResult, AuctionList,
+    AuctionSummary, AuctionView, BidAccepted,
+};
 use super::App;
 use crate::domain::{
     new_auction, validate_text, AuctionDraft, AuctionId, BidKind, BidOutcome, BidReceipt,
@@ -17,7 +20,6 @@ use crate::http::{
 use crate::ports::{BidRate, Broadcaster, Creation, RateVerdict, Store};
 use crate::publisher::PublishJob;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::json;
 
 fn method_is(req: &Request, m: http::Method) -> Result<(), ApiError> {
     if req.method() == m {
@@ -104,7 +106,9 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         tracing::info!(auction_id = %auction.auction_id, seller = %seller.user_id, ends_at = auction.ends_at, "auction created");
         Ok(json_response(
             http::StatusCode::CREATED,
-            &json!({ "auction": AuctionView::new(&auction, self.now()) }),
+            &AuctionCreated {
+                auction: AuctionView::new(&auction, self.now()),
+            },
         ))
     }
 
@@ -128,7 +132,10 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             .collect();
         Ok(json_response(
             http::StatusCode::OK,
-            &json!({ "auctions": views, "nextCursor": page.next.as_ref().map(cursor::encode) }),
+            &AuctionList {
+                auctions: views,
+                next_cursor: page.next.as_ref().map(cursor::encode),
+            },
         ))
     }
 
@@ -147,7 +154,10 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             .await?;
         Ok(json_response(
             http::StatusCode::OK,
-            &json!({ "auction": AuctionView::new(&auction, self.now()), "bids": public_bids(&bids) }),
+            &AuctionDetail {
+                auction: AuctionView::new(&auction, self.now()),
+                bids: public_bids(&bids),
+            },
         ))
     }
 
@@ -262,11 +272,17 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         match self.end_early(&id, by).await? {
             Closed::Now(a) => Ok(json_response(
                 http::StatusCode::OK,
-                &json!({ "auction": AuctionView::new(&a, self.now()) }),
+                &AuctionEndResult {
+                    auction: AuctionView::new(&a, self.now()),
+                    already_ended: false,
+                },
             )),
             Closed::Earlier { auction, .. } => Ok(json_response(
                 http::StatusCode::OK,
-                &json!({ "auction": AuctionView::new(&auction, self.now()), "alreadyEnded": true }),
+                &AuctionEndResult {
+                    auction: AuctionView::new(&auction, self.now()),
+                    already_ended: true,
+                },
             )),
             // The seller's end lost a race with a bid.
             Closed::NotDue(_) => Err(ApiError::AdminOnly),

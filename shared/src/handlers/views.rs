@@ -3,6 +3,7 @@
 use crate::domain::{public_id, Auction, AuctionStatus, Bid, Millis, Phase, PublicBid, Role};
 use serde::Serialize;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionView {
@@ -10,6 +11,7 @@ pub struct AuctionView {
     pub title: String,
     pub description: String,
     /// The seller's public id (`domain::public_id`), never the internal one.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^p-[0-9a-f]{20}$")))]
     pub seller_id: String,
     pub seller_name: String,
     pub starting_price: i64,
@@ -34,6 +36,7 @@ pub struct AuctionView {
     /// `null` without a reserve. The reserve itself is never shown.
     pub reserve_met: Option<bool>,
     /// The leading bidder's public id (`domain::public_id`).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^p-[0-9a-f]{20}$")))]
     pub leader_id: Option<String>,
     /// The leading bidder's display name while active; the winner's once ended.
     pub high_bidder_name: Option<String>,
@@ -84,6 +87,7 @@ impl AuctionView {
 }
 
 /// The body of a successful bid (201), identical on an idempotent replay.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BidAccepted {
@@ -97,6 +101,41 @@ pub struct BidAccepted {
     pub minimum_bid: i64,
 }
 
+/// `201` of `POST /auctions`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AuctionCreated {
+    pub auction: AuctionView,
+}
+
+/// `200` of `GET /auctions`: active auctions, soonest ending first.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionList {
+    pub auctions: Vec<AuctionSummary>,
+    /// Pass back as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// `200` of `GET /auctions/{id}`: the auction and its most recent bids, newest first.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AuctionDetail {
+    pub auction: AuctionView,
+    pub bids: Vec<PublicBid>,
+}
+
+/// `200` of `POST /auctions/{id}/end`; `alreadyEnded: true` when it had ended before this call.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionEndResult {
+    pub auction: AuctionView,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub already_ended: bool,
+}
+
 pub fn public_bids(bids: &[Bid]) -> Vec<PublicBid> {
     bids.iter().map(Bid::public).collect()
 }
@@ -104,6 +143,7 @@ pub fn public_bids(bids: &[Bid]) -> Vec<PublicBid> {
 /// One auction in the public listing (`GET /auctions`): what a card shows, no description and no internal
 /// user id (the seller and the leader appear by display name only).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionSummary {
     pub auction_id: String,

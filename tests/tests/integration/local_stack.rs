@@ -252,7 +252,7 @@ async fn production_management_adapter_through_the_emulator() {
     let conn = wait_for_connection(&stack, id).await;
     b.post(
         &conn,
-        br#"{"type":"auction.status","seq":0,"data":{"currentPrice":1,"bidCount":0,"endsAt":2}}"#,
+        br#"{"type":"auction.status","seq":0,"serverTime":1,"data":{"currentPrice":1,"bidCount":0,"endsAt":2}}"#,
     )
     .await
     .unwrap();

@@ -4,6 +4,7 @@
 
 mod close;
 mod concurrency;
+mod contract;
 mod decode_props;
 mod events;
 mod faults;
