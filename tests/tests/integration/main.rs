@@ -10,6 +10,7 @@ mod faults;
 mod http_api;
 mod local_stack;
 mod publisher;
+mod security;
 mod store_dynamodb;
 mod store_sqlite;
 mod template;
