@@ -215,6 +215,11 @@ fn load_or_create_secret(dir: &std::path::Path) -> Result<String, StartError> {
     let path = dir.join("jwt-secret");
     if let Ok(s) = std::fs::read_to_string(&path) {
         if s.trim().len() >= auction::auth::MIN_SECRET_LEN {
+            // Rewritten, so a file an older version left readable by everyone (0644) becomes private too.
+            write_private(&path, s.trim()).map_err(|source| StartError::DataDir {
+                path: path.clone(),
+                source,
+            })?;
             return Ok(s.trim().to_owned());
         }
     }
