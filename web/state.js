@@ -70,11 +70,10 @@ export function gapOpen(state) {
   return state.bidsAnnounced > state.bidsThrough;
 }
 
-/** Is this signed-in user the seller? */
+/** Is this signed-in user the seller? By id only: a display name is not an identity. */
 export function isOwner(auction, session) {
   if (!auction || !session) return false;
-  if (session.userId && auction.sellerId) return session.userId === auction.sellerId;
-  return !!session.name && session.name === auction.sellerName && session.role !== "bidder";
+  return !!session.userId && !!auction.sellerId && session.userId === auction.sellerId;
 }
 
 /** Did a bid of ours for this amount join the feed since `knownIds` was taken (its response was lost)? */

@@ -27,7 +27,8 @@ export function auctionPage(nav, id) {
     onQuick: (steps) => formStep({ type: "quick", steps, minimumBid: state.minimumBid, increment: minIncrement(state.auction) }),
     onSubmit: () => formStep({ type: "submit", key: newIdempotencyKey() }),
   });
-  const view = auctionView({ session, bidForm, onEndNow: endNow });
+  const myBids = new Set(); // ids of the bids placed from this page: how the view knows "you"
+  const view = auctionView({ session, myBids, bidForm, onEndNow: endNow });
 
   // ---------- state
 
@@ -130,6 +131,7 @@ export function auctionPage(nav, id) {
       const res = await Api.placeBid(id, amount, key);
       clock.observe(res.bid?.placedAt, t0, Date.now());
       if (destroyed) return;
+      if (res.bid?.bidId) myBids.add(res.bid.bidId);
       dispatch({ ...res, bid: res.bid && { ...res.bid, bidderName: res.bid.bidderName || session.name } });
       formStep({ type: "placed", amount });
     } catch (err) {
@@ -188,7 +190,7 @@ export function auctionPage(nav, id) {
     live = new LiveConnection({
       wsUrl: config.wsUrl,
       auctionId: id,
-      getToken: () => getSession()?.token,
+      getTicket: async () => (getSession()?.token ? (await Api.wsTicket(id)).ticket : null),
       resync,
       onFrame,
       onState: (s) => view.setConnection(s),

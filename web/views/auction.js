@@ -7,8 +7,12 @@ import { isOwner } from "../state.js";
 
 export const FEED_SIZE = 100;
 
-/** session: the signed-in user; bidForm: a bidFormView (shown to everyone but the seller); onEndNow() */
-export function auctionView({ session, bidForm, onEndNow }) {
+/**
+ * session: the signed-in user; myBids: the ids of the bids this user placed here (a Set the page fills);
+ * bidForm: a bidFormView (shown to everyone but the seller); onEndNow(). "You" is decided by ids, never by
+ * display names (two users may share a name).
+ */
+export function auctionView({ session, myBids = new Set(), bidForm, onEndNow }) {
   const el = h("div", { class: "auction-page" },
     backLink(),
     h("div", { class: "loading card" }, h("p", { class: "muted" }, "Loading auction…")));
@@ -60,7 +64,7 @@ export function auctionView({ session, bidForm, onEndNow }) {
   }
 
   function bidItem(b, animate) {
-    const mine = b.bidderName && b.bidderName === session.name;
+    const mine = myBids.has(b.bidId);
     const li = h("li", { class: animate ? "bid-item fresh" : "bid-item", testid: "bid-item", dataset: { seq: String(b.seq), bidId: b.bidId } },
       h("span", { class: "bid-who" }, h("span", { class: "avatar sm", "aria-hidden": "true" }, initial(b.bidderName)),
         h("span", { class: "bid-name" }, b.bidderName || "Someone"), mine ? h("span", { class: "you" }, "you") : null),
@@ -104,7 +108,7 @@ export function auctionView({ session, bidForm, onEndNow }) {
           ? h("p", { class: "result-line" }, "Sold to ", h("strong", { testid: "result-winner" }, res.winnerName), " for ",
             h("strong", { testid: "result-price" }, formatCents(res.finalPrice ?? a.currentPrice)))
           : h("p", { class: "result-line" }, "Ended with no bids"),
-        res.winnerName && res.winnerName === session.name && !r.owner
+        res.winnerName && st.bids[0] && myBids.has(st.bids[0].bidId) && !r.owner
           ? h("p", { class: "result-you" }, "Congratulations — you won!")
           : null));
     if (r.endBox) r.endBox.hidden = true;
