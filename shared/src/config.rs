@@ -108,8 +108,12 @@ impl Default for Settings {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `JWT_SECRET`; absent in functions that never verify a token.
+    /// `JWT_SECRET`; absent in functions that never verify a token (and on AWS, where the secret is read
+    /// from Secrets Manager instead: `JWT_SECRET_ARN`).
     pub jwt_secret: Option<SecretString>,
+    /// `JWT_SECRET_ARN`: the Secrets Manager secret holding the HS256 key, read once at cold start
+    /// (`wiring.rs`); only the functions that verify tokens get it.
+    pub jwt_secret_arn: Option<String>,
     pub store: StoreConfig,
     /// `WS_MANAGEMENT_ENDPOINT`: the WebSocket API's callback URL (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
     pub ws_management_endpoint: Option<String>,
@@ -213,6 +217,7 @@ impl Config {
         };
         Ok(Self {
             jwt_secret: jwt_secret.map(SecretString::from),
+            jwt_secret_arn: get("JWT_SECRET_ARN"),
             store,
             ws_management_endpoint: get("WS_MANAGEMENT_ENDPOINT"),
             publish_queue_url: get("PUBLISH_QUEUE_URL"),

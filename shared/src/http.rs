@@ -256,7 +256,10 @@ mod tests {
             "7",
             r#""s""#,
         ] {
-            assert_eq!(parse(ok).unwrap(), serde_json::from_str::<Value>(ok).unwrap());
+            assert_eq!(
+                parse(ok).unwrap(),
+                serde_json::from_str::<Value>(ok).unwrap()
+            );
         }
         for bad in [
             r#"{"amount": 1, "amount": 20000}"#,

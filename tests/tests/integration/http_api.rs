@@ -431,7 +431,8 @@ async fn duplicate_json_keys_are_refused() {
         &auction_tests::harness::Req {
             token: Some(&t.seller()),
             body: Some(
-                r#"{"title": "A", "title": "B", "startingPrice": 100, "durationSeconds": 60}"#.into(),
+                r#"{"title": "A", "title": "B", "startingPrice": 100, "durationSeconds": 60}"#
+                    .into(),
             ),
             ..Default::default()
         },

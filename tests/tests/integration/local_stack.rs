@@ -258,14 +258,19 @@ async fn production_management_adapter_through_the_emulator() {
     let conn = wait_for_connection(&stack, id).await;
     // Whoever knows the connection id but not the credentials posts nothing and closes nothing: signed with
     // other credentials (the production adapter), or not signed at all (a page, curl).
-    let forged = br#"{"type":"auction.status","seq":0,"data":{"currentPrice":666,"bidCount":0,"endsAt":2}}"#;
+    let forged =
+        br#"{"type":"auction.status","seq":0,"data":{"currentPrice":666,"bidCount":0,"endsAt":2}}"#;
     assert!(matches!(
         forger.post(&conn, forged).await,
         Err(PushError::Other(_))
     ));
     assert!(forger.disconnect(&conn).await.is_err());
     let http = reqwest::Client::new();
-    let url = format!("{}/@connections/{}", stack.http_url, conn.as_str().replace('=', "%3D"));
+    let url = format!(
+        "{}/@connections/{}",
+        stack.http_url,
+        conn.as_str().replace('=', "%3D")
+    );
     for req in [
         http.post(&url).body(forged.to_vec()),
         http.post(&url)
@@ -496,7 +501,9 @@ async fn dev_tokens_only_for_the_stacks_own_page_and_the_secret_file_is_private(
         ),
         // No Origin (curl) but not JSON: a form or text/plain body is refused too.
         (
-            http.post(&url).header("content-type", "text/plain").body(body),
+            http.post(&url)
+                .header("content-type", "text/plain")
+                .body(body),
             415,
             "unsupported_media_type",
         ),
@@ -529,7 +536,10 @@ async fn dev_tokens_only_for_the_stacks_own_page_and_the_secret_file_is_private(
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(Client::new(&stack).token("Ada", "bidder").await.is_empty(), false);
+    assert_eq!(
+        Client::new(&stack).token("Ada", "bidder").await.is_empty(),
+        false
+    );
     stack.shutdown().await;
 
     #[cfg(unix)]
@@ -555,7 +565,10 @@ async fn dev_tokens_only_for_the_stacks_own_page_and_the_secret_file_is_private(
     assert!(on(loopback, false, false, false), "local default: on");
     assert!(!on(loopback, true, false, false), "--aws: off by default");
     assert!(on(loopback, true, false, true), "--aws --allow-dev-tokens");
-    assert!(!on(any, false, false, false), "a LAN address: off by default");
+    assert!(
+        !on(any, false, false, false),
+        "a LAN address: off by default"
+    );
     assert!(!on(loopback, false, true, true), "--no-dev-tokens wins");
 }
 
@@ -566,7 +579,11 @@ fn dev_user_ids_of_different_names_differ() {
     let names = ["Ада", "Боб", "李", "王", "🙂", "Ada", "ada-", "a d a"];
     let ids: BTreeSet<String> = names.iter().map(|n| dev_user_id(n)).collect();
     assert_eq!(ids.len(), names.len(), "{ids:?}");
-    assert_eq!(dev_user_id("Ada"), dev_user_id("ADA"), "case does not matter");
+    assert_eq!(
+        dev_user_id("Ada"),
+        dev_user_id("ADA"),
+        "case does not matter"
+    );
     for id in &ids {
         assert!(UserId::parse(id).is_ok(), "{id}");
     }
@@ -596,7 +613,11 @@ async fn unknown_routes_and_unreadable_keys_get_their_documented_answers() {
         let v: Value = r.json().await.unwrap_or(Value::Null);
         assert_eq!(v["error"], "not_found", "{method} {path}: {v}");
     }
-    let r = http.get(format!("{}/", stack.http_url)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/", stack.http_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "the web client is still served");
 
     // A non-ASCII Idempotency-Key is refused (422), not ignored; its retry too, and no bid is made.
@@ -720,7 +741,10 @@ async fn sigterm_closes_sockets_cleanly() {
         .unwrap();
     let seen = reader.await.unwrap();
     assert!(seen.closed_by_server, "the socket got a close frame");
-    assert!(status.success(), "clean exit, not killed by the signal: {status:?}");
+    assert!(
+        status.success(),
+        "clean exit, not killed by the signal: {status:?}"
+    );
 }
 
 /// The `auction-local` binary next to this test binary, built if missing.

@@ -8,6 +8,7 @@ mod decode_props;
 mod events;
 mod faults;
 mod http_api;
+mod iam;
 mod local_stack;
 mod publisher;
 mod security;
