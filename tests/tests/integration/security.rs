@@ -469,3 +469,41 @@ mod runtime_api {
         http::StatusCode::ACCEPTED
     }
 }
+
+/// Issue 11, item 7: names (and titles) refuse bidi controls and zero-width characters, in a token's `name`
+/// and at the dev identity endpoint's validation alike (`domain::validate_text`).
+#[tokio::test]
+async fn names_with_bidi_or_zero_width_characters_are_refused() {
+    let t = TestApp::sqlite();
+    let id = t.auction().await;
+    for name in [
+        "Ada\u{202E}nimda",
+        "A\u{200B}da",
+        "\u{2066}Ada\u{2069}",
+        "Ad\u{FEFF}a",
+        "\u{200F}Ada",
+    ] {
+        let token = mint(&Claims::session("bidder-7", name, Role::Bidder, now(), 600));
+        let r = t.bid(&token, &id, 10_000).await;
+        assert_eq!((r.status, r.code()), (401, "invalid_token"), "{name:?}");
+        assert!(auction::domain::validate_text("name", name, 64, true).is_err());
+        let r = t
+            .create(
+                &t.seller(),
+                json!({"title": name, "startingPrice": 100, "durationSeconds": 60}),
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (422, "validation_failed"), "{name:?}");
+    }
+    let a = t.auction_state(&id).await;
+    assert_eq!(a.bid_count, 0);
+    // Ordinary non-ASCII names are fine.
+    let token = mint(&Claims::session(
+        "bidder-8",
+        "Ада Лавлейс",
+        Role::Bidder,
+        now(),
+        600,
+    ));
+    assert_eq!(t.bid(&token, &id, 10_000).await.status, 201);
+}
