@@ -316,5 +316,10 @@ mod tests {
         .is_err());
         // The secret never prints.
         assert!(!format!("{c:?}").contains(&s));
+        assert_eq!(c.jwt_secret_arn, None);
+        let arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:jwt-AbCdEf";
+        let c = cfg(&[("JWT_SECRET_ARN", arn), ("TABLE_NAME", "t")]).unwrap();
+        assert_eq!(c.jwt_secret_arn.as_deref(), Some(arn));
+        assert!(c.jwt_secret.is_none());
     }
 }

@@ -744,12 +744,15 @@ async fn sigterm_closes_sockets_cleanly() {
     );
 }
 
-/// The `auction-local` binary next to this test binary, built if missing.
+/// The `auction-local` binary next to this test binary (`cargo test --workspace` builds it), built if missing.
 #[cfg(unix)]
 fn local_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let bin = profile_dir.join("auction-local");
+    if bin.exists() {
+        return bin;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = std::process::Command::new(cargo)
         .args(["build", "-p", "local-stack", "--bin", "auction-local"])
