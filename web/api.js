@@ -153,7 +153,10 @@ export class ApiError extends Error {
     this.network = network;
   }
   get isAuth() {
-    return this.status === 401 || ["missing_token", "invalid_token", "token_expired"].includes(this.code);
+    return (
+      this.status === 401 ||
+      ["missing_token", "invalid_token", "token_expired", "token_not_yet_valid", "token_lifetime_too_long", "wrong_token_type"].includes(this.code)
+    );
   }
 }
 
@@ -164,6 +167,9 @@ const FRIENDLY = {
   missing_token: "Please sign in first.",
   invalid_token: "Your session is no longer valid. Please sign in again.",
   token_expired: "Your session has expired. Please sign in again.",
+  token_not_yet_valid: "Your session is not valid yet. Check your device's clock, or sign in again.",
+  token_lifetime_too_long: "This token lives longer than the server allows (24 h). Please sign in with a shorter-lived one.",
+  wrong_token_type: "That token cannot be used here. Please sign in again.",
   forbidden: "You're not allowed to do that.",
   not_seller: "Only the seller (or an admin) can do that.",
   auction_not_found: "This auction doesn't exist (or was removed).",
@@ -244,6 +250,8 @@ export const Api = {
       headers: { "Idempotency-Key": idempotencyKey },
     }),
   endAuction: (id) => request(`/auctions/${encodeURIComponent(id)}/end`, { method: "POST", auth: true }),
+  // A one-minute, one-auction ticket for the WebSocket handshake: {ticket, expiresAt}.
+  wsTicket: (id) => request(`/auctions/${encodeURIComponent(id)}/ticket`, { method: "POST", auth: true }),
 };
 
 export function newIdempotencyKey() {

@@ -1,8 +1,10 @@
 // Live auction socket: connect, resync, reconnect with backoff + jitter.
 //
 // Usage:
-//   const live = new LiveConnection({ wsUrl, auctionId, getToken, resync, onFrame, onState });
+//   const live = new LiveConnection({ wsUrl, auctionId, getTicket, resync, onFrame, onState });
 //   live.start(); ... live.stop();
+// getTicket() resolves to a fresh connect ticket (POST /auctions/{id}/ticket): one per (re)connect, valid for
+// a minute and for this auction only. The session token itself never goes into the socket's URL.
 // resync() is awaited on every (re)connect before {"action":"sync"} is sent; it
 // returns "ended" when the auction is over (then no further reconnects happen).
 
@@ -12,10 +14,10 @@ const IDLE_PING_MS = 30_000; // ask for a status frame if the line has been quie
 const PING_TIMEOUT_MS = 10_000; // ...and treat the socket as dead if nothing comes back
 
 export class LiveConnection {
-  constructor({ wsUrl, auctionId, getToken, resync, onFrame, onState }) {
+  constructor({ wsUrl, auctionId, getTicket, resync, onFrame, onState }) {
     this.wsUrl = wsUrl;
     this.auctionId = auctionId;
-    this.getToken = getToken;
+    this.getTicket = getTicket;
     this.resync = resync;
     this.onFrame = onFrame;
     this.onState = onState;
@@ -80,16 +82,28 @@ export class LiveConnection {
     this.onState?.(s);
   }
 
-  _url() {
+  _url(ticket) {
     const sep = this.wsUrl.includes("?") ? "&" : "?";
-    return `${this.wsUrl}${sep}auctionId=${encodeURIComponent(this.auctionId)}&token=${encodeURIComponent(this.getToken() || "")}`;
+    return `${this.wsUrl}${sep}auctionId=${encodeURIComponent(this.auctionId)}&ticket=${encodeURIComponent(ticket || "")}`;
   }
 
-  _open() {
+  async _open() {
     if (this.stopped || this.finished) return;
+    let ticket;
+    try {
+      ticket = await this.getTicket();
+    } catch {
+      ticket = null;
+    }
+    if (this.stopped || this.finished || this.ws) return;
+    if (!ticket) {
+      this.checkFirst = true;
+      this._scheduleReconnect();
+      return;
+    }
     let ws;
     try {
-      ws = new WebSocket(this._url());
+      ws = new WebSocket(this._url(ticket));
     } catch {
       this._scheduleReconnect();
       return;

@@ -19,15 +19,18 @@ pub enum Route {
     GetAuction,
     PlaceBid,
     EndAuction,
+    /// The WebSocket connect ticket (served by the `place-bid` function).
+    Ticket,
 }
 
 impl Route {
-    pub const ALL: [Route; 5] = [
+    pub const ALL: [Route; 6] = [
         Route::CreateAuction,
         Route::ListAuctions,
         Route::GetAuction,
         Route::PlaceBid,
         Route::EndAuction,
+        Route::Ticket,
     ];
 
     /// API Gateway's route key: `METHOD /path`, `{id}` a path parameter.
@@ -38,6 +41,7 @@ impl Route {
             Route::GetAuction => "GET /auctions/{id}",
             Route::PlaceBid => "POST /auctions/{id}/bids",
             Route::EndAuction => "POST /auctions/{id}/end",
+            Route::Ticket => "POST /auctions/{id}/ticket",
         }
     }
 }
@@ -51,6 +55,7 @@ pub fn route(method: &http::Method, path: &str) -> Option<(Route, Option<String>
         ("GET", ["auctions", id]) if !id.is_empty() => (Route::GetAuction, Some(id)),
         ("POST", ["auctions", id, "bids"]) if !id.is_empty() => (Route::PlaceBid, Some(id)),
         ("POST", ["auctions", id, "end"]) if !id.is_empty() => (Route::EndAuction, Some(id)),
+        ("POST", ["auctions", id, "ticket"]) if !id.is_empty() => (Route::Ticket, Some(id)),
         _ => return None,
     };
     Some((r.0, r.1.map(|id| percent_decode(id))))
@@ -88,7 +93,10 @@ pub(crate) fn v2_event(
     let mut hs = Map::new();
     let mut cookies = Vec::new();
     for (name, value) in headers {
-        let Ok(v) = value.to_str() else { continue };
+        // API Gateway passes a header value it cannot read as ASCII on as it came (UTF-8): dropping it here
+        // would turn a bid with an unreadable `Idempotency-Key` into an unkeyed one instead of a 422.
+        let v = String::from_utf8_lossy(value.as_bytes());
+        let v = v.as_ref();
         if name == http::header::COOKIE {
             cookies.extend(v.split(';').map(|c| json!(c.trim())));
             continue;
@@ -196,11 +204,13 @@ fn contract_document(text: &'static str) -> Response {
     ([(http::header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
-/// API Gateway's own answer for an unknown route.
-fn not_found() -> Response {
+/// The answer for an unknown route: 404 with the API's error shape (`not_found`) and API Gateway's own
+/// `message`. Every path that is neither a route, the Management API, the dev endpoint nor a file of the web
+/// client gets it, whatever the method.
+pub(crate) fn not_found() -> Response {
     (
         http::StatusCode::NOT_FOUND,
-        axum::Json(json!({ "message": "Not Found" })),
+        axum::Json(json!({ "error": "not_found", "message": "Not Found" })),
     )
         .into_response()
 }
@@ -250,6 +260,7 @@ pub(crate) async fn handle<S: Store>(
         Route::GetAuction => app.get_auction(request).await,
         Route::PlaceBid => app.place_bid(request).await,
         Route::EndAuction => app.end_auction(request).await,
+        Route::Ticket => app.bid_or_ticket(request).await,
     };
     let (parts, body) = response.into_parts();
     let bytes: Vec<u8> = match body {

@@ -6,8 +6,8 @@
 //! - [`websocket_api`] — **WebSocket API**: `ws://…/ws?auctionId=…&token=…`; one connection id per socket;
 //!   `$connect`, `$default` and `$disconnect` events in API Gateway's shape go to the real handlers; a
 //!   refused `$connect` refuses the upgrade with its status.
-//! - [`management_api`] — **Management API**: `POST|GET|DELETE /@connections/{id}`, 410 for unknown ids, API
-//!   Gateway's 128 KB message and 32 KB frame limits. The production broadcaster
+//! - [`management_api`] — **Management API**: `POST|GET|DELETE /@connections/{id}`, SigV4-signed with the
+//!   stack's per-run credentials, 410 for unknown ids, API Gateway's 128 KB message and 32 KB frame limits. The production broadcaster
 //!   (aws-sdk-apigatewaymanagement) posts here unchanged.
 //! - [`publisher`] — **SQS FIFO → the `publish` function**: the durable hand-off queue consumed by the same
 //!   publisher code, one job per auction at a time; slices of large audiences are delivered in process.
@@ -17,7 +17,7 @@
 //! - [`ttl`] — **DynamoDB TTL** (embedded store only): expired connections and idempotency records are
 //!   deleted on a timer.
 //! - [`dev_identity`] — **an identity provider**: `POST /dev/token` mints tokens for a name and role;
-//!   refused unless enabled.
+//!   refused unless enabled, and to other origins' pages.
 
 pub mod close_timer;
 pub mod dev_identity;
@@ -136,6 +136,8 @@ pub struct Running {
     pub ws_url: String,
     /// The secret tokens are signed with (tests mint their own).
     pub jwt_secret: String,
+    /// The credentials the Management API emulation accepts SigV4 signatures of (per run, never stored).
+    pub management_credentials: aws_credential_types::Credentials,
     sockets: Arc<websocket_api::Registry>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -162,6 +164,7 @@ pub(crate) struct Stack<S> {
     pub sockets: Arc<websocket_api::Registry>,
     pub issuer: TokenIssuer,
     pub dev_tokens: bool,
+    pub management_credentials: management_api::ManagementCredentials,
     pub http_url: String,
     pub ws_url: String,
     pub stop: watch::Receiver<bool>,
@@ -216,16 +219,52 @@ fn load_or_create_secret(dir: &std::path::Path) -> Result<String, StartError> {
     let path = dir.join("jwt-secret");
     if let Ok(s) = std::fs::read_to_string(&path) {
         if s.trim().len() >= auction::auth::MIN_SECRET_LEN {
+            // Rewritten, so a file an older version left readable by everyone (0644) becomes private too.
+            write_private(&path, s.trim()).map_err(|source| StartError::DataDir {
+                path: path.clone(),
+                source,
+            })?;
             return Ok(s.trim().to_owned());
         }
     }
     use rand::distr::{Alphanumeric, SampleString};
     let s = Alphanumeric.sample_string(&mut rand::rng(), 48);
-    std::fs::write(&path, &s).map_err(|source| StartError::DataDir {
+    write_private(&path, &s).map_err(|source| StartError::DataDir {
         path: path.clone(),
         source,
     })?;
     Ok(s)
+}
+
+/// Write a file only its owner can read (0600 on Unix), also when it exists with wider permissions.
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(contents.as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)?.write_all(contents.as_bytes())
+    }
+}
+
+/// Whether `POST /dev/token` is on: never when disabled; on a loopback address by default, unless the stack
+/// acts on real AWS (`--aws`: a dev token there is an admin on real data); otherwise only when allowed
+/// explicitly (`--allow-dev-tokens`).
+pub fn dev_tokens_enabled(
+    host: std::net::IpAddr,
+    aws: bool,
+    disabled: bool,
+    allowed: bool,
+) -> bool {
+    !disabled && (allowed || (host.is_loopback() && !aws))
 }
 
 async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Running, StartError> {
@@ -239,11 +278,13 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
     let http_url = format!("http://{addr}");
     let ws_url = format!("ws://{addr}/ws");
 
-    // The production Management API adapter, pointed at this process's own emulation of it.
+    // The production Management API adapter, pointed at this process's own emulation of it, signing with the
+    // credentials the emulation checks.
+    let management_credentials = management_api::ManagementCredentials::generate();
     let sdk = aws_config::SdkConfig::builder()
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local-stack"),
+            management_credentials.0.clone(),
         ))
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();
@@ -276,27 +317,18 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
         sockets,
         issuer,
         dev_tokens: opts.dev_tokens,
+        management_credentials: management_credentials.clone(),
         http_url: http_url.clone(),
         ws_url: ws_url.clone(),
         stop: stop_rx.clone(),
     });
 
-    let mut router = Router::new()
-        .route("/config.json", get(config_json::<S>))
-        .route("/openapi.json", get(http_api::openapi))
-        .route("/asyncapi.json", get(http_api::asyncapi))
-        .route("/dev/token", post(dev_identity::dev_token::<S>))
-        .route("/ws", get(websocket_api::upgrade::<S>))
-        .route("/@connections/{id}", any(management_api::connection::<S>))
+    // CORS covers the HTTP API alone, as the template's does: `/dev/token`, `/config.json` and the Management
+    // API answer no other origin's page (the dev endpoint also refuses one outright: dev_identity.rs).
+    let api = Router::new()
         .route("/auctions", any(http_api::handle::<S>))
-        .route("/auctions/{*rest}", any(http_api::handle::<S>));
-    if let Some(dir) = &opts.web_dir {
-        router = router.fallback_service(
-            tower_http::services::ServeDir::new(dir)
-                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
-        );
-    }
-    let router = router
+        .route("/auctions/", any(http_api::handle::<S>))
+        .route("/auctions/{*rest}", any(http_api::handle::<S>))
         .layer(
             tower_http::cors::CorsLayer::new()
                 .allow_origin(tower_http::cors::Any)
@@ -307,8 +339,27 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
                     http::HeaderName::from_static("idempotency-key"),
                 ])
                 .max_age(Duration::from_secs(600)),
-        )
-        .with_state(stack.clone());
+        );
+    let mut router = Router::new()
+        .route("/config.json", get(config_json::<S>))
+        .route("/openapi.json", get(http_api::openapi))
+        .route("/asyncapi.json", get(http_api::asyncapi))
+        .route("/dev/token", post(dev_identity::dev_token::<S>))
+        .route("/ws", get(websocket_api::upgrade::<S>))
+        .route("/@connections/{id}", any(management_api::connection::<S>))
+        .merge(api)
+        .method_not_allowed_fallback(not_found);
+    // The web client's files, by GET or HEAD; anything else is an unknown route: 404 `not_found` (the client
+    // routes with the URL's hash, so no path needs index.html in its place).
+    router = match &opts.web_dir {
+        Some(dir) => {
+            let files = tower_http::services::ServeDir::new(dir)
+                .not_found_service(axum::routing::any(not_found));
+            router.fallback(axum::routing::get_service(files).fallback(not_found))
+        }
+        None => router.fallback(not_found),
+    };
+    let router = router.with_state(stack.clone());
 
     let mut stop_server = stop_rx.clone();
     let server = tokio::spawn(async move {
@@ -336,10 +387,15 @@ async fn serve<S: Store>(store: S, opts: Options, secret: String) -> Result<Runn
         http_url,
         ws_url,
         jwt_secret: secret_string(&secret),
+        management_credentials: management_credentials.0.clone(),
         sockets: stack.sockets.clone(),
         stop: stop_tx,
         tasks: vec![scheduler, publishing, timers, server],
     })
+}
+
+async fn not_found() -> Response {
+    http_api::not_found()
 }
 
 fn secret_string(s: &SecretString) -> String {

@@ -37,7 +37,8 @@ struct Cli {
     /// Disable the local-only POST /dev/token endpoint.
     #[arg(long)]
     no_dev_tokens: bool,
-    /// Allow POST /dev/token even when listening on a non-loopback address.
+    /// Allow POST /dev/token even when listening on a non-loopback address or with --aws (off by default
+    /// there: a dev token is an admin of whatever store the stack uses).
     #[arg(long)]
     allow_dev_tokens: bool,
     /// Folder of the web client served at / (default: web/ in the source tree).
@@ -68,7 +69,8 @@ async fn main() -> std::process::ExitCode {
     opts.port = cli.port;
     opts.schedule = Duration::from_millis(cli.schedule_ms.max(50));
     opts.jwt_secret = cli.jwt_secret;
-    opts.dev_tokens = !cli.no_dev_tokens && (cli.host.is_loopback() || cli.allow_dev_tokens);
+    opts.dev_tokens =
+        local_stack::dev_tokens_enabled(cli.host, cli.aws, cli.no_dev_tokens, cli.allow_dev_tokens);
     if let Some(dir) = cli.web_dir {
         opts.web_dir = Some(dir);
     }
@@ -112,7 +114,7 @@ async fn main() -> std::process::ExitCode {
     println!("  Live auction running");
     println!("    Web client     {}/", running.http_url);
     println!("    HTTP API       {}", running.http_url);
-    println!("    WebSocket API  {}?auctionId=…&token=…", running.ws_url);
+    println!("    WebSocket API  {}?auctionId=…&ticket=…", running.ws_url);
     println!(
         "    Management API {}/@connections/{{id}}",
         running.http_url
@@ -120,9 +122,33 @@ async fn main() -> std::process::ExitCode {
     println!("    Store          {store_desc}");
     println!("  Ctrl-C to stop.");
     println!();
-    let _ = tokio::signal::ctrl_c().await;
+    stop_signal().await;
     tracing::info!("shutting down: closing sockets, finishing in-flight requests");
     running.shutdown().await;
     tracing::info!("stopped");
     std::process::ExitCode::SUCCESS
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and container runtimes send): both stop cleanly.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SIGTERM handler not installed; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -303,7 +303,7 @@ async fn run<S: Store>(
                 Some(Ok(Message::Close(_))) | None => break,
                 Some(Err(e)) => {
                     // Over API Gateway's frame or message limit, or a broken socket.
-                    tracing::info!(connection_id = %id, error = %e, "socket error; closing");
+                    tracing::info!(error = %e, "socket error; closing");
                     let _ = sink.send(Message::Close(Some(CloseFrame { code: 1009, reason: "Message too big".into() }))).await;
                     break;
                 }

@@ -1,17 +1,44 @@
-//! HS256 JWT verification (and minting, for tests and the local stack's dev identity endpoint).
+//! HS256 JWT verification and minting: session tokens (the `Authorization: Bearer` of the HTTP API) and
+//! WebSocket connect tickets.
 //!
-//! Tokens carry `sub`, `name`, `role` and `exp`, all required. Only HS256 is accepted: `alg: none`, other
-//! algorithms, forged signatures and expired tokens are refused.
+//! Two kinds of token, told apart by `aud`, never interchangeable:
+//!
+//! - **Session token** (`aud` = [`SESSION_AUDIENCE`]): `sub`, `name`, `role`, `iss` = [`ISSUER`], `iat`,
+//!   `exp`, all required, `exp - iat` at most [`MAX_SESSION_SECS`]; an `nbf` is honoured. Bids, creates and
+//!   ends take only these.
+//! - **Connect ticket** (`aud` = [`TICKET_AUDIENCE`]): minted by `POST /auctions/{id}/ticket` for one signed-in
+//!   user and one auction (`auc`), valid [`TICKET_TTL_SECS`] (at most [`MAX_TICKET_SECS`]). It is the only
+//!   credential `$connect` takes: a URL (`?ticket=`) may end up in access logs and browser history, so what
+//!   rides there can open one socket to one auction for a minute and do nothing else.
+//!
+//! Refused, each with its code ([`AuthError::code`]): another algorithm or `alg: none`, a forged signature, a
+//! `crit` header (no extension is understood), a missing `iat` or one in the future, a lifetime over the cap,
+//! a foreign `iss`, the wrong `aud`, a future `nbf`, an expired `exp`, a ticket of another auction.
 
-use crate::domain::{validate_text, Principal, Role, UserId, MAX_NAME_LEN};
+use crate::domain::{validate_text, AuctionId, Principal, Role, UserId, MAX_NAME_LEN};
 use jsonwebtoken::{
-    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+    decode, decode_header, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header,
+    Validation,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// The smallest accepted HS256 secret (bytes): shorter keys are brute-forceable.
 pub const MIN_SECRET_LEN: usize = 32;
+/// `iss` of every token this system accepts.
+pub const ISSUER: &str = "live-auction";
+/// `aud` of a session token (the HTTP API's bearer).
+pub const SESSION_AUDIENCE: &str = "live-auction:api";
+/// `aud` of a WebSocket connect ticket.
+pub const TICKET_AUDIENCE: &str = "live-auction:ws-connect";
+/// The longest a session token may live (`exp - iat`): 24 h.
+pub const MAX_SESSION_SECS: u64 = 24 * 3600;
+/// How long a minted ticket is valid.
+pub const TICKET_TTL_SECS: u64 = 30;
+/// The longest a ticket may live (`exp - iat`).
+pub const MAX_TICKET_SECS: u64 = 60;
+/// Clock skew allowed on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECS: u64 = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -20,8 +47,36 @@ pub struct Claims {
     pub role: Role,
     /// Expiry, epoch seconds.
     pub exp: u64,
+    /// Issued at, epoch seconds (required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
+    /// Not before, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// A ticket's auction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auc: Option<String>,
+}
+
+impl Claims {
+    /// The claims of a session token for `sub` valid `ttl_secs` from `now_secs`.
+    pub fn session(sub: &str, name: &str, role: Role, now_secs: u64, ttl_secs: u64) -> Self {
+        Self {
+            sub: sub.to_owned(),
+            name: name.to_owned(),
+            role,
+            exp: now_secs + ttl_secs,
+            iat: Some(now_secs),
+            nbf: None,
+            iss: Some(ISSUER.to_owned()),
+            aud: Some(SESSION_AUDIENCE.to_owned()),
+            auc: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +85,14 @@ pub enum AuthError {
     MissingToken,
     #[error("token expired")]
     Expired,
+    #[error("token not valid yet (nbf)")]
+    NotYetValid,
+    #[error("token lifetime exceeds the cap")]
+    LifetimeTooLong,
+    #[error("this kind of token is not accepted here")]
+    WrongAudience,
+    #[error("the ticket is for another auction")]
+    WrongAuction,
     #[error("invalid token")]
     Invalid,
 }
@@ -39,6 +102,10 @@ impl AuthError {
         match self {
             AuthError::MissingToken => "missing_token",
             AuthError::Expired => "token_expired",
+            AuthError::NotYetValid => "token_not_yet_valid",
+            AuthError::LifetimeTooLong => "token_lifetime_too_long",
+            AuthError::WrongAudience => "wrong_token_type",
+            AuthError::WrongAuction => "ticket_wrong_auction",
             AuthError::Invalid => "invalid_token",
         }
     }
@@ -48,12 +115,41 @@ impl AuthError {
 #[error("JWT secret must be at least {MIN_SECRET_LEN} bytes")]
 pub struct WeakSecret;
 
-/// Verifies tokens; built once per cold start.
+/// A freshly minted connect ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub ticket: String,
+    /// Epoch milliseconds.
+    pub expires_at: i64,
+}
+
+fn validation(audience: &str) -> Validation {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+    v.leeway = LEEWAY_SECS;
+    v.validate_exp = true;
+    v.validate_nbf = true;
+    v.set_issuer(&[ISSUER]);
+    v.set_audience(&[audience]);
+    v
+}
+
+fn now_secs() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+struct Keys {
+    decoding: DecodingKey,
+    encoding: EncodingKey,
+}
+
+/// Verifies session tokens and tickets, and mints tickets; built once per cold start.
 #[derive(Clone)]
 pub struct TokenVerifier {
     /// `None` in functions deployed without the secret: every token is then refused.
-    key: Option<DecodingKey>,
-    validation: Validation,
+    keys: Option<std::sync::Arc<Keys>>,
+    session: Validation,
+    ticket: Validation,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -68,13 +164,13 @@ impl TokenVerifier {
         if bytes.len() < MIN_SECRET_LEN {
             return Err(WeakSecret);
         }
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 5;
-        validation.validate_exp = true;
         Ok(Self {
-            key: Some(DecodingKey::from_secret(bytes)),
-            validation,
+            keys: Some(std::sync::Arc::new(Keys {
+                decoding: DecodingKey::from_secret(bytes),
+                encoding: EncodingKey::from_secret(bytes),
+            })),
+            session: validation(SESSION_AUDIENCE),
+            ticket: validation(TICKET_AUDIENCE),
         })
     }
 
@@ -83,35 +179,109 @@ impl TokenVerifier {
         match secret {
             Some(s) => Self::new(s),
             None => Ok(Self {
-                key: None,
-                validation: Validation::new(Algorithm::HS256),
+                keys: None,
+                session: validation(SESSION_AUDIENCE),
+                ticket: validation(TICKET_AUDIENCE),
             }),
         }
     }
 
+    /// A session token (the HTTP API's bearer).
     pub fn verify(&self, token: Option<&str>) -> Result<Principal, AuthError> {
-        let token = token.ok_or(AuthError::MissingToken)?;
-        let Some(key) = &self.key else {
-            tracing::error!("a token was presented to a function deployed without JWT_SECRET");
+        let claims = self.claims(token, &self.session, MAX_SESSION_SECS)?;
+        principal(&claims)
+    }
+
+    /// A connect ticket for `auction`.
+    pub fn verify_ticket(
+        &self,
+        ticket: Option<&str>,
+        auction: &AuctionId,
+    ) -> Result<Principal, AuthError> {
+        let claims = self.claims(ticket, &self.ticket, MAX_TICKET_SECS)?;
+        if claims.auc.as_deref() != Some(auction.as_str()) {
+            return Err(AuthError::WrongAuction);
+        }
+        principal(&claims)
+    }
+
+    /// A ticket for `who` to open one socket to `auction`, valid [`TICKET_TTL_SECS`].
+    pub fn issue_ticket(&self, who: &Principal, auction: &AuctionId) -> Result<Ticket, AuthError> {
+        let Some(keys) = &self.keys else {
+            tracing::error!("a ticket was asked of a function deployed without the JWT secret");
             return Err(AuthError::Invalid);
         };
-        let data = decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            _ => AuthError::Invalid,
-        })?;
-        let claims = data.claims;
-        let user_id = UserId::parse(&claims.sub).map_err(|_| AuthError::Invalid)?;
-        let name = validate_text("name", &claims.name, MAX_NAME_LEN, true)
-            .map_err(|_| AuthError::Invalid)?;
-        Ok(Principal {
-            user_id,
-            name,
-            role: claims.role,
+        let now = now_secs();
+        let claims = Claims {
+            aud: Some(TICKET_AUDIENCE.to_owned()),
+            auc: Some(auction.as_str().to_owned()),
+            ..Claims::session(
+                who.user_id.as_str(),
+                &who.name,
+                who.role,
+                now,
+                TICKET_TTL_SECS,
+            )
+        };
+        let ticket =
+            encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).map_err(|e| {
+                tracing::error!(error = %e, "ticket could not be signed");
+                AuthError::Invalid
+            })?;
+        Ok(Ticket {
+            ticket,
+            expires_at: (claims.exp * 1000) as i64,
         })
+    }
+
+    fn claims(
+        &self,
+        token: Option<&str>,
+        validation: &Validation,
+        max_lifetime: u64,
+    ) -> Result<Claims, AuthError> {
+        let token = token.ok_or(AuthError::MissingToken)?;
+        let Some(keys) = &self.keys else {
+            tracing::error!("a token was presented to a function deployed without the JWT secret");
+            return Err(AuthError::Invalid);
+        };
+        // jsonwebtoken does not look at `crit`; RFC 7515 §4.1.11: a header naming extensions the
+        // recipient does not understand must be refused, and this one understands none.
+        let header = decode_header(token).map_err(|_| AuthError::Invalid)?;
+        if header.crit.is_some() {
+            return Err(AuthError::Invalid);
+        }
+        let data =
+            decode::<Claims>(token, &keys.decoding, validation).map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                _ => AuthError::Invalid,
+            })?;
+        let claims = data.claims;
+        let iat = claims.iat.ok_or(AuthError::Invalid)?;
+        if iat > now_secs() + LEEWAY_SECS {
+            return Err(AuthError::Invalid);
+        }
+        if claims.exp.saturating_sub(iat) > max_lifetime {
+            return Err(AuthError::LifetimeTooLong);
+        }
+        Ok(claims)
     }
 }
 
-/// Mints HS256 tokens. Used by tests and by the local stack's dev-only `/dev/token` endpoint.
+fn principal(claims: &Claims) -> Result<Principal, AuthError> {
+    let user_id = UserId::parse(&claims.sub).map_err(|_| AuthError::Invalid)?;
+    let name =
+        validate_text("name", &claims.name, MAX_NAME_LEN, true).map_err(|_| AuthError::Invalid)?;
+    Ok(Principal {
+        user_id,
+        name,
+        role: claims.role,
+    })
+}
+
+/// Mints HS256 session tokens. Used by tests and by the local stack's dev-only `/dev/token` endpoint.
 #[derive(Clone)]
 pub struct TokenIssuer {
     key: EncodingKey,
@@ -128,11 +298,20 @@ impl TokenIssuer {
         })
     }
 
-    pub fn mint(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
-        encode(&Header::new(Algorithm::HS256), claims, &self.key)
+    /// Any claims, with any header (tests build hostile tokens with it).
+    pub fn mint_with(
+        &self,
+        header: &Header,
+        claims: &Claims,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        encode(header, claims, &self.key)
     }
 
-    /// A token valid for `ttl_secs` from `now_secs`.
+    pub fn mint(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        self.mint_with(&Header::new(Algorithm::HS256), claims)
+    }
+
+    /// A session token valid for `ttl_secs` from `now_secs`.
     pub fn mint_for(
         &self,
         sub: &str,
@@ -141,13 +320,7 @@ impl TokenIssuer {
         now_secs: u64,
         ttl_secs: u64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        self.mint(&Claims {
-            sub: sub.to_owned(),
-            name: name.to_owned(),
-            role,
-            exp: now_secs + ttl_secs,
-            iat: Some(now_secs),
-        })
+        self.mint(&Claims::session(sub, name, role, now_secs, ttl_secs))
     }
 }
 

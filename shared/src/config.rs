@@ -201,8 +201,12 @@ impl Default for Settings {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `JWT_SECRET`; absent in functions that never verify a token.
+    /// `JWT_SECRET`; absent in functions that never verify a token (and on AWS, where the secret is read
+    /// from Secrets Manager instead: `JWT_SECRET_ARN`).
     pub jwt_secret: Option<SecretString>,
+    /// `JWT_SECRET_ARN`: the Secrets Manager secret holding the HS256 key, read once at cold start
+    /// (`wiring.rs`); only the functions that verify tokens get it.
+    pub jwt_secret_arn: Option<String>,
     pub store: StoreConfig,
     /// `WS_MANAGEMENT_ENDPOINT`: the WebSocket API's callback URL (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
     pub ws_management_endpoint: Option<String>,
@@ -309,6 +313,7 @@ impl Config {
         };
         Ok(Self {
             jwt_secret: jwt_secret.map(SecretString::from),
+            jwt_secret_arn: get("JWT_SECRET_ARN"),
             store,
             ws_management_endpoint: get("WS_MANAGEMENT_ENDPOINT"),
             publish_queue_url: get("PUBLISH_QUEUE_URL"),
@@ -445,5 +450,10 @@ mod tests {
         .is_err());
         // The secret never prints.
         assert!(!format!("{c:?}").contains(&s));
+        assert_eq!(c.jwt_secret_arn, None);
+        let arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:jwt-AbCdEf";
+        let c = cfg(&[("JWT_SECRET_ARN", arn), ("TABLE_NAME", "t")]).unwrap();
+        assert_eq!(c.jwt_secret_arn.as_deref(), Some(arn));
+        assert!(c.jwt_secret.is_none());
     }
 }

@@ -25,7 +25,7 @@ use crate::domain::{
 use crate::error::{ApiError, ErrorBody, WsError};
 use crate::frames::{ClientMessage, Frame};
 use crate::handlers::views::{
-    AuctionCreated, AuctionDetail, AuctionEndResult, AuctionList, BidAccepted,
+    AuctionCreated, AuctionDetail, AuctionEndResult, AuctionList, BidAccepted, TicketIssued,
 };
 use crate::ports::StoreError;
 use schemars::generate::SchemaSettings;
@@ -101,6 +101,10 @@ fn api_errors() -> Vec<ApiError> {
         ApiError::Auth(AuthError::MissingToken),
         ApiError::Auth(AuthError::Invalid),
         ApiError::Auth(AuthError::Expired),
+        ApiError::Auth(AuthError::NotYetValid),
+        ApiError::Auth(AuthError::LifetimeTooLong),
+        ApiError::Auth(AuthError::WrongAudience),
+        ApiError::Auth(AuthError::WrongAuction),
         ApiError::Forbidden { needed: "" },
         ApiError::OwnAuction,
         ApiError::NotSeller,
@@ -136,7 +140,15 @@ fn api_errors() -> Vec<ApiError> {
     // A new variant does not compile until it has a sample above.
     for e in &all {
         match e {
-            ApiError::Auth(AuthError::MissingToken | AuthError::Invalid | AuthError::Expired)
+            ApiError::Auth(
+                AuthError::MissingToken
+                | AuthError::Invalid
+                | AuthError::Expired
+                | AuthError::NotYetValid
+                | AuthError::LifetimeTooLong
+                | AuthError::WrongAudience
+                | AuthError::WrongAuction,
+            )
             | ApiError::Forbidden { .. }
             | ApiError::OwnAuction
             | ApiError::NotSeller
@@ -173,6 +185,10 @@ fn ws_errors() -> Vec<WsError> {
         WsError::Auth(AuthError::MissingToken),
         WsError::Auth(AuthError::Invalid),
         WsError::Auth(AuthError::Expired),
+        WsError::Auth(AuthError::NotYetValid),
+        WsError::Auth(AuthError::LifetimeTooLong),
+        WsError::Auth(AuthError::WrongAudience),
+        WsError::Auth(AuthError::WrongAuction),
         WsError::AuctionNotFound,
         WsError::AuctionEnded,
         WsError::UnknownConnection,
@@ -187,7 +203,15 @@ fn ws_errors() -> Vec<WsError> {
         match e {
             WsError::MissingConnectionId
             | WsError::InvalidAuctionId
-            | WsError::Auth(AuthError::MissingToken | AuthError::Invalid | AuthError::Expired)
+            | WsError::Auth(
+                AuthError::MissingToken
+                | AuthError::Invalid
+                | AuthError::Expired
+                | AuthError::NotYetValid
+                | AuthError::LifetimeTooLong
+                | AuthError::WrongAudience
+                | AuthError::WrongAuction,
+            )
             | WsError::AuctionNotFound
             | WsError::AuctionEnded
             | WsError::UnknownConnection
@@ -232,7 +256,14 @@ fn schema_ref<T: JsonSchema>(gen: &mut SchemaGenerator) -> Value {
 
 /// Every answer a store failure can give.
 const STORE: [&str; 2] = ["service_unavailable", "internal_error"];
-const AUTH: [&str; 3] = ["missing_token", "invalid_token", "token_expired"];
+const AUTH: [&str; 6] = [
+    "missing_token",
+    "invalid_token",
+    "token_expired",
+    "token_not_yet_valid",
+    "token_lifetime_too_long",
+    "wrong_token_type",
+];
 const BODY: [&str; 3] = ["payload_too_large", "empty_body", "invalid_json"];
 
 fn operations() -> Vec<Operation> {
@@ -321,6 +352,19 @@ fn operations() -> Vec<Operation> {
                 &BODY,
                 &STORE,
             ]),
+        },
+        Operation {
+            method: "post",
+            path: "/auctions/{id}/ticket",
+            operation_id: "issueTicket",
+            summary: "A WebSocket connect ticket",
+            description: "Any signed-in user. The credential of one `$connect` to this auction (`?ticket=`), \
+                valid 30 s: the session token never travels in a URL.",
+            authenticated: true,
+            parameters: &["id"],
+            request: None,
+            success: (200, "The ticket.", schema_ref::<TicketIssued>),
+            errors: codes(&[&AUTH, &["invalid_id", "method_not_allowed"], &STORE]),
         },
         Operation {
             method: "post",
@@ -625,15 +669,16 @@ pub fn asyncapi() -> Value {
         },
         "channels": {"auction": {
             "title": "One viewer socket of one auction",
-            "description": format!("Connect with `?auctionId=<id>&token=<jwt>` (browsers cannot set headers on a \
-                WebSocket). A refused handshake answers the status of its error (`WsError`; API Gateway passes the status \
+            "description": format!("Connect with `?auctionId=<id>&ticket=<ticket>` (browsers cannot set headers on \
+                a WebSocket): a ticket from `POST /auctions/{{id}}/ticket`, valid 30 s, for this auction only. A refused handshake answers the status of its error (`WsError`; API Gateway passes the status \
                 on, not the body): {refusals}."),
             "messages": channel_messages,
             "bindings": {"ws": {"bindingVersion": "0.1.0", "query": {"type": "object",
-                "required": ["auctionId", "token"],
+                "required": ["auctionId", "ticket"],
                 "properties": {
                     "auctionId": {"type": "string", "pattern": "^[A-Za-z0-9._=+/:-]{1,128}$"},
-                    "token": {"type": "string", "description": "An HS256 JWT, as for the HTTP API."}}}}},
+                    "ticket": {"type": "string", "description": "A connect ticket (`POST /auctions/{id}/ticket`): \
+                        a short-lived JWT bound to this auction and user, never the session token."}}}}},
         }},
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
@@ -663,6 +708,7 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
         ("AuctionDetail", root::<AuctionDetail>(false)),
         ("AuctionEndResult", root::<AuctionEndResult>(false)),
         ("BidAccepted", root::<BidAccepted>(false)),
+        ("TicketIssued", root::<TicketIssued>(false)),
         ("ErrorBody", root::<ErrorBody>(false)),
         ("CreateAuctionRequest", root::<CreateAuctionRequest>(true)),
         ("PlaceBidRequest", root::<PlaceBidRequest>(true)),

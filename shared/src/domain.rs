@@ -1116,6 +1116,16 @@ pub fn validate_text(
             "must not contain control characters",
         ));
     }
+    // Bidi controls reorder what follows (a name that reads as another's); zero-width characters make two
+    // names that look alike differ.
+    if s.chars().any(|c| {
+        matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    }) {
+        return Err(DomainError::invalid(
+            field,
+            "must not contain bidi controls or zero-width characters",
+        ));
+    }
     Ok(s.to_owned())
 }
 

@@ -43,7 +43,8 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(|e| error_response(&e))
 }
 
-/// The body as a JSON object: 413 past [`MAX_BODY_BYTES`], 400 when empty or not JSON, 422 when not an object.
+/// The body as a JSON object: 413 past [`MAX_BODY_BYTES`], 400 when empty or not JSON (a key given twice in
+/// any object included: serde_json would keep the last one silently), 422 when not an object.
 pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     let bytes: &[u8] = match req.body() {
         Body::Empty => &[],
@@ -59,7 +60,7 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::EmptyBody);
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    match serde_json::from_slice::<UniqueKeys>(bytes).map(|v| v.0) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(DomainError::invalid("body", "must be a JSON object").into()),
         Err(e) => Err(ApiError::InvalidJson(e.to_string())),
@@ -171,5 +172,102 @@ pub fn query_limit(
             }
             .into()),
         },
+    }
+}
+
+/// A JSON value whose objects each name a key once. serde_json's own `Value` keeps the last of repeated keys
+/// (`{"amount": 1, "amount": 20000}` would bid 20000 where a proxy or a log read 1); this visitor builds the
+/// same `Value` and refuses a repeated key with a parse error.
+struct UniqueKeys(Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor).map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key:?}"
+                )));
+            }
+            let UniqueKeys(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Value, serde_json::Error> {
+        serde_json::from_str::<UniqueKeys>(s).map(|v| v.0)
+    }
+
+    #[test]
+    fn unique_keys_parse_like_serde_json_and_refuse_repeats() {
+        for ok in [
+            r#"{"amount": 12500, "note": ["a", {"b": null}], "x": -1, "y": 1.5, "z": true}"#,
+            "[]",
+            "7",
+            r#""s""#,
+        ] {
+            assert_eq!(
+                parse(ok).unwrap(),
+                serde_json::from_str::<Value>(ok).unwrap()
+            );
+        }
+        for bad in [
+            r#"{"amount": 1, "amount": 20000}"#,
+            r#"{"a": {"k": 1, "k": 2}}"#,
+            r#"[{"k": 1, "k": 1}]"#,
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.to_string().contains("duplicate key"), "{bad}: {e}");
+        }
     }
 }

@@ -4,7 +4,9 @@
 //! `run(service_fn(...))` around one handler. What a function gets is what its environment names:
 //! `WS_MANAGEMENT_ENDPOINT` (the Management API), `PUBLISH_QUEUE_URL` (the hand-off to the publisher),
 //! `DELIVER_FUNCTION` (slices of large audiences in other invocations), `CLOSE_TIMER_ARN` (the close on the
-//! second: create-auction arms it), `JWT_SECRET` (token verification).
+//! second: create-auction arms it), `JWT_SECRET_ARN` (token verification: the Secrets Manager secret, read
+//! once here with GetSecretValue; `JWT_SECRET`, the key itself, is for local runs such as `cargo lambda
+//! watch`). A function deployed without either verifies no token.
 //!
 //! `WARM_UP` (default `true`): during init, one GetItem of a key that never exists and one GetConnection of
 //! a made-up id open the TLS connections to DynamoDB and the Management API (in parallel), so the first
@@ -63,15 +65,53 @@ pub enum WiringError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Secret(#[from] crate::auth::WeakSecret),
+    #[error("JWT secret {arn}: {reason}")]
+    SecretUnreadable { arn: String, reason: String },
 }
 
 /// Build the app from the environment and open the TLS connections now, during init, so the first
 /// request does not pay for the handshakes.
 pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
     let config = Config::from_env()?;
-    let StoreConfig { table, endpoint } = config.store;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let mut ddb = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    lambda_app_with(config, &sdk).await
+}
+
+/// The HS256 key: `JWT_SECRET_ARN` read from Secrets Manager (one GetSecretValue per cold start), else
+/// `JWT_SECRET`, else none.
+async fn jwt_secret(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Option<secrecy::SecretString>, WiringError> {
+    let Some(arn) = &config.jwt_secret_arn else {
+        return Ok(config.jwt_secret.clone());
+    };
+    let unreadable = |reason: String| WiringError::SecretUnreadable {
+        arn: arn.clone(),
+        reason,
+    };
+    let out = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            unreadable(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
+        })?;
+    let value = out
+        .secret_string()
+        .ok_or_else(|| unreadable("the secret has no string value".into()))?;
+    Ok(Some(secrecy::SecretString::from(value.trim().to_owned())))
+}
+
+/// [`lambda_app`] with a given configuration and SDK configuration (tests point every client elsewhere).
+pub async fn lambda_app_with(
+    config: Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<LambdaApp, WiringError> {
+    let secret = jwt_secret(&config, sdk).await?;
+    let StoreConfig { table, endpoint } = config.store;
+    let mut ddb = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(endpoint) = endpoint {
         ddb = ddb.endpoint_url(endpoint);
     }
@@ -79,7 +119,7 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
     let broadcaster = config
         .ws_management_endpoint
         .as_deref()
-        .map(|e| ApiGatewayBroadcaster::new(&sdk, e, config.settings.longest_call()));
+        .map(|e| ApiGatewayBroadcaster::new(sdk, e, config.settings.longest_call()));
     if warm_up_enabled() {
         let warm_ddb = client
             .get_item()
@@ -97,7 +137,7 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
             tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "DynamoDB warm-up failed");
         }
     }
-    let verifier = TokenVerifier::from_config(config.jwt_secret.as_ref())?;
+    let verifier = TokenVerifier::from_config(secret.as_ref())?;
     let mut app = App::new(
         DynamoStore::new(client, table),
         broadcaster,
@@ -106,7 +146,7 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
         config.settings,
     );
     if let Some(url) = config.publish_queue_url {
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
         app = app.with_hand_off(Arc::new(SqsHandOff::new(sqs, url)));
     }
     if let Some(arn) = config.close_timer_arn {
@@ -114,7 +154,7 @@ pub async fn lambda_app() -> Result<LambdaApp, WiringError> {
         app = app.with_close_timer(Arc::new(StepFunctionsTimer::new(sfn, arn)));
     }
     if let Some(function) = config.deliver_function {
-        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let lambda = aws_sdk_lambda::Client::new(sdk);
         app = app.with_remote_slices(Arc::new(LambdaSlices::new(lambda, function)));
     }
     Ok(app)

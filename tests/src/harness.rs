@@ -134,7 +134,7 @@ pub fn http_event(sample: &str, r: &Req<'_>) -> lambda_http::Request {
     lambda_http::request::from_str(&e.to_string()).expect("a valid API Gateway v2 event")
 }
 
-/// A WebSocket sample event for `connection_id`, with `auctionId`/`token` for `$connect` and a body for
+/// A WebSocket sample event for `connection_id`, with `auctionId`/`ticket` for `$connect` and a body for
 /// `$default`.
 pub fn ws_event(
     sample: &str,
@@ -144,10 +144,10 @@ pub fn ws_event(
 ) -> ApiGatewayWebsocketProxyRequest {
     let mut e = sample_event(sample);
     e["requestContext"]["connectionId"] = json!(connection_id);
-    if let Some((auction_id, token)) = query {
-        e["queryStringParameters"] = json!({ "auctionId": auction_id, "token": token });
+    if let Some((auction_id, ticket)) = query {
+        e["queryStringParameters"] = json!({ "auctionId": auction_id, "ticket": ticket });
         e["multiValueQueryStringParameters"] =
-            json!({ "auctionId": [auction_id], "token": [token] });
+            json!({ "auctionId": [auction_id], "ticket": [ticket] });
     }
     if let Some(b) = body {
         e["body"] = json!(b);
@@ -503,15 +503,44 @@ impl<S: Store, B: Broadcaster> TestApp<S, B> {
         r
     }
 
-    /// `$connect` a viewer; returns the status API Gateway would answer the handshake with.
-    pub async fn connect(&self, connection_id: &str, auction_id: &str, token: &str) -> i64 {
+    /// `POST /auctions/{id}/ticket` with a session token.
+    pub async fn ticket(&self, token: &str, auction_id: &str) -> Reply {
+        let req = http_event(
+            "end-auction.json",
+            &Req {
+                token: Some(token),
+                auction_id: Some(auction_id),
+                ..Default::default()
+            },
+        );
+        reply(self.app.ws_ticket(req).await)
+    }
+
+    /// `$connect` with this ticket (or any string in its place).
+    pub async fn connect_with_ticket(
+        &self,
+        connection_id: &str,
+        auction_id: &str,
+        ticket: &str,
+    ) -> i64 {
         let e = ws_event(
             "ws-connect.json",
             connection_id,
-            Some((auction_id, token)),
+            Some((auction_id, ticket)),
             None,
         );
         self.app.ws_connect(e).await.status_code
+    }
+
+    /// A viewer's way in, as the web client does it: a ticket for the session token, then `$connect` with it.
+    /// Returns the status of whichever refused, or 200.
+    pub async fn connect(&self, connection_id: &str, auction_id: &str, token: &str) -> i64 {
+        let t = self.ticket(token, auction_id).await;
+        let Some(ticket) = t.body["ticket"].as_str().filter(|_| t.status == 200) else {
+            return i64::from(t.status);
+        };
+        self.connect_with_ticket(connection_id, auction_id, ticket)
+            .await
     }
 
     pub async fn disconnect(&self, connection_id: &str) -> i64 {

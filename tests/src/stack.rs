@@ -73,6 +73,21 @@ impl Client {
         (status, answer)
     }
 
+    /// A POST without a body (the ticket route takes none).
+    pub async fn post_empty(&self, path: &str, token: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let answer = r.json().await.unwrap_or(Value::Null);
+        crate::contract::check_http("POST", path, status, &answer);
+        (status, answer)
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
             .http
@@ -87,9 +102,25 @@ impl Client {
     }
 }
 
-/// Open a viewer socket; `Err(status)` when the handshake is refused.
+/// Open a viewer socket as the web client does (a ticket for the session token, then the socket with it);
+/// `Err(status)` when either is refused.
 pub async fn connect(stack: &Running, auction_id: &str, token: &str) -> Result<Socket, u16> {
-    let url = format!("{}?auctionId={auction_id}&token={token}", stack.ws_url);
+    let (status, body) = Client::new(stack)
+        .post_empty(&format!("/auctions/{auction_id}/ticket"), token)
+        .await;
+    let Some(ticket) = body["ticket"].as_str().filter(|_| status == 200) else {
+        return Err(status);
+    };
+    connect_with_ticket(stack, auction_id, ticket).await
+}
+
+/// Open a viewer socket with this ticket (or anything in its place).
+pub async fn connect_with_ticket(
+    stack: &Running,
+    auction_id: &str,
+    ticket: &str,
+) -> Result<Socket, u16> {
+    let url = format!("{}?auctionId={auction_id}&ticket={ticket}", stack.ws_url);
     match tokio_tungstenite::connect_async(url).await {
         Ok((s, _)) => Ok(s),
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),

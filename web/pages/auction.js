@@ -233,7 +233,7 @@ export function auctionPage(nav, id) {
     live = new LiveConnection({
       wsUrl: config.wsUrl,
       auctionId: id,
-      getToken: () => getSession()?.token,
+      getTicket: async () => (getSession()?.token ? (await Api.wsTicket(id)).ticket : null),
       resync,
       onFrame,
       onState: (s) => view.setConnection(s),

@@ -10,7 +10,10 @@ export const FEED_SIZE = 100;
 /** How long the countdown flashes after a soft-close extension. */
 export const EXTENSION_FLASH_MS = 1_200;
 
-/** session: the signed-in user; bidForm: a bidFormView (shown to everyone but the seller); onEndNow() */
+/**
+ * session: the signed-in user; bidForm: a bidFormView (shown to everyone but the seller); onEndNow(). "You" is
+ * decided by public ids (state.me, identity.js), never by display names (two users may share a name).
+ */
 export function auctionView({ session, bidForm, onEndNow }) {
   const el = h("div", { class: "auction-page" },
     backLink(),

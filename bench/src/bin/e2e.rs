@@ -254,6 +254,26 @@ fn token(sub: &str, name: &str, role: Role) -> String {
         .expect("HS256 signing")
 }
 
+/// A WebSocket connect ticket for `auction` (what `POST /auctions/{id}/ticket` answers), minted directly.
+fn ticket(sub: &str, auction: &str) -> String {
+    let now = now_secs();
+    let claims = auction::auth::Claims {
+        aud: Some(auction::auth::TICKET_AUDIENCE.into()),
+        auc: Some(auction.into()),
+        ..auction::auth::Claims::session(
+            sub,
+            "Viewer",
+            Role::Bidder,
+            now,
+            auction::auth::TICKET_TTL_SECS,
+        )
+    };
+    TokenIssuer::new(&SecretString::from(SECRET))
+        .expect("issuer")
+        .mint(&claims)
+        .expect("HS256 signing")
+}
+
 async fn ws(url: &str) -> Option<Socket> {
     tokio_tungstenite::connect_async_with_config(url, Some(client_config()), false)
         .await
@@ -451,8 +471,9 @@ async fn connect_viewers(target: &Target, port: u16, n: usize) -> Vec<Socket> {
         .map(|i| async move {
             match target {
                 Target::Ours { ws_url, .. } => {
-                    let t = token(&format!("u-viewer-{i}"), "Viewer", Role::Bidder);
-                    ws(&format!("{ws_url}&token={t}")).await
+                    let auction = ws_url.rsplit("auctionId=").next().unwrap_or_default();
+                    let t = ticket(&format!("u-viewer-{i}"), auction);
+                    ws(&format!("{ws_url}&ticket={t}")).await
                 }
                 Target::Seed { .. } => socket_io(port, "viewer").await,
             }

@@ -1,4 +1,4 @@
-//! POST /auctions/{id}/bids: one conditional write, then fan-out to viewers.
+//! POST /auctions/{id}/bids (one conditional write, then the hand-off) and POST /auctions/{id}/ticket.
 use auction::{telemetry, wiring};
 use lambda_http::{run, service_fn, Error, Request};
 
@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let app = wiring::lambda_app().await?;
     let app = &app;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(app.place_bid(req).await)
+        Ok::<_, Error>(app.bid_or_ticket(req).await)
     }))
     .await
 }

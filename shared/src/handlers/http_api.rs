@@ -60,6 +60,15 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         respond(crate::metrics::timed_bid(self.place_bid_inner(&req)).await)
     }
 
+    /// The `place-bid` function serves the bid route and the WebSocket ticket route; the path says which.
+    pub async fn bid_or_ticket(&self, req: Request) -> Response<Body> {
+        if req.uri().path().ends_with("/ticket") {
+            self.ws_ticket(req).await
+        } else {
+            self.place_bid(req).await
+        }
+    }
+
     /// `POST /auctions/{id}/end` (the auction's seller, or an admin).
     pub async fn end_auction(&self, req: Request) -> Response<Body> {
         respond(self.end_auction_inner(&req).await)

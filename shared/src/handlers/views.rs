@@ -246,3 +246,14 @@ pub mod cursor {
         }
     }
 }
+
+/// `200` of `POST /auctions/{id}/ticket`: the credential of one WebSocket `$connect` to this auction.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TicketIssued {
+    /// A short-lived JWT for `?ticket=` (aud `live-auction:ws`, this auction, this user).
+    pub ticket: String,
+    /// Epoch ms after which `$connect` refuses it.
+    pub expires_at: i64,
+}

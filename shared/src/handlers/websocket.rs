@@ -1,7 +1,8 @@
 //! WebSocket API handlers: `$connect`, `$disconnect`, `$default`. Viewers only listen.
 //!
-//! `$connect` authenticates with `?auctionId=…&token=…` (browsers cannot set headers on a WebSocket) and
-//! refuses the handshake with the status of its [`WsError`]: a user's socket past `MAX_SOCKETS_PER_USER` to one
+//! `$connect` authenticates with `?auctionId=…&ticket=…` (browsers cannot set headers on a WebSocket): a
+//! connect ticket from `POST /auctions/{id}/ticket` ([`App::ws_ticket`]; `auth.rs`), valid for one auction
+//! and a minute, never the session token itself. It refuses the handshake with the status of its [`WsError`]: a user's socket past `MAX_SOCKETS_PER_USER` to one
 //! auction (429 `too_many_sockets`; the user's sockets that API Gateway says are gone do not count), an
 //! auction at `MAX_VIEWERS_PER_AUCTION` (429 `auction_full`). `$default` never relays anything: the only
 //! accepted client message is `{"action":"sync"}`, answered with the current `auction.status` to that one
@@ -17,8 +18,11 @@ use crate::publisher::{Pacer, PublishJob};
 
 /// Refused client messages after which a connection is closed.
 pub const MAX_STRIKES: u32 = 3;
+use crate::error::ApiError;
+use crate::http::{auction_id_param, bearer_token, json_response, respond};
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 
 fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Result<ConnectionId, WsError> {
     event
@@ -37,6 +41,29 @@ fn answer(result: Result<&'static str, WsError>) -> ApiGatewayProxyResponse {
 }
 
 impl<S: Store, B: Broadcaster> App<S, B> {
+    /// `POST /auctions/{id}/ticket` (any signed-in user): `200 {"ticket", "expiresAt"}`, the credential of one
+    /// `$connect` to this auction within [`crate::auth::TICKET_TTL_SECS`]. Served by the `place-bid` function
+    /// (it already verifies session tokens). Nothing is read or written: `$connect` checks the auction.
+    pub async fn ws_ticket(&self, req: Request) -> Response<Body> {
+        respond(self.ws_ticket_inner(&req))
+    }
+
+    fn ws_ticket_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        if req.method() != http::Method::POST {
+            return Err(ApiError::MethodNotAllowed);
+        }
+        let who = self.verifier.verify(bearer_token(req))?;
+        let auction_id = auction_id_param(req)?;
+        let ticket = self.verifier.issue_ticket(&who, &auction_id)?;
+        Ok(json_response(
+            StatusCode::OK,
+            &super::views::TicketIssued {
+                ticket: ticket.ticket,
+                expires_at: ticket.expires_at,
+            },
+        ))
+    }
+
     /// `$connect`: 200 stores the viewer; otherwise the handshake is refused with the error's status.
     pub async fn ws_connect(
         &self,
@@ -68,11 +95,13 @@ impl<S: Store, B: Broadcaster> App<S, B> {
     ) -> Result<&'static str, WsError> {
         let connection_id = connection_id(event)?;
         let query = &event.query_string_parameters;
-        let principal = self.verifier.verify(query.first("token"))?;
         let auction_id = query
             .first("auctionId")
             .and_then(|a| AuctionId::parse(a).ok())
             .ok_or(WsError::InvalidAuctionId)?;
+        let principal = self
+            .verifier
+            .verify_ticket(query.first("ticket").filter(|t| !t.is_empty()), &auction_id)?;
         let now = self.now();
         let auction = self
             .store
@@ -108,7 +137,8 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             let _ = self.store.remove_connection(&conn.connection_id).await;
             return Err(WsError::AuctionEnded);
         }
-        tracing::info!(connection_id = %conn.connection_id, auction_id = %conn.auction_id, "viewer connected");
+        // A connection id is a capability on the Management API: never at info.
+        tracing::debug!(connection_id = %conn.connection_id, auction_id = %conn.auction_id, "viewer connected");
         // The viewer count changed (the publisher tells viewers at most every 2 s).
         self.hand_off(PublishJob::viewers(&conn.auction_id, self.now()))
             .await;
@@ -147,8 +177,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             self.hand_off(PublishJob::viewers(&c.auction_id, self.now()))
                 .await;
         }
-
-        tracing::info!(connection_id = %connection_id, known = removed.is_some(), "viewer disconnected");
+        tracing::debug!(connection_id = %connection_id, known = removed.is_some(), "viewer disconnected");
         Ok("disconnected")
     }
 
@@ -178,7 +207,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             }
             None => {
                 let strikes = self.store.record_strike(&connection_id).await?;
-                tracing::info!(connection_id = %connection_id, strikes, "client frame refused: read-only channel");
+                tracing::info!(auction_id = %conn.auction_id, strikes, "client frame refused: read-only channel");
                 if strikes >= MAX_STRIKES {
                     // It keeps sending: close it rather than answer each frame.
                     self.fanout

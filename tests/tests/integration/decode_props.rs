@@ -435,7 +435,11 @@ impl CreateBody {
             let s = s.trim();
             !(required && s.is_empty())
                 && s.len() <= max
-                && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+                // No control characters, bidi controls or zero-width characters (issue 11).
+                && !s.chars().any(|c| {
+                    (c.is_control() && c != '\n' && c != '\t')
+                        || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+                })
         }
         let money_ok = |t: &Tok| t.int.is_some_and(|v| (1..=MAX_MONEY as i128).contains(&v));
         // `null` counts as absent; anything else present must be a JSON integer that fits i64.

@@ -60,9 +60,13 @@ async fn every_sample_event_runs_through_its_handler() {
         name
     };
 
+    let ticket = t.ticket(&bidder, SAMPLE_AUCTION).await.body["ticket"]
+        .as_str()
+        .expect("a ticket")
+        .to_owned();
     assert_eq!(
         t.app
-            .ws_connect(ws(run("ws-connect.json"), &bidder))
+            .ws_connect(ws(run("ws-connect.json"), &ticket))
             .await
             .status_code,
         200

@@ -414,3 +414,41 @@ async fn get_and_list_show_public_state() {
         "past endsAt is not listed"
     );
 }
+
+/// Issue 11, item 10: a key given twice is refused (serde_json alone keeps the last one), in a bid and in a
+/// create, and changes nothing.
+#[tokio::test]
+async fn duplicate_json_keys_are_refused() {
+    let t = TestApp::sqlite();
+    let id = t.auction().await;
+    for body in [
+        r#"{"amount": 1, "amount": 20000}"#,
+        r#"{"amount": 20000, "amount": 20000}"#,
+    ] {
+        let r = t
+            .bid_raw(Some(&t.bidder(1)), &id, Some(body.into()), None)
+            .await;
+        refused(&t, &id, r, 400, "invalid_json").await;
+    }
+    let r = t
+        .create(
+            &t.seller(),
+            serde_json::from_str::<serde_json::Value>("{}").unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let req = auction_tests::harness::http_event(
+        "create-auction.json",
+        &auction_tests::harness::Req {
+            token: Some(&t.seller()),
+            body: Some(
+                r#"{"title": "A", "title": "B", "startingPrice": 100, "durationSeconds": 60}"#
+                    .into(),
+            ),
+            ..Default::default()
+        },
+    );
+    let r = auction_tests::harness::reply(t.app.create_auction(req).await);
+    assert_eq!((r.status, r.code()), (400, "invalid_json"), "{}", r.body);
+    assert_eq!(t.list().await.body["auctions"].as_array().unwrap().len(), 1);
+}

@@ -230,14 +230,28 @@ async fn production_management_adapter_through_the_emulator() {
         )
         .await;
     let id = created["auction"]["auctionId"].as_str().unwrap();
-    let sdk = aws_config::SdkConfig::builder()
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("k", "s", None, None, "test"),
-        ))
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .build();
-    let b = ApiGatewayBroadcaster::new(&sdk, &stack.http_url, Duration::from_secs(2));
+    let sdk_with = |credentials: aws_sdk_dynamodb::config::Credentials| {
+        aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                credentials,
+            ))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    };
+    // The stack's own per-run credentials: the emulator checks every call's SigV4 signature.
+    let b = ApiGatewayBroadcaster::new(
+        &sdk_with(stack.management_credentials.clone()),
+        &stack.http_url,
+        Duration::from_secs(2),
+    );
+    let forger = ApiGatewayBroadcaster::new(
+        &sdk_with(aws_sdk_dynamodb::config::Credentials::new(
+            "k", "s", None, None, "test",
+        )),
+        &stack.http_url,
+        Duration::from_secs(2),
+    );
     let unknown = ConnectionId::parse("bm90LWEtY29ubg==").unwrap();
     assert!(matches!(
         b.post(&unknown, b"{}").await,
@@ -250,6 +264,37 @@ async fn production_management_adapter_through_the_emulator() {
     let socket = connect(&stack, id, &viewer).await.unwrap();
     let reader = tokio::spawn(read_until_closed(socket, Duration::from_secs(10)));
     let conn = wait_for_connection(&stack, id).await;
+    // Whoever knows the connection id but not the credentials posts nothing and closes nothing: signed with
+    // other credentials (the production adapter), or not signed at all (a page, curl).
+    let forged =
+        br#"{"type":"auction.status","seq":0,"data":{"currentPrice":666,"bidCount":0,"endsAt":2}}"#;
+    assert!(matches!(
+        forger.post(&conn, forged).await,
+        Err(PushError::Other(_))
+    ));
+    assert!(forger.disconnect(&conn).await.is_err());
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/@connections/{}",
+        stack.http_url,
+        conn.as_str().replace('=', "%3D")
+    );
+    for req in [
+        http.post(&url).body(forged.to_vec()),
+        http.post(&url)
+            .header("content-type", "text/plain")
+            .header("origin", "http://evil.example")
+            .body(forged.to_vec()),
+        http.post(&url)
+            .header("authorization", "AWS4-HMAC-SHA256 Credential=LOCALSTACKMANAGEMENT/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=00")
+            .body(forged.to_vec()),
+        http.delete(&url),
+        http.get(&url),
+    ] {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+    }
     b.post(
         &conn,
         br#"{"type":"auction.status","seq":0,"serverTime":1,"data":{"currentPrice":1,"bidCount":0,"endsAt":2}}"#,
@@ -270,6 +315,11 @@ async fn production_management_adapter_through_the_emulator() {
         .filter(|f| f["data"]["currentPrice"] == 1)
         .count();
     assert_eq!(ours, 1, "{:?}", seen.frames);
+    assert!(
+        !seen.frames.iter().any(|f| f["data"]["currentPrice"] == 666),
+        "a forged frame reached the viewer: {:?}",
+        seen.frames
+    );
     assert!(
         seen.frames
             .iter()
@@ -421,4 +471,305 @@ async fn a_hand_off_accepted_before_a_kill_is_delivered_after_the_restart() {
     assert_eq!(delivered, 2);
     assert!(queue.is_empty().await.unwrap());
     second.shutdown().await;
+}
+
+/// Issue 11, item 8: `/dev/token` mints nothing for another origin's page, the secret file is the owner's
+/// alone, dev tokens are off by default against real AWS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_tokens_only_for_the_stacks_own_page_and_the_secret_file_is_private() {
+    let stack = stack::start(StoreChoice::Sqlite).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/dev/token", stack.http_url);
+    let body = r#"{"name":"Mallory","role":"admin"}"#;
+    let host = stack.http_url.trim_start_matches("http://").to_owned();
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        // What any web page can send without a preflight: text/plain, its own Origin.
+        (
+            http.post(&url)
+                .header("content-type", "text/plain")
+                .header("origin", "http://evil.example")
+                .body(body),
+            403,
+            "forbidden_origin",
+        ),
+        (
+            http.post(&url)
+                .header("content-type", "application/json")
+                .header("origin", "http://evil.example")
+                .body(body),
+            403,
+            "forbidden_origin",
+        ),
+        // DNS rebinding: the Host and Origin agree, but the name is not the stack's.
+        (
+            http.post(&url)
+                .header("content-type", "application/json")
+                .header("host", "evil.example")
+                .header("origin", "http://evil.example")
+                .body(body),
+            403,
+            "forbidden_origin",
+        ),
+        // No Origin (curl) but not JSON: a form or text/plain body is refused too.
+        (
+            http.post(&url)
+                .header("content-type", "text/plain")
+                .body(body),
+            415,
+            "unsupported_media_type",
+        ),
+    ];
+    for (req, status, code) in cases {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), status);
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"], code);
+        assert!(v.get("token").is_none());
+    }
+    // The preflight a page would need for a JSON POST is not granted.
+    let r = http
+        .request(http::Method::OPTIONS, &url)
+        .header("origin", "http://evil.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // The stack's own page (same origin) and tools (no Origin) get a token.
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("origin", format!("http://{host}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!Client::new(&stack).token("Ada", "bidder").await.is_empty());
+    stack.shutdown().await;
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // A fresh secret file, and one left 0644 by an older version, are both 0600 after a start.
+        let opts = stack::options(StoreChoice::Sqlite);
+        let path = opts.data_dir.join("jwt-secret");
+        let s = local_stack::start(opts.clone()).await.unwrap();
+        s.shutdown().await;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "fresh secret file mode {mode:o}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let s = local_stack::start(opts).await.unwrap();
+        s.shutdown().await;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "existing secret file mode {mode:o}");
+    }
+
+    let loopback: std::net::IpAddr = std::net::Ipv4Addr::LOCALHOST.into();
+    let any: std::net::IpAddr = std::net::Ipv4Addr::UNSPECIFIED.into();
+    use local_stack::dev_tokens_enabled as on;
+    assert!(on(loopback, false, false, false), "local default: on");
+    assert!(!on(loopback, true, false, false), "--aws: off by default");
+    assert!(on(loopback, true, false, true), "--aws --allow-dev-tokens");
+    assert!(
+        !on(any, false, false, false),
+        "a LAN address: off by default"
+    );
+    assert!(!on(loopback, false, true, true), "--no-dev-tokens wins");
+}
+
+/// Issue 11, item 7: two names are two users, also when they are not ASCII.
+#[test]
+fn dev_user_ids_of_different_names_differ() {
+    use local_stack::dev_identity::dev_user_id;
+    let names = ["Ада", "Боб", "李", "王", "🙂", "Ada", "ada-", "a d a"];
+    let ids: BTreeSet<String> = names.iter().map(|n| dev_user_id(n)).collect();
+    assert_eq!(ids.len(), names.len(), "{ids:?}");
+    assert_eq!(
+        dev_user_id("Ada"),
+        dev_user_id("ADA"),
+        "case does not matter"
+    );
+    for id in &ids {
+        assert!(UserId::parse(id).is_ok(), "{id}");
+    }
+}
+
+/// Issue 11, item 10: what a real client sent through the local stack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_unreadable_keys_get_their_documented_answers() {
+    let mut opts = stack::options(StoreChoice::Sqlite);
+    opts.web_dir = Some(local_stack::default_web_dir());
+    let stack = local_stack::start(opts).await.unwrap();
+    let http = reqwest::Client::new();
+    for (method, path) in [
+        (http::Method::GET, "/nope"),
+        (http::Method::GET, "/auctions/"),
+        (http::Method::POST, "/nope"),
+        (http::Method::DELETE, "/auctions"),
+        (http::Method::PUT, "/index.html"),
+        (http::Method::GET, "/auctions/abc/bids"),
+    ] {
+        let r = http
+            .request(method.clone(), format!("{}{path}", stack.http_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{method} {path}");
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(v["error"], "not_found", "{method} {path}: {v}");
+    }
+    let r = http
+        .get(format!("{}/", stack.http_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the web client is still served");
+
+    // A non-ASCII Idempotency-Key is refused (422), not ignored; its retry too, and no bid is made.
+    let c = Client::new(&stack);
+    let seller = c.token("Sam Seller", "seller").await;
+    let bidder = c.token("Ada", "bidder").await;
+    let (_, created) = c
+        .post(
+            "/auctions",
+            &seller,
+            json!({"title": "Lamp", "startingPrice": 500, "durationSeconds": 60}),
+        )
+        .await;
+    let id = created["auction"]["auctionId"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let r = http
+            .post(format!("{}/auctions/{id}/bids", stack.http_url))
+            .bearer_auth(&bidder)
+            .header(
+                "idempotency-key",
+                http::HeaderValue::from_bytes("ключ-1".as_bytes()).unwrap(),
+            )
+            .json(&json!({"amount": 500}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            (v["error"].as_str(), v["field"].as_str()),
+            (Some("validation_failed"), Some("Idempotency-Key")),
+            "{v}"
+        );
+    }
+    let (_, got) = c.get(&format!("/auctions/{id}")).await;
+    assert_eq!(got["auction"]["bidCount"], 0);
+    stack.shutdown().await;
+}
+
+/// Issue 11, item 10: SIGTERM stops the stack as Ctrl-C does, closing every socket with a close frame.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_sockets_cleanly() {
+    use tokio::io::AsyncBufReadExt as _;
+    let bin = local_binary();
+    let dir = std::env::temp_dir().join(format!("auction-sigterm-{}", ulid::Ulid::generate()));
+    let mut child = tokio::process::Command::new(&bin)
+        .args(["--port", "0", "--data-dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("auction-local starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut http_url = None;
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(rest) = line.trim().strip_prefix("HTTP API") {
+            http_url = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    let http_url = http_url.expect("the stack printed its URL");
+    let ws_url = format!("{}/ws", http_url.replace("http://", "ws://"));
+    let http = reqwest::Client::new();
+    let token = |name: &'static str, role: &'static str| {
+        let http = http.clone();
+        let url = format!("{http_url}/dev/token");
+        async move {
+            let v: Value = http
+                .post(url)
+                .json(&json!({"name": name, "role": role}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let seller = token("Sam Seller", "seller").await;
+    let viewer = token("Vic", "bidder").await;
+    let created: Value = http
+        .post(format!("{http_url}/auctions"))
+        .bearer_auth(&seller)
+        .json(&json!({"title": "Lamp", "startingPrice": 500, "durationSeconds": 600}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["auction"]["auctionId"].as_str().unwrap().to_owned();
+    let ticket: Value = http
+        .post(format!("{http_url}/auctions/{id}/ticket"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (socket, _) = tokio_tungstenite::connect_async(format!(
+        "{ws_url}?auctionId={id}&ticket={}",
+        ticket["ticket"].as_str().unwrap()
+    ))
+    .await
+    .expect("viewer connects");
+    let reader = tokio::spawn(read_until_closed(socket, Duration::from_secs(15)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the stack stops")
+        .unwrap();
+    let seen = reader.await.unwrap();
+    assert!(seen.closed_by_server, "the socket got a close frame");
+    assert!(
+        status.success(),
+        "clean exit, not killed by the signal: {status:?}"
+    );
+}
+
+/// The `auction-local` binary next to this test binary (`cargo test --workspace` builds it), built if missing.
+#[cfg(unix)]
+fn local_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("auction-local");
+    if bin.exists() {
+        return bin;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args(["build", "-p", "local-stack", "--bin", "auction-local"])
+        .status()
+        .expect("cargo runs");
+    assert!(built.success(), "auction-local builds");
+    assert!(bin.exists(), "{}", bin.display());
+    bin
 }
