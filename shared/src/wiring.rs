@@ -150,7 +150,7 @@ pub async fn lambda_app_with(
         app = app.with_hand_off(Arc::new(SqsHandOff::new(sqs, url)));
     }
     if let Some(arn) = config.close_timer_arn {
-        let sfn = aws_sdk_sfn::Client::new(&sdk);
+        let sfn = aws_sdk_sfn::Client::new(sdk);
         app = app.with_close_timer(Arc::new(StepFunctionsTimer::new(sfn, arn)));
     }
     if let Some(function) = config.deliver_function {

@@ -3,13 +3,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { isOwner } from "../../web/state.js";
 
-test("the seller is recognised by id only, never by a shared display name", () => {
-  const auction = { sellerId: "u-ada-1", sellerName: "Ada" };
-  assert.equal(isOwner(auction, { userId: "u-ada-1", name: "Someone", role: "seller" }), true);
-  // Another user who picked the same name (or a session without an id) is not the seller.
-  assert.equal(isOwner(auction, { userId: "u-ada-2", name: "Ada", role: "seller" }), false);
-  assert.equal(isOwner(auction, { userId: "", name: "Ada", role: "seller" }), false);
-  assert.equal(isOwner({ sellerName: "Ada" }, { name: "Ada", role: "admin" }), false);
+test("the seller is recognised by public id only, never by a shared display name", () => {
+  const auction = { sellerId: "p-aaaaaaaaaaaaaaaaaaaa", sellerName: "Ada" };
+  const session = { name: "Someone", role: "seller" };
+  assert.equal(isOwner(auction, session, "p-aaaaaaaaaaaaaaaaaaaa"), true);
+  // Another user who picked the same name (or a session whose id is not known) is not the seller.
+  assert.equal(isOwner(auction, { name: "Ada", role: "seller" }, "p-bbbbbbbbbbbbbbbbbbbb"), false);
+  assert.equal(isOwner(auction, { name: "Ada", role: "seller" }, null), false);
+  assert.equal(isOwner({ sellerName: "Ada" }, { name: "Ada", role: "admin" }, "p-aaaaaaaaaaaaaaaaaaaa"), false);
 });
 
 test("the live connection asks for a ticket per connect and never puts the session token in the URL", async () => {
