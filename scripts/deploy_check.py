@@ -137,6 +137,7 @@ class Emulation:
         self.sqs = boto3.client("sqs", **kw)
         self.ssm = boto3.client("ssm", **kw)
         self.sfn = boto3.client("stepfunctions", **kw)
+        self.secrets = boto3.client("secretsmanager", **kw)
         self.pseudo = {
             "AWS::Region": REGION,
             "AWS::StackName": STACK,
@@ -201,6 +202,14 @@ class Emulation:
             name = p.get("Name", f"/{STACK}/{logical}")
             self.ssm.put_parameter(Name=name, Value=str(p["Value"]), Type=p.get("Type", "String"), Overwrite=True)
             return {"Ref": name, "Type": p.get("Type", "String"), "Value": p["Value"]}
+        if t == "AWS::SecretsManager::Secret":
+            # The JWT key: the check's own secret, as if Secrets Manager had generated it.
+            name = p.get("Name", f"{STACK}-{logical}")
+            try:
+                arn = self.secrets.create_secret(Name=name, SecretString=SECRET)["ARN"]
+            except self.secrets.exceptions.ResourceExistsException:
+                arn = self.secrets.describe_secret(SecretId=name)["ARN"]
+            return {"Ref": arn, "Arn": arn, "Id": arn}
         if t == "AWS::StepFunctions::StateMachine":
             # The close timer: created so that create-auction's StartExecution has a state machine to start
             # (moto records executions; it does not run them — the check's close is the schedule's run).
@@ -299,11 +308,25 @@ def b64url(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
-def token(sub, name, role):
+def jwt(claims):
     header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    claims = b64url(json.dumps({"sub": sub, "name": name, "role": role, "exp": int(time.time()) + 3600}).encode())
-    sig = hmac.new(SECRET.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
-    return f"{header}.{claims}.{b64url(sig)}"
+    body = b64url(json.dumps(claims).encode())
+    sig = hmac.new(SECRET.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{b64url(sig)}"
+
+
+def token(sub, name, role):
+    """A session token as shared/src/auth.rs takes it: iss, aud, iat, a lifetime under 24 h."""
+    now = int(time.time())
+    return jwt({"sub": sub, "name": name, "role": role, "iss": "live-auction", "aud": "live-auction:api",
+                "iat": now, "exp": now + 3600})
+
+
+def ticket(sub, name, auction):
+    """A WebSocket connect ticket (what POST /auctions/{id}/ticket mints): one auction, 30 s."""
+    now = int(time.time())
+    return jwt({"sub": sub, "name": name, "role": "bidder", "iss": "live-auction", "aud": "live-auction:ws-connect",
+                "auc": auction, "iat": now, "exp": now + 30})
 
 
 SAMPLE_AUCTION = json.loads((EVENTS / "get-auction.json").read_text())["pathParameters"]["id"]
@@ -438,7 +461,6 @@ def run_invocations(template, build_dir, moto_url):
 
     seller = token("deploy-check-seller", "Sally", "seller")
     bidder = token("deploy-check-bidder", "Bob", "bidder")
-    viewer = token("deploy-check-viewer", "Vera", "bidder")
 
     # The sample create asks for 300 s; the check asks for 20 s so that the close has something due.
     create = event("create-auction.json", seller)
@@ -461,7 +483,7 @@ def run_invocations(template, build_dir, moto_url):
     accepted = [d for d in emf_lines(lines) if d.get("BidsAccepted") == 1]
     check(accepted, "bid: the EMF line BidsAccepted", emf_lines(lines), lines)
 
-    a, lines = call("$connect", event("ws-connect.json", viewer, aid))
+    a, lines = call("$connect", event("ws-connect.json", ticket("deploy-check-viewer", "Vera", aid), aid))
     check(a.get("statusCode") == 200, "$connect", a, lines)
 
     a, lines = call("sync", event("ws-default.json", None, aid))
