@@ -135,6 +135,12 @@ impl BidRate {
         now.div_euclid(w) * w
     }
 
+    /// When (epoch seconds, the TTL unit) the counter of `now`'s window may be forgotten: one window past its
+    /// end.
+    pub fn counter_expires_at(&self, now: Millis) -> i64 {
+        (self.window_start(now) + 2 * self.window_ms.max(1)).div_euclid(1000) + 1
+    }
+
     /// How long until the window of `now` ends (at least 1 ms).
     pub fn retry_after_ms(&self, now: Millis) -> Millis {
         (self.window_start(now) + self.window_ms.max(1) - now).max(1)

@@ -1000,7 +1000,7 @@ impl LimitStore for SqliteStore {
     ) -> StoreResult<RateVerdict> {
         let user = user.clone();
         let start = rate.window_start(now);
-        let expires_at = (start + 2 * rate.window_ms.max(1)).div_euclid(1000) + 1;
+        let expires_at = rate.counter_expires_at(now);
         self.run(move |conn| {
             // One statement, atomic: counts only while the window has room (the DynamoDB condition).
             let counted = conn

@@ -113,7 +113,7 @@ impl LimitStore for DynamoStore {
     ) -> StoreResult<RateVerdict> {
         let start = rate.window_start(now);
         // Kept one window past its end, then DynamoDB's TTL deletes it.
-        let expires_at = (start + 2 * rate.window_ms.max(1)).div_euclid(1000) + 1;
+        let expires_at = rate.counter_expires_at(now);
         let res = self
             .client
             .update_item()
