@@ -499,17 +499,21 @@ def run_invocations(template, build_dir, moto_url):
     a, lines = call("$disconnect", event("ws-disconnect.json", None, aid))
     check(a.get("statusCode") == 200, "$disconnect", a, lines)
 
-    # The bid and the close were handed to the publisher: two jobs on the queue, seq 1 and 2.
+    # The bid and the close were handed to the publisher: two jobs on the queue, seq 1 and 2; and the viewer
+    # joining and leaving: two viewer-count jobs.
     bid_env = emu.environment("PlaceBidFunction", cfn["Resources"][invoked_by["POST /auctions/{id}/bids"]]).values()
     queue = next((v for k, v in emu.refs.items() if cfn["Resources"][k]["Type"] == "AWS::SQS::Queue"
                   and v["Ref"] in bid_env), None)
     if queue:
         msgs = emu.sqs.receive_message(QueueUrl=queue["Ref"], MaxNumberOfMessages=10).get("Messages", [])
-        seqs = sorted(json.loads(m["Body"])["seq"] for m in msgs if json.loads(m["Body"]).get("auctionId") == aid)
-        if seqs != [1, 2]:
+        jobs = [json.loads(m["Body"]) for m in msgs]
+        jobs = [j for j in jobs if j.get("auctionId") == aid]
+        seqs = sorted(j["seq"] for j in jobs if not j.get("viewers"))
+        viewer_jobs = [j for j in jobs if j.get("viewers")]
+        if seqs != [1, 2] or not viewer_jobs:
             attrs = emu.sqs.get_queue_attributes(QueueUrl=queue["Ref"], AttributeNames=["All"])["Attributes"]
-            fail(f"publish queue: expected the jobs of seq 1 and 2, found {seqs} in {msgs} ({attrs})")
-        print("  publish queue: the bid's and the close's jobs (seq 1, 2)")
+            fail(f"publish queue: expected the jobs of seq 1 and 2 and a viewer-count job, found {jobs} ({attrs})")
+        print(f"  publish queue: the bid's and the close's jobs (seq 1, 2), {len(viewer_jobs)} viewer-count job(s)")
     item = emu.ddb.get_item(TableName=emu.ref("AuctionTable"), Key={"pk": {"S": f"AUCTION#{aid}"}, "sk": {"S": "META"}})
     status = item.get("Item", {}).get("status", {}).get("S")
     if status != "ended":
