@@ -57,8 +57,12 @@ async fn main() {
     };
     let stack = stack::start(StoreChoice::Sqlite).await;
     let c = Client::new(&stack);
-    let seller = c.token("Sam Seller", "seller").await;
-    let bidder = c.token("Bea Bidder", "bidder").await;
+    // A seller per 20 auctions and a bidder per auction: the stack's per-seller quota (25 open auctions) and
+    // per-user bid rate stay out of the measurement.
+    let mut sellers = Vec::new();
+    for s in 0..n.div_ceil(20) {
+        sellers.push(c.token(&format!("Seller {s}"), "seller").await);
+    }
 
     let mut runs = Vec::new();
     for i in 0..n {
@@ -66,7 +70,7 @@ async fn main() {
         let (status, created) = c
             .post(
                 "/auctions",
-                &seller,
+                &sellers[i / 20],
                 json!({
                     "title": format!("Lot {i}"),
                     "startingPrice": 1_000,
@@ -79,6 +83,7 @@ async fn main() {
         let id = created["auction"]["auctionId"].as_str().unwrap().to_owned();
         let ends_at = created["auction"]["endsAt"].as_i64().unwrap();
         let viewer = c.token(&format!("Viewer {i}"), "bidder").await;
+        let bidder = viewer.clone();
         let socket = stack::connect(&stack, &id, &viewer)
             .await
             .expect("viewer connects");
@@ -94,7 +99,7 @@ async fn main() {
             }
             None
         });
-        let (c2, bidder, id2) = (Client::new(&stack), bidder.clone(), id.clone());
+        let (c2, id2) = (Client::new(&stack), id.clone());
         let bid = tokio::spawn(async move {
             if extended {
                 tokio::time::sleep(Duration::from_millis(
