@@ -213,9 +213,11 @@ pub async fn run<S: Store>(t: Arc<TestApp<S>>, cfg: RunConfig) -> Result<RunResu
     })
 }
 
-/// With maxima: the whole stored history has seqs 1..=n, amounts never fall (a maximum's answer may equal the
-/// bid it answers, at a tie), bidCount = seq = n, and the price is the last bid's. Returns the final price.
-pub async fn check_history<S: Store>(t: &TestApp<S>, auction_id: &str) -> Result<i64, String> {
+/// The auction as the store has it.
+async fn stored_auction<S: Store>(
+    t: &TestApp<S>,
+    auction_id: &str,
+) -> Result<(AuctionId, auction::domain::Auction), String> {
     let id = AuctionId::parse(auction_id).map_err(|e| format!("bad id: {e:?}"))?;
     let a = t
         .store()
@@ -223,6 +225,13 @@ pub async fn check_history<S: Store>(t: &TestApp<S>, auction_id: &str) -> Result
         .await
         .map_err(|e| format!("reading the auction: {e}"))?
         .ok_or("the auction vanished")?;
+    Ok((id, a))
+}
+
+/// With maxima: the whole stored history has seqs 1..=n, amounts never fall (a maximum's answer may equal the
+/// bid it answers, at a tie), bidCount = seq = n, and the price is the last bid's. Returns the final price.
+pub async fn check_history<S: Store>(t: &TestApp<S>, auction_id: &str) -> Result<i64, String> {
+    let (id, a) = stored_auction(t, auction_id).await?;
     let mut history = t
         .store()
         .recent_bids(&id, usize::MAX)
@@ -286,13 +295,7 @@ pub async fn check_invariants<S: Store>(
             w[0], w[1]
         ));
     }
-    let id = AuctionId::parse(auction_id).map_err(|e| format!("bad id: {e:?}"))?;
-    let a = t
-        .store()
-        .get_auction(&id)
-        .await
-        .map_err(|e| format!("reading the auction: {e}"))?
-        .ok_or("the auction vanished")?;
+    let (_, a) = stored_auction(t, auction_id).await?;
     let max = accepted.iter().map(|(_, a)| *a).max().unwrap_or_default();
     if a.current_price.cents() != max {
         return Err(format!(

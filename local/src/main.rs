@@ -51,6 +51,9 @@ struct Cli {
     /// API has no account quota to share, so the default does not pace; set it to see AWS's pacing.
     #[arg(long, env = "PUBLISH_POSTS_PER_SECOND", default_value_t = 1_000_000)]
     publish_posts_per_second: u32,
+    /// Bids one user may place per 10 s window (BID_RATE_LIMIT; a load generator bidding as few users needs more)
+    #[arg(long, env = "BID_RATE_LIMIT", default_value_t = 20)]
+    bid_rate_limit: u32,
     /// The coalescing window in ms (PUBLISH_WINDOW_MS)
     #[arg(long, env = "PUBLISH_WINDOW_MS", default_value_t = 250)]
     publish_window_ms: u64,
@@ -78,6 +81,7 @@ async fn main() -> std::process::ExitCode {
     opts.management_over_http = cli.management_over_http;
     opts.settings.publish_posts_per_second = cli.publish_posts_per_second.max(1);
     opts.settings.publish_window = Duration::from_millis(cli.publish_window_ms);
+    opts.settings.limits.bid_rate_limit = cli.bid_rate_limit.max(1);
     opts.store = match (cli.dynamodb_endpoint, cli.aws) {
         (Some(endpoint), _) => StoreChoice::DynamoDb {
             endpoint: Some(endpoint),

@@ -4,12 +4,17 @@
 //! What the publisher sends (one post per viewer per delivery, covering every seq from `fromSeq` to `seq`):
 //!
 //! ```text
-//! {"type":"batch","seq":9,"fromSeq":7,"auctionId":"…","data":[
-//!   {"type":"bid.placed","seq":7,"data":{…}},          one per accepted bid in the range, in seq order
-//!   {"type":"bid.placed","seq":8,"data":{…}},
+//! {"type":"batch","seq":9,"fromSeq":7,"auctionId":"…","serverTime":…,"data":[
+//!   {"type":"bid.placed","seq":7,"bidderId":"p-…","data":{…}},   one per accepted bid in the range, in seq order
+//!   {"type":"bid.placed","seq":8,"bidderId":"p-…","data":{…}},
+//!   {"type":"auction.viewers","seq":8,"data":{…}},    at most every 2 s: the viewer count
 //!   {"type":"auction.status","seq":8,"data":{…}},     the state after the last bid of the range
+//!   {"type":"auction.reserve","seq":8,"data":{…}},    auctions with a hidden reserve: met or not
 //!   {"type":"auction.ended","seq":9,"data":{…}}]}     when the range includes the close
 //! ```
+//!
+//! Besides deliveries: `auction.viewers` alone as viewers come and go, `bid.outbid` to the previous leader's
+//! own connections, `auction.status` alone (below), `error` to one connection.
 //!
 //! A viewer receives one auction's frames in seq order: no frame's `seq` is below the previous one's, and its
 //! range starts at most right after it (`fromSeq <= previous seq + 1`; more is a gap). A range may repeat seqs the viewer

@@ -56,17 +56,11 @@ impl Client {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        let r = self
+        let req = self
             .http
             .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let answer = r.json().await.unwrap_or(Value::Null);
-        crate::contract::check_http("POST", path, status, &answer);
+            .bearer_auth(token);
+        let (status, answer) = self.send("POST", path, req.json(&body)).await;
         if (200..300).contains(&status) {
             crate::contract::check_request("POST", path, &body);
         }
@@ -75,29 +69,24 @@ impl Client {
 
     /// A POST without a body (the ticket route takes none).
     pub async fn post_empty(&self, path: &str, token: &str) -> (u16, Value) {
-        let r = self
+        let req = self
             .http
             .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let answer = r.json().await.unwrap_or(Value::Null);
-        crate::contract::check_http("POST", path, status, &answer);
-        (status, answer)
+            .bearer_auth(token);
+        self.send("POST", path, req).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send("GET", path, req).await
+    }
+
+    /// Send, and check the answer against the contract.
+    async fn send(&self, method: &str, path: &str, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         let answer = r.json().await.unwrap_or(Value::Null);
-        crate::contract::check_http("GET", path, status, &answer);
+        crate::contract::check_http(method, path, status, &answer);
         (status, answer)
     }
 }

@@ -139,6 +139,9 @@ impl Server {
                         "--no-dev-tokens",
                         "--schedule-ms",
                         "60000",
+                        // A handful of bidder accounts place every bid: the per-user rate limit is not measured here.
+                        "--bid-rate-limit",
+                        "1000000",
                     ]);
                 if kind == Kind::OursHttp {
                     c.arg("--management-over-http");

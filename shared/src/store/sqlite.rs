@@ -2,8 +2,8 @@
 //!
 //! Every state change is ONE write transaction started with `BEGIN IMMEDIATE` (the write lock is taken
 //! before anything is read), and the decision inside it is made by the same pure rules the DynamoDB
-//! adapter expresses as condition expressions: [`domain::bid_allowed`] / [`domain::apply_bid`] /
-//! [`BidRejection::classify`] for bids, [`domain::close_allowed`] / [`domain::apply_close`] for the close.
+//! adapter runs before its conditional write: [`domain::judge_bid`] for bids (the ladder, soft close, maxima,
+//! reserve, start), [`domain::close_allowed`] / [`domain::apply_close`] for the close.
 //!
 //! # Durability
 //!

@@ -14,11 +14,13 @@
 //!    refusal is answered at once and writes nothing (prices only rise; an ended or past-due auction never
 //!    reopens: a refusal on a consistent read is final). `Committed` (the leading bid is this very request, or
 //!    this key's original) is answered as such.
-//! 4. The commit point, ONE TransactWriteItems ([`requests`]' `commit_bid`): Update of the auction item with
-//!    `ConditionExpression: seq = :seq AND status = :active AND endsAt > :now AND sellerId <> :bidder AND
-//!    minimumBid <= :amount` (the version the decision was made on, and the bid rule itself),
-//!    `ReturnValuesOnConditionCheckFailure = ALL_OLD`; Put of the `BID#<seq>` item; Put of the `IDEM#` record
-//!    (keyed; `attribute_not_exists`). The history item and the record exist exactly when the bid does.
+//! 4. The commit point, ONE TransactWriteItems ([`requests`]' `bid_transaction`): Update of the auction item with
+//!    `ConditionExpression: seq = :seq AND rev = :rev AND status = :active AND endsAt > :now AND startsAt <=
+//!    :now AND sellerId <> :bidder [AND minimumBid <= :firstAmount]` (the version the decision was made on, and
+//!    the bid rule itself), setting the new price, minimum, `endsAt` (soft close) and hidden maximum,
+//!    `ReturnValuesOnConditionCheckFailure = ALL_OLD`; a Put of each `BID#<seq>` item (two when a maximum
+//!    answers); Put of the `IDEM#` record (keyed; `attribute_not_exists`). The history items and the record exist
+//!    exactly when the bids do.
 //! 5. Cancelled with the auction's condition failed: judge again on the returned item (no re-read), at most
 //!    [`BID_ATTEMPTS`] rounds. The record's condition failed: the same key committed first, its record is read
 //!    and replayed. `TransactionConflict` or throttling of an item: pause, re-read, judge again.
