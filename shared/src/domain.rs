@@ -326,7 +326,9 @@ impl From<Ladder> for Vec<(i64, i64)> {
     }
 }
 
-/// The auction item: the single source of truth for price, count, sequence and winner.
+/// The auction item: the single source of truth for price, count, sequence and winner. Every bid rewrites
+/// it, so it holds only what a bid, the close or the publisher reads; what only the auction's page shows is
+/// in [`AuctionDetails`], stored beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Auction {
@@ -334,7 +336,6 @@ pub struct Auction {
     pub seller_id: UserId,
     pub seller_name: String,
     pub title: String,
-    pub description: String,
     pub starting_price: Money,
     /// The increment ladder: how much a bid must beat the current price by, by price.
     pub increments: Ladder,
@@ -376,6 +377,22 @@ pub struct Auction {
     /// How far the publisher has delivered this auction's frames.
     #[serde(default)]
     pub publication: Publication,
+}
+
+/// What a buyer reads about an auction but nothing decides on: kept out of the auction item, which every
+/// bid rewrites (a write costs 1 WCU per KB of the item). Written once, with the auction; read only by the
+/// auction's page (`GET /auctions/{id}`) and the answers that show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionDetails {
+    /// At most [`MAX_DESCRIPTION_LEN`] bytes; may be empty.
+    pub description: String,
+}
+
+impl AuctionDetails {
+    pub fn is_empty(&self) -> bool {
+        self.description.is_empty()
+    }
 }
 
 fn one_shard() -> u16 {
@@ -1051,7 +1068,6 @@ pub fn new_auction(
         seller_id: seller.user_id.clone(),
         seller_name: seller.name.clone(),
         title: draft.title,
-        description: draft.description,
         starting_price: draft.starting_price,
         increments: draft.increments,
         soft_close_ms: draft.soft_close_ms,
@@ -1075,13 +1091,12 @@ pub fn new_auction(
     }
 }
 
-/// A validated create-auction request.
+/// A validated create-auction request: the auction item's part (its [`AuctionDetails`] are apart).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuctionDraft {
     /// Shard partitions for its viewers' connection records (the deployment's `VIEWER_SHARDS`).
     pub viewer_shards: u16,
     pub title: String,
-    pub description: String,
     pub starting_price: Money,
     pub increments: Ladder,
     pub soft_close_ms: Millis,

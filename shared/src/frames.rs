@@ -388,7 +388,6 @@ mod tests {
         let draft = AuctionDraft {
             viewer_shards: 1,
             title: "Lamp".into(),
-            description: String::new(),
             starting_price: Money::new(1_000).unwrap(),
             increments: domain::Ladder::fixed(Money::new(100).unwrap()),
             soft_close_ms: 0,

@@ -1,8 +1,8 @@
 //! Ports: the narrow traits the handlers are generic over. Adapters live in `store/` and `broadcast/`.
 
 use crate::domain::{
-    Admission, Auction, AuctionId, Bid, BidOutcome, BidRequest, CloseOutcome, Closing, Connection,
-    ConnectionId, Millis, Publication, SyncVerdict, UserId,
+    Admission, Auction, AuctionDetails, AuctionId, Bid, BidOutcome, BidRequest, CloseOutcome,
+    Closing, Connection, ConnectionId, Millis, Publication, SyncVerdict, UserId,
 };
 use crate::fanout::FanoutReport;
 use crate::publisher::{PublishJob, SliceJob};
@@ -32,11 +32,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Auctions and bids. Every method that changes state is atomic: it happens whole or not at all.
 #[async_trait]
 pub trait AuctionStore: Send + Sync {
-    /// Insert a new auction; `AlreadyExists` if the id is taken.
-    async fn create_auction(&self, auction: &Auction) -> StoreResult<()>;
+    /// Insert a new auction and its details, in one atomic write; `AlreadyExists` if the id is taken.
+    async fn create_auction(&self, auction: &Auction, details: &AuctionDetails) -> StoreResult<()>;
 
-    /// Strongly consistent read of one auction.
+    /// Strongly consistent read of one auction (its item only: never its details).
     async fn get_auction(&self, id: &AuctionId) -> StoreResult<Option<Auction>>;
+
+    /// Strongly consistent read of an auction's details; empty ones for an auction created without any
+    /// (or unknown: [`get_auction`](Self::get_auction) says whether it exists).
+    async fn get_details(&self, id: &AuctionId) -> StoreResult<AuctionDetails>;
 
     /// Active auctions that end after `now`, soonest first, at most `limit`.
     async fn list_active(&self, now: Millis, limit: usize) -> StoreResult<Vec<Auction>>;
@@ -198,6 +202,7 @@ pub trait LimitStore: Send + Sync {
     async fn create_auction_within_quota(
         &self,
         auction: &Auction,
+        details: &AuctionDetails,
         max_active: usize,
     ) -> StoreResult<Creation>;
 
@@ -343,11 +348,14 @@ impl Clock for ManualClock {
 
 #[async_trait]
 impl<T: AuctionStore + ?Sized> AuctionStore for std::sync::Arc<T> {
-    async fn create_auction(&self, a: &Auction) -> StoreResult<()> {
-        (**self).create_auction(a).await
+    async fn create_auction(&self, a: &Auction, d: &AuctionDetails) -> StoreResult<()> {
+        (**self).create_auction(a, d).await
     }
     async fn get_auction(&self, id: &AuctionId) -> StoreResult<Option<Auction>> {
         (**self).get_auction(id).await
+    }
+    async fn get_details(&self, id: &AuctionId) -> StoreResult<AuctionDetails> {
+        (**self).get_details(id).await
     }
     async fn list_active(&self, now: Millis, limit: usize) -> StoreResult<Vec<Auction>> {
         (**self).list_active(now, limit).await
@@ -411,8 +419,13 @@ impl<T: LimitStore + ?Sized> LimitStore for std::sync::Arc<T> {
     async fn take_bid_slot(&self, u: &UserId, now: Millis, r: BidRate) -> StoreResult<RateVerdict> {
         (**self).take_bid_slot(u, now, r).await
     }
-    async fn create_auction_within_quota(&self, a: &Auction, max: usize) -> StoreResult<Creation> {
-        (**self).create_auction_within_quota(a, max).await
+    async fn create_auction_within_quota(
+        &self,
+        a: &Auction,
+        d: &AuctionDetails,
+        max: usize,
+    ) -> StoreResult<Creation> {
+        (**self).create_auction_within_quota(a, d, max).await
     }
     async fn release_seller_slot(&self, seller: &UserId, a: &AuctionId) -> StoreResult<()> {
         (**self).release_seller_slot(seller, a).await

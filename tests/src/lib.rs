@@ -3,5 +3,6 @@
 pub mod contract;
 pub mod faults;
 pub mod harness;
+pub mod item_size;
 pub mod moto;
 pub mod stack;

@@ -169,7 +169,7 @@ fn mix(max_share: f64) -> String {
     }
 }
 
-/// Item sizes of a real auction in moto (the bench's auction, and one with a maximal 4000-character
+/// Item sizes of a real auction in moto (the bench's auction, and one with a maximal 4,000-byte
 /// description), and of its BID#/IDEM# items.
 /// The capacity table (markdown) and the WCU figures behind it.
 type Capacity = (String, Vec<Cap>);
@@ -226,7 +226,7 @@ async fn capacity_probe() -> Result<Capacity, String> {
     let mut lines = Vec::new();
     for (label, id) in [
         ("bench auction (no description)", &small),
-        ("4000-char description, 200-char title", &long),
+        ("4,000-byte description, 200-byte title", &long),
     ] {
         let before = item_size(&get(format!("AUCTION#{id}"), "META".into()).await?);
         // Two keyed bids by two bidders: the second one's items are a typical bid's.

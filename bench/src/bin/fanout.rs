@@ -285,7 +285,6 @@ async fn bid_frame() -> Frame {
     let draft = AuctionDraft {
         viewer_shards: 4,
         title: "Vintage Leica M3".into(),
-        description: "Double-stroke, 1955, with Summicron 50 mm f/2".into(),
         starting_price: Money::new(10_000).expect("money"),
         increments: auction::domain::Ladder::fixed(Money::new(100).expect("money")),
         soft_close_ms: 0,
@@ -294,7 +293,12 @@ async fn bid_frame() -> Frame {
         ends_at: now + 300_000,
     };
     store
-        .create_auction(&new_auction(auction_id.clone(), &seller, draft, now))
+        .create_auction(
+            &new_auction(auction_id.clone(), &seller, draft, now),
+            &auction::domain::AuctionDetails {
+                description: "Double-stroke, 1955, with Summicron 50 mm f/2".into(),
+            },
+        )
         .await
         .expect("create");
     let req = BidRequest {

@@ -23,9 +23,9 @@ use async_trait::async_trait;
 use auction::auth::TokenVerifier;
 use auction::config::Settings;
 use auction::domain::{
-    self, Admission, Auction, AuctionDraft, AuctionId, Bid, BidOutcome, BidRequest, CloseOutcome,
-    Closing, Connection, ConnectionId, Millis, Money, Principal, Publication, Role, SyncVerdict,
-    UserId,
+    self, Admission, Auction, AuctionDetails, AuctionDraft, AuctionId, Bid, BidOutcome, BidRequest,
+    CloseOutcome, Closing, Connection, ConnectionId, Millis, Money, Principal, Publication, Role,
+    SyncVerdict, UserId,
 };
 use auction::fanout::FanoutReport;
 use auction::frames::{Event, Frame};
@@ -305,9 +305,12 @@ fn not_modeled<T>(what: &str) -> StoreResult<T> {
 
 #[async_trait]
 impl AuctionStore for ModelStore {
-    async fn create_auction(&self, a: &Auction) -> StoreResult<()> {
+    async fn create_auction(&self, a: &Auction, _: &AuctionDetails) -> StoreResult<()> {
         self.state.lock().unwrap().auction = Some(a.clone());
         Ok(())
+    }
+    async fn get_details(&self, _: &AuctionId) -> StoreResult<AuctionDetails> {
+        not_modeled("get_details")
     }
     async fn get_auction(&self, _: &AuctionId) -> StoreResult<Option<Auction>> {
         self.call().await;
@@ -388,6 +391,7 @@ impl auction::ports::LimitStore for ModelStore {
     async fn create_auction_within_quota(
         &self,
         _: &Auction,
+        _: &AuctionDetails,
         _: usize,
     ) -> StoreResult<auction::ports::Creation> {
         not_modeled("create_auction_within_quota")
@@ -618,7 +622,6 @@ async fn scenario(cli: &Cli, viewers: usize, rate: f64, seconds: u64) -> Outcome
         AuctionDraft {
             viewer_shards: cli.shards,
             title: "Model".into(),
-            description: String::new(),
             starting_price: Money::new(100).expect("money"),
             increments: auction::domain::Ladder::fixed(Money::new(1).expect("money")),
             soft_close_ms: 0,
@@ -630,7 +633,10 @@ async fn scenario(cli: &Cli, viewers: usize, rate: f64, seconds: u64) -> Outcome
     );
     // As after a first delivery counted the audience (the periodic status does on AWS).
     auction.publication.audience = viewers as u64;
-    store.create_auction(&auction).await.expect("create");
+    store
+        .create_auction(&auction, &AuctionDetails::default())
+        .await
+        .expect("create");
     for i in 0..viewers {
         let cid = ConnectionId::parse(&format!("v{i}=")).expect("id");
         let c = Connection {

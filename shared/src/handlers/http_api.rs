@@ -8,8 +8,8 @@ use super::views::{
 };
 use super::App;
 use crate::domain::{
-    new_auction, validate_text, AuctionDraft, AuctionId, BidKind, BidOutcome, BidReceipt,
-    BidRequest, DomainError, EndedBy, Ladder, Principal, Role, DEFAULT_SOFT_CLOSE_SECS,
+    new_auction, validate_text, AuctionDetails, AuctionDraft, AuctionId, BidKind, BidOutcome,
+    BidReceipt, BidRequest, DomainError, EndedBy, Ladder, Principal, Role, DEFAULT_SOFT_CLOSE_SECS,
     MAX_DESCRIPTION_LEN, MAX_DURATION_MS, MAX_SOFT_CLOSE_SECS, MAX_TITLE_LEN, MIN_DURATION_MS,
 };
 use crate::error::ApiError;
@@ -87,7 +87,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             });
         }
         let now = self.now();
-        let mut draft = parse_draft(&json_object(req)?, now)?;
+        let (mut draft, details) = parse_draft(&json_object(req)?, now)?;
         draft.viewer_shards = self.settings.viewer_shards;
         let auction = new_auction(
             AuctionId::parse(&ulid::Ulid::generate().to_string())?,
@@ -98,7 +98,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         let quota = self.settings.limits.max_active_auctions_per_seller;
         if self
             .store
-            .create_auction_within_quota(&auction, quota)
+            .create_auction_within_quota(&auction, &details, quota)
             .await?
             == Creation::SellerAtQuota
         {
@@ -116,7 +116,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         Ok(json_response(
             http::StatusCode::CREATED,
             &AuctionCreated {
-                auction: AuctionView::new(&auction, self.now()),
+                auction: AuctionView::new(&auction, &details, self.now()),
             },
         ))
     }
@@ -151,20 +151,18 @@ impl<S: Store, B: Broadcaster> App<S, B> {
     async fn get_auction_inner(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         method_is(req, http::Method::GET)?;
         let id = auction_id_param(req)?;
-        // Two reads, possibly of two moments: a bid landing between them is reconciled by `seq` on the client.
-        let auction = self
-            .store
-            .get_auction(&id)
-            .await?
-            .ok_or(ApiError::AuctionNotFound)?;
-        let bids = self
-            .store
-            .recent_bids(&id, self.settings.recent_bids)
-            .await?;
+        // Three reads at once, possibly of two moments: a bid landing between them is reconciled by `seq` on
+        // the client. The details are their own item: the auction item every bid rewrites stays small.
+        let (auction, details, bids) = tokio::try_join!(
+            self.store.get_auction(&id),
+            self.store.get_details(&id),
+            self.store.recent_bids(&id, self.settings.recent_bids),
+        )?;
+        let auction = auction.ok_or(ApiError::AuctionNotFound)?;
         Ok(json_response(
             http::StatusCode::OK,
             &AuctionDetail {
-                auction: AuctionView::new(&auction, self.now()),
+                auction: AuctionView::new(&auction, &details, self.now()),
                 bids: public_bids(&bids),
             },
         ))
@@ -278,25 +276,21 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         };
         tracing::info!(auction_id = %id, caller = %caller.user_id, role = ?caller.role, "early end asked");
         // The permission read above is not part of the transition: the close itself is the conditional write.
-        match self.end_early(&id, by).await? {
-            Closed::Now(a) => Ok(json_response(
-                http::StatusCode::OK,
-                &AuctionEndResult {
-                    auction: AuctionView::new(&a, self.now()),
-                    already_ended: false,
-                },
-            )),
-            Closed::Earlier { auction, .. } => Ok(json_response(
-                http::StatusCode::OK,
-                &AuctionEndResult {
-                    auction: AuctionView::new(&auction, self.now()),
-                    already_ended: true,
-                },
-            )),
+        let (auction, already_ended) = match self.end_early(&id, by).await? {
+            Closed::Now(a) => (a, false),
+            Closed::Earlier { auction, .. } => (auction, true),
             // The seller's end lost a race with a bid.
-            Closed::NotDue(_) => Err(ApiError::AdminOnly),
-            Closed::NotFound => Err(ApiError::AuctionNotFound),
-        }
+            Closed::NotDue(_) => return Err(ApiError::AdminOnly),
+            Closed::NotFound => return Err(ApiError::AuctionNotFound),
+        };
+        let details = self.store.get_details(&id).await?;
+        Ok(json_response(
+            http::StatusCode::OK,
+            &AuctionEndResult {
+                auction: AuctionView::new(&auction, &details, self.now()),
+                already_ended,
+            },
+        ))
     }
 }
 
@@ -375,11 +369,11 @@ fn bid_response(receipt: &BidReceipt, replayed: bool) -> Response<Body> {
 }
 
 /// Validate a create-auction body: `title`, `description?`, `startingPrice`, `minIncrement?`, and exactly
-/// one of `endsAt` (epoch ms) or `durationSeconds`.
+/// one of `endsAt` (epoch ms) or `durationSeconds`. The auction item's part, and its details apart.
 pub fn parse_draft(
     obj: &serde_json::Map<String, serde_json::Value>,
     now: i64,
-) -> Result<AuctionDraft, DomainError> {
+) -> Result<(AuctionDraft, AuctionDetails), DomainError> {
     let title = validate_text(
         "title",
         string_field(obj, "title")?.unwrap_or(""),
@@ -459,17 +453,17 @@ pub fn parse_draft(
             "must be between 10 seconds and 30 days from now (epoch milliseconds)",
         ));
     }
-    Ok(AuctionDraft {
+    let draft = AuctionDraft {
         viewer_shards: 1,
         title,
-        description,
         starting_price,
         increments,
         soft_close_ms: soft_close_secs * 1000,
         reserve_price,
         starts_at,
         ends_at,
-    })
+    };
+    Ok((draft, AuctionDetails { description }))
 }
 
 /// `increments`: `[[fromPriceCents, stepCents], …]` (validated by `Ladder::parse`).

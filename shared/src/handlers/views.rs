@@ -1,6 +1,8 @@
 //! Public JSON views: what the HTTP API returns. Bidder ids never appear in bid history.
 
-use crate::domain::{public_id, Auction, AuctionStatus, Bid, Millis, Phase, PublicBid, Role};
+use crate::domain::{
+    public_id, Auction, AuctionDetails, AuctionStatus, Bid, Millis, Phase, PublicBid, Role,
+};
 use serde::Serialize;
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -47,14 +49,14 @@ pub struct AuctionView {
 }
 
 impl AuctionView {
-    /// The view of `a` at `now` (the phase depends on the clock).
-    pub fn new(a: &Auction, now: Millis) -> Self {
+    /// The view of `a` and its details at `now` (the phase depends on the clock).
+    pub fn new(a: &Auction, details: &AuctionDetails, now: Millis) -> Self {
         let ended = a.status == AuctionStatus::Ended;
         let winner = a.winning_bid().filter(|_| ended);
         Self {
             auction_id: a.auction_id.to_string(),
             title: a.title.clone(),
-            description: a.description.clone(),
+            description: details.description.clone(),
             seller_id: public_id(&a.seller_id),
             seller_name: a.seller_name.clone(),
             starting_price: a.starting_price.cents(),

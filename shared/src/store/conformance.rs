@@ -22,9 +22,9 @@
 //!   made visible there (close + `mark_finalized`) so later runs are not polluted.
 
 use crate::domain::{
-    self, Admission, Auction, AuctionDraft, AuctionId, AuctionStatus, Bid, BidKind, BidOutcome,
-    BidRejection, BidRequest, CloseOutcome, Closing, Connection, ConnectionId, IdempotencyKey,
-    Millis, Money, PlacedBid, Principal, Publication, Role, SyncVerdict, UserId,
+    self, Admission, Auction, AuctionDetails, AuctionDraft, AuctionId, AuctionStatus, Bid, BidKind,
+    BidOutcome, BidRejection, BidRequest, CloseOutcome, Closing, Connection, ConnectionId,
+    IdempotencyKey, Millis, Money, PlacedBid, Principal, Publication, Role, SyncVerdict, UserId,
 };
 use crate::ports::{AuctionStore, BidRate, Creation, ListCursor, RateVerdict, Store, StoreError};
 use std::collections::HashSet;
@@ -67,7 +67,6 @@ fn new_auction(starting: i64, increment: i64, created_at: Millis, ends_at: Milli
     let draft = AuctionDraft {
         viewer_shards: 4,
         title: "Brass lamp".to_owned(),
-        description: "A 1920s brass lamp.".to_owned(),
         starting_price: money(starting),
         increments: domain::Ladder::fixed(money(increment)),
         // Sudden death: these cases keep their end; the soft-close cases set their own.
@@ -79,6 +78,13 @@ fn new_auction(starting: i64, increment: i64, created_at: Millis, ends_at: Milli
     domain::new_auction(auction_id(), &seller(), draft, created_at)
 }
 
+/// What the GIVEN helpers store beside each auction.
+fn details() -> AuctionDetails {
+    AuctionDetails {
+        description: "A 1920s brass lamp.".to_owned(),
+    }
+}
+
 /// GIVEN helper: a stored auction created at `created_at`.
 async fn given_auction<S: AuctionStore>(
     store: &S,
@@ -88,7 +94,10 @@ async fn given_auction<S: AuctionStore>(
     ends_at: Millis,
 ) -> Auction {
     let a = new_auction(starting, increment, created_at, ends_at);
-    store.create_auction(&a).await.expect("create_auction");
+    store
+        .create_auction(&a, &details())
+        .await
+        .expect("create_auction");
     a
 }
 
@@ -127,7 +136,10 @@ fn accepted(outcome: BidOutcome) -> PlacedBid {
 async fn given_rules<S: AuctionStore>(store: &S, edit: impl FnOnce(&mut Auction)) -> Auction {
     let mut a = new_auction(1_000, 100, NOW, ENDS_AT);
     edit(&mut a);
-    store.create_auction(&a).await.expect("create_auction");
+    store
+        .create_auction(&a, &details())
+        .await
+        .expect("create_auction");
     a
 }
 
@@ -333,15 +345,18 @@ async fn create_then_get_round_trips_every_field(store) {
     // GIVEN an auction with non-default values in every field
     let mut a = new_auction(12_345, 250, NOW, ENDS_AT + 17);
     a.title = "Lampe en laiton — «1920»".to_owned();
-    a.description = "Line one\nLine two\twith a tab, ünïcödé and \"quotes\"".to_owned();
     a.seller_name = "Zoë O'Neil".to_owned();
+    let d = AuctionDetails {
+        description: "Line one\nLine two\twith a tab, ünïcödé, 🦀 and \"quotes\"".to_owned(),
+    };
 
     // WHEN it is created and read back
-    store.create_auction(&a).await.expect("create_auction");
+    store.create_auction(&a, &d).await.expect("create_auction");
     let read = store.get_auction(&a.auction_id).await.expect("get_auction");
 
-    // THEN every field is equal
+    // THEN every field is equal, and the details too
     assert_eq!(read, Some(a.clone()));
+    assert_eq!(store.get_details(&a.auction_id).await.expect("details"), d);
 
     // AND after a bid, the auction (with its high bid, key included) and the bid round-trip too
     let bidder = user("bidder");
@@ -353,6 +368,28 @@ async fn create_then_get_round_trips_every_field(store) {
     assert_eq!(placed.bid().idempotency_key, req.idempotency_key);
     assert_eq!(placed.auction.high_bid.as_ref(), Some(&placed.bid()));
     assert_state(&store, &placed.auction, std::slice::from_ref(&placed.bid())).await;
+    // AND the bid left the details as they were
+    assert_eq!(store.get_details(&a.auction_id).await.expect("details"), d);
+}
+
+async fn empty_details_and_unknown_auctions_read_as_empty_details(store) {
+    // GIVEN an auction created without a description
+    let a = new_auction(1_000, 100, NOW, ENDS_AT);
+    store
+        .create_auction(&a, &AuctionDetails::default())
+        .await
+        .expect("create_auction");
+
+    // WHEN its details, and an unknown auction's, are read THEN both are empty (not an error)
+    assert_eq!(
+        store.get_details(&a.auction_id).await.expect("details"),
+        AuctionDetails::default()
+    );
+    assert_eq!(
+        store.get_details(&auction_id()).await.expect("details"),
+        AuctionDetails::default()
+    );
+    finish(&store, &a.auction_id, NOW).await;
 }
 
 async fn create_duplicate_is_already_exists(store) {
@@ -363,14 +400,21 @@ async fn create_duplicate_is_already_exists(store) {
     let mut other = new_auction(5_000, 500, NOW + 1, ENDS_AT + 1);
     other.auction_id = a.auction_id.clone();
     other.title = "Impostor".to_owned();
-    let result = store.create_auction(&other).await;
+    let impostor = AuctionDetails {
+        description: "Not the lamp".to_owned(),
+    };
+    let result = store.create_auction(&other, &impostor).await;
 
-    // THEN it is refused as AlreadyExists and the original is untouched
+    // THEN it is refused as AlreadyExists and the original, details included, is untouched
     assert!(
         matches!(result, Err(StoreError::AlreadyExists)),
         "got {result:?}"
     );
     assert_state(&store, &a, &[]).await;
+    assert_eq!(
+        store.get_details(&a.auction_id).await.expect("details"),
+        details()
+    );
 }
 
 async fn get_unknown_is_none(store) {
@@ -1888,7 +1932,6 @@ async fn the_seller_quota_is_atomic_and_a_released_slot_is_reusable(store) {
         let draft = AuctionDraft {
             viewer_shards: 1,
             title: "Quota lot".to_owned(),
-            description: String::new(),
             starting_price: money(100),
             increments: domain::Ladder::fixed(money(1)),
             soft_close_ms: 0,
@@ -1906,7 +1949,7 @@ async fn the_seller_quota_is_atomic_and_a_released_slot_is_reusable(store) {
             let store = store.clone();
             tokio::spawn(async move {
                 loop {
-                    match store.create_auction_within_quota(&a, 3).await {
+                    match store.create_auction_within_quota(&a, &details(), 3).await {
                         Err(StoreError::Throttled) => tokio::task::yield_now().await,
                         other => return (a, other.expect("create")),
                     }
@@ -1920,10 +1963,20 @@ async fn the_seller_quota_is_atomic_and_a_released_slot_is_reusable(store) {
         match outcome {
             Creation::Created => created.push(a),
             Creation::SellerAtQuota => {
-                // THEN a refused create wrote nothing
+                // THEN a refused create wrote nothing, details included
                 assert_eq!(store.get_auction(&a.auction_id).await.expect("get"), None);
+                assert_eq!(
+                    store.get_details(&a.auction_id).await.expect("details"),
+                    AuctionDetails::default()
+                );
             }
         }
+    }
+    for a in &created {
+        assert_eq!(
+            store.get_details(&a.auction_id).await.expect("details"),
+            details()
+        );
     }
     // THEN exactly 3 were created
     assert_eq!(created.len(), 3, "exactly the quota is created");
@@ -1932,13 +1985,13 @@ async fn the_seller_quota_is_atomic_and_a_released_slot_is_reusable(store) {
     let b = make(&seller_b);
     assert_eq!(
         store
-            .create_auction_within_quota(&b, 3)
+            .create_auction_within_quota(&b, &details(), 3)
             .await
             .expect("create"),
         Creation::Created
     );
     assert!(matches!(
-        store.create_auction_within_quota(&b, 3).await,
+        store.create_auction_within_quota(&b, &details(), 3).await,
         Err(StoreError::AlreadyExists)
     ));
 
@@ -1953,14 +2006,14 @@ async fn the_seller_quota_is_atomic_and_a_released_slot_is_reusable(store) {
     let more = make(&seller_a);
     assert_eq!(
         store
-            .create_auction_within_quota(&more, 3)
+            .create_auction_within_quota(&more, &details(), 3)
             .await
             .expect("create"),
         Creation::Created
     );
     assert_eq!(
         store
-            .create_auction_within_quota(&make(&seller_a), 3)
+            .create_auction_within_quota(&make(&seller_a), &details(), 3)
             .await
             .expect("create"),
         Creation::SellerAtQuota
@@ -2093,6 +2146,14 @@ async fn a_purge_deletes_an_ended_auction_with_its_bids_once_due_and_never_an_ac
     assert!(!due.contains(&live.auction_id));
     assert_eq!(store.get_auction(&a.auction_id).await.expect("get"), None);
     assert!(bids(&store, &a.auction_id).await.is_empty());
+    assert_eq!(
+        store.get_details(&a.auction_id).await.expect("details"),
+        AuctionDetails::default()
+    );
+    assert_eq!(
+        store.get_details(&live.auction_id).await.expect("details"),
+        details()
+    );
     assert!(store
         .get_auction(&live.auction_id)
         .await

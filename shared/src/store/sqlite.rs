@@ -18,7 +18,7 @@
 //! never held across an `.await`). Within a process that makes every operation serial, which is exactly
 //! the single-writer model SQLite has anyway; reads are short and indexed. The store is `Clone` (an `Arc`).
 //!
-//! # Schema (`PRAGMA user_version = 2`, created idempotently on every open)
+//! # Schema (`PRAGMA user_version = 4`, created idempotently on every open)
 //!
 //! ```sql
 //! -- The auction item: `data` is the JSON of `domain::Auction`, the single source of truth. `status`,
@@ -31,6 +31,13 @@
 //!     data       TEXT NOT NULL
 //! );
 //! CREATE INDEX auctions_by_status_ends_at ON auctions (status, ends_at);
+//!
+//! -- What only the auction's page shows (`domain::AuctionDetails`), apart from the row every bid rewrites.
+//! -- No row: empty details. Deleted with its auction (the purge).
+//! CREATE TABLE auction_details (
+//!     auction_id  TEXT PRIMARY KEY NOT NULL,
+//!     description TEXT NOT NULL
+//! );
 //!
 //! -- Accepted bids: `data` is the JSON of `domain::Bid`; `seq` is the auction's sequence number.
 //! CREATE TABLE bids (
@@ -68,8 +75,10 @@
 //! CREATE INDEX connections_by_expiry ON connections (expires_at);
 //! ```
 //!
-//! A version-1 file (no `idempotency.expires_at`) is migrated when opened: the column is added and filled
-//! from each record's bid (`placedAt` + 24 h), in the same transaction that sets the new version.
+//! An older file is migrated when opened, in the same transaction that sets the new version: version 1 (no
+//! `idempotency.expires_at`) gets the column, filled from each record's bid (`placedAt` + 24 h); version 2
+//! the connections' shard and counters; version 3 (the description inside the auction's JSON) has each
+//! description moved to `auction_details`.
 //!
 //! `mark_finalized` only ever sets `finalized` on an ended auction (unknown or active: a no-op).
 //!
@@ -81,9 +90,9 @@
 //! sweep.
 
 use crate::domain::{
-    self, Admission, Auction, AuctionId, AuctionStatus, Bid, BidDecision, BidOutcome, BidRequest,
-    CloseOutcome, Closing, Connection, ConnectionId, Millis, PlacedBid, Publication, SyncVerdict,
-    UserId,
+    self, Admission, Auction, AuctionDetails, AuctionId, AuctionStatus, Bid, BidDecision,
+    BidOutcome, BidRequest, CloseOutcome, Closing, Connection, ConnectionId, Millis, PlacedBid,
+    Publication, SyncVerdict, UserId,
 };
 use crate::ports::{
     ActivePage, AuctionStore, BidRate, ConnectionStore, Creation, LimitStore, ListCursor,
@@ -98,7 +107,7 @@ use std::time::Duration;
 /// How long a write waits for another process's write lock before answering `Throttled`.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS auctions (
@@ -109,6 +118,10 @@ CREATE TABLE IF NOT EXISTS auctions (
     data       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS auctions_by_status_ends_at ON auctions (status, ends_at);
+CREATE TABLE IF NOT EXISTS auction_details (
+    auction_id  TEXT PRIMARY KEY NOT NULL,
+    description TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bids (
     auction_id TEXT NOT NULL,
     seq        INTEGER NOT NULL,
@@ -140,6 +153,15 @@ CREATE INDEX IF NOT EXISTS connections_by_expiry ON connections (expires_at);
 CREATE INDEX IF NOT EXISTS connections_by_shard ON connections (auction_id, shard);
 CREATE INDEX IF NOT EXISTS connections_by_user ON connections (auction_id, user_id);
 ";
+
+/// Version 3 → 4 (after [`SCHEMA`] has created `auction_details`): descriptions leave the auction's JSON.
+const MIGRATE_3_TO_4: [&str; 2] = [
+    "INSERT OR IGNORE INTO auction_details (auction_id, description)
+     SELECT auction_id, json_extract(data, '$.description') FROM auctions
+     WHERE COALESCE(json_extract(data, '$.description'), '') <> ''",
+    "UPDATE auctions SET data = json_remove(data, '$.description')
+     WHERE json_extract(data, '$.description') IS NOT NULL",
+];
 
 /// Version 2 → 3: connections get their shard and the client-message counters (sync rate, strikes), and
 /// are indexed by shard and by user instead of by auction.
@@ -272,6 +294,11 @@ impl SqliteStore {
             }
         }
         tx.execute_batch(SCHEMA).map_err(map_err)?;
+        if (1..=3).contains(&version) {
+            for sql in MIGRATE_3_TO_4 {
+                tx.execute(sql, []).map_err(map_err)?;
+            }
+        }
         tx.execute_batch(LIMITS_SCHEMA).map_err(map_err)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(map_err)?;
@@ -651,8 +678,13 @@ fn close_tx(
     }
 }
 
-/// Insert a new auction row; `AlreadyExists` if the id is taken.
-fn insert_auction(conn: &rusqlite::Connection, a: &Auction) -> StoreResult<()> {
+/// Insert a new auction row and its details (none for empty ones); `AlreadyExists` if the id is taken.
+/// Run inside the caller's transaction.
+fn insert_auction(
+    conn: &rusqlite::Connection,
+    a: &Auction,
+    details: &AuctionDetails,
+) -> StoreResult<()> {
     let data = to_json("auction", a)?;
     let res = conn
         .prepare_cached(
@@ -662,10 +694,18 @@ fn insert_auction(conn: &rusqlite::Connection, a: &Auction) -> StoreResult<()> {
             st.execute(params![a.auction_id.as_str(), status_str(a.status), a.ends_at, a.finalized, data])
         });
     match res {
-        Ok(_) => Ok(()),
-        Err(e) if is_primary_key_violation(&e) => Err(StoreError::AlreadyExists),
-        Err(e) => Err(map_err(e)),
+        Ok(_) => {}
+        Err(e) if is_primary_key_violation(&e) => return Err(StoreError::AlreadyExists),
+        Err(e) => return Err(map_err(e)),
     }
+    if !details.is_empty() {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO auction_details (auction_id, description) VALUES (?1, ?2)",
+        )
+        .and_then(|mut st| st.execute(params![a.auction_id.as_str(), details.description]))
+        .map_err(map_err)?;
+    }
+    Ok(())
 }
 
 fn query_auction_data(
@@ -698,14 +738,35 @@ fn one_connection(
 
 #[async_trait]
 impl AuctionStore for SqliteStore {
-    async fn create_auction(&self, auction: &Auction) -> StoreResult<()> {
-        let a = auction.clone();
-        self.run(move |conn| insert_auction(conn, &a)).await
+    async fn create_auction(&self, auction: &Auction, details: &AuctionDetails) -> StoreResult<()> {
+        let (a, d) = (auction.clone(), details.clone());
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            insert_auction(&tx, &a, &d)?;
+            tx.commit().map_err(map_err)
+        })
+        .await
     }
 
     async fn get_auction(&self, id: &AuctionId) -> StoreResult<Option<Auction>> {
         let id = id.clone();
         self.run(move |conn| load_auction(conn, &id)).await
+    }
+
+    async fn get_details(&self, id: &AuctionId) -> StoreResult<AuctionDetails> {
+        let id = id.clone();
+        self.run(move |conn| {
+            let description: Option<String> = conn
+                .prepare_cached("SELECT description FROM auction_details WHERE auction_id = ?1")
+                .and_then(|mut st| st.query_row(params![id.as_str()], |r| r.get(0)).optional())
+                .map_err(map_err)?;
+            Ok(AuctionDetails {
+                description: description.unwrap_or_default(),
+            })
+        })
+        .await
     }
 
     async fn list_active(&self, now: Millis, limit: usize) -> StoreResult<Vec<Auction>> {
@@ -1026,9 +1087,10 @@ impl LimitStore for SqliteStore {
     async fn create_auction_within_quota(
         &self,
         auction: &Auction,
+        details: &AuctionDetails,
         max_active: usize,
     ) -> StoreResult<Creation> {
-        let a = auction.clone();
+        let (a, d) = (auction.clone(), details.clone());
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -1041,7 +1103,7 @@ impl LimitStore for SqliteStore {
             if active >= limit_param(max_active) {
                 return Ok(Creation::SellerAtQuota);
             }
-            insert_auction(&tx, &a)?;
+            insert_auction(&tx, &a, &d)?;
             tx.prepare_cached("INSERT INTO seller_active (seller_id, auction_id) VALUES (?1, ?2)")
                 .and_then(|mut st| st.execute(params![a.seller_id.as_str(), a.auction_id.as_str()]))
                 .map_err(map_err)?;
@@ -1140,6 +1202,7 @@ impl LimitStore for SqliteStore {
                     for sql in [
                         "DELETE FROM bids WHERE auction_id = ?1",
                         "DELETE FROM idempotency WHERE auction_id = ?1",
+                        "DELETE FROM auction_details WHERE auction_id = ?1",
                         "DELETE FROM auctions WHERE auction_id = ?1",
                     ] {
                         tx.prepare_cached(sql)
@@ -1184,7 +1247,6 @@ mod tests {
         let draft = AuctionDraft {
             viewer_shards: 4,
             title: "Lamp".into(),
-            description: "Brass".into(),
             starting_price: Money::new(1_000).unwrap(),
             increments: domain::Ladder::fixed(Money::new(100).unwrap()),
             soft_close_ms: 0,
@@ -1225,7 +1287,10 @@ mod tests {
     /// A store on the file at `path` holding `a` and one accepted bid with Idempotency-Key `k1`.
     async fn open_with_keyed_bid(path: &Path, a: &Auction) -> (SqliteStore, PlacedBid) {
         let store = SqliteStore::open(path).unwrap();
-        store.create_auction(a).await.unwrap();
+        store
+            .create_auction(a, &AuctionDetails::default())
+            .await
+            .unwrap();
         let placed = accept(&store, &bid(a, 1_000, Some("k1"))).await;
         (store, placed)
     }
@@ -1304,7 +1369,10 @@ mod tests {
         let store = SqliteStore::in_memory().unwrap();
         let mut a = auction();
         a.ends_at = NOW + 2 * 86_400_000;
-        store.create_auction(&a).await.unwrap();
+        store
+            .create_auction(&a, &AuctionDetails::default())
+            .await
+            .unwrap();
         let now_secs = NOW / 1000;
         store
             .add_connection(&connection(&a, "gone", now_secs - 1), 3)
@@ -1373,7 +1441,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_1_file_is_migrated_with_each_records_expiry() {
-        // GIVEN a file written by the version-1 schema (no idempotency.expires_at) holding a keyed bid
+        // GIVEN a file written by the version-1 schema (no idempotency.expires_at, the description inside
+        // the auction's JSON) holding a keyed bid
         let path = temp_db();
         let a = auction();
         let (store, placed) = open_with_keyed_bid(&path, &a).await;
@@ -1391,6 +1460,8 @@ mod tests {
                  ALTER TABLE connections DROP COLUMN last_notice_at;
                  ALTER TABLE connections DROP COLUMN strikes;
                  CREATE INDEX connections_by_auction ON connections (auction_id);
+                 DROP TABLE auction_details;
+                 UPDATE auctions SET data = json_set(data, '$.description', 'Brass, 1920s');
                  PRAGMA user_version = 1;",
             )
             .unwrap();
@@ -1399,9 +1470,10 @@ mod tests {
         // WHEN it is opened by this build
         let store = SqliteStore::open(&path).unwrap();
 
-        // THEN it is at version 3, the record's expiry is its bid's time + 24 h, replays still work, and
-        // connections can be written with their shard
-        let (version, expires): (i64, i64) = {
+        // THEN it is at version 4, the record's expiry is its bid's time + 24 h, the description moved out of
+        // the auction row into its details, replays still work, and connections can be written with their
+        // shard
+        let (version, expires, data): (i64, i64, String) = {
             let conn = store.conn.lock().unwrap();
             let version = conn
                 .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -1409,9 +1481,17 @@ mod tests {
             let expires = conn
                 .query_row("SELECT expires_at FROM idempotency", [], |r| r.get(0))
                 .unwrap();
-            (version, expires)
+            let data = conn
+                .query_row("SELECT data FROM auctions", [], |r| r.get(0))
+                .unwrap();
+            (version, expires, data)
         };
-        assert_eq!(version, 3);
+        assert_eq!(version, 4);
+        assert!(!data.contains("description"), "{data}");
+        assert_eq!(
+            store.get_details(&a.auction_id).await.unwrap().description,
+            "Brass, 1920s"
+        );
         assert_eq!(
             expires,
             domain::idempotency_expires_at(placed.bids[0].placed_at)
@@ -1438,7 +1518,10 @@ mod tests {
         // GIVEN an auction row whose JSON was hand-edited into garbage
         let store = SqliteStore::in_memory().unwrap();
         let a = auction();
-        store.create_auction(&a).await.unwrap();
+        store
+            .create_auction(&a, &AuctionDetails::default())
+            .await
+            .unwrap();
         store
             .conn
             .lock()
@@ -1486,7 +1569,10 @@ mod tests {
         let path = temp_db();
         let store = SqliteStore::open_with_busy_timeout(&path, Duration::from_millis(50)).unwrap();
         let a = auction();
-        store.create_auction(&a).await.unwrap();
+        store
+            .create_auction(&a, &AuctionDetails::default())
+            .await
+            .unwrap();
         let other = rusqlite::Connection::open(&path).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
 
@@ -1515,7 +1601,10 @@ mod tests {
         // GIVEN a store whose mutex was poisoned by a panic in the middle of a transaction
         let store = SqliteStore::in_memory().unwrap();
         let a = auction();
-        store.create_auction(&a).await.unwrap();
+        store
+            .create_auction(&a, &AuctionDetails::default())
+            .await
+            .unwrap();
         let poisoner = store.clone();
         let joined = std::thread::spawn(move || {
             let mut guard = poisoner.conn.lock().unwrap();
@@ -1533,7 +1622,10 @@ mod tests {
             Some(a.clone())
         );
         let b = auction();
-        store.create_auction(&b).await.unwrap();
+        store
+            .create_auction(&b, &AuctionDetails::default())
+            .await
+            .unwrap();
         assert_eq!(store.get_auction(&b.auction_id).await.unwrap(), Some(b));
     }
 

@@ -38,7 +38,6 @@ async fn every_sample_event_runs_through_its_handler() {
     let draft = AuctionDraft {
         viewer_shards: 4,
         title: "Vintage Leica M3".into(),
-        description: String::new(),
         starting_price: Money::new(10_000).unwrap(),
         increments: auction::domain::Ladder::fixed(Money::new(500).unwrap()),
         soft_close_ms: 0,
@@ -52,7 +51,10 @@ async fn every_sample_event_runs_through_its_handler() {
         draft,
         T0,
     );
-    t.store().create_auction(&sample).await.unwrap();
+    t.store()
+        .create_auction(&sample, &Default::default())
+        .await
+        .unwrap();
 
     let mut seen = Vec::new();
     let mut run = |name: &'static str| {

@@ -335,7 +335,6 @@ impl World {
         let draft = AuctionDraft {
             viewer_shards: 4,
             title: "Lamp".into(),
-            description: String::new(),
             starting_price: Money::new(100).unwrap(),
             increments: auction::domain::Ladder::fixed(Money::new(10).unwrap()),
             soft_close_ms: 0,
@@ -344,7 +343,10 @@ impl World {
             ends_at: now + ends_in_ms,
         };
         let a = new_auction(id.clone(), &seller, draft, now - 60_000);
-        self.store.create_auction(&a).await.unwrap();
+        self.store
+            .create_auction(&a, &Default::default())
+            .await
+            .unwrap();
         id
     }
 

@@ -175,7 +175,6 @@ scenario! {
             let draft = AuctionDraft {
                 viewer_shards: 1,
                 title: format!("Lot {i}"),
-                description: String::new(),
                 starting_price: Money::new(1_000).unwrap(),
                 increments: auction::domain::Ladder::fixed(Money::new(100).unwrap()),
                 soft_close_ms: 0,
@@ -186,7 +185,8 @@ scenario! {
             let id = AuctionId::parse(&ulid::Ulid::generate().to_string()).unwrap();
             created.push(new_auction(id, &seller, draft, T0));
         }
-        let writes = created.iter().map(|a| t.store().create_auction(a));
+        let none = auction::domain::AuctionDetails::default();
+        let writes = created.iter().map(|a| t.store().create_auction(a, &none));
         for r in futures::future::join_all(writes).await {
             r.unwrap();
         }

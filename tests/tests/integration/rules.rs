@@ -248,6 +248,46 @@ scenario! {
     }
 }
 
+scenario! {
+    async fn the_description_is_on_the_auctions_page_and_never_in_what_bids_rewrite(t) {
+        // GIVEN an auction with a description near the 4,000-byte limit
+        let seller = t.seller();
+        let description = format!("Double-stroke, 1955 — {}", "🦀".repeat(990));
+        let r = t
+            .create(&seller, json!({"title": "Leica M3", "description": description, "startingPrice": 10_000, "minIncrement": 100, "durationSeconds": 300}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["auction"]["description"], description.as_str());
+        let id = r.body["auction"]["auctionId"].as_str().unwrap().to_owned();
+
+        // WHEN bids are accepted on it
+        for (n, amount) in [(1, 10_000), (2, 10_100), (1, 10_200)] {
+            assert_eq!(t.bid(&t.bidder(n), &id, amount).await.status, 201);
+        }
+
+        // THEN the auction's page shows it whole, beside the state the bids made
+        let page = t.get(&id).await;
+        assert_eq!(page.body["auction"]["description"], description.as_str());
+        assert_eq!(page.body["auction"]["bidCount"], 3);
+        // AND the listing, a summary, does not carry it
+        let list = t.list().await;
+        let entry = list.body["auctions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["auctionId"] == id.as_str())
+            .expect("listed");
+        assert!(entry.get("description").is_none(), "{entry}");
+        // AND the auction item every bid rewrites holds none of it
+        let state = serde_json::to_string(&t.auction_state(&id).await).unwrap();
+        assert!(!state.contains("description") && !state.contains("🦀"), "{state}");
+        // AND the early end's answer shows it too
+        let r = t.end(&t.admin(), &id).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["auction"]["description"], description.as_str());
+    }
+}
+
 #[tokio::test]
 async fn text_limits_count_bytes_not_characters() {
     let t = auction_tests::harness::TestApp::sqlite();

@@ -27,7 +27,6 @@ fn auction(id: &str, ends_at: i64) -> Auction {
     let draft = AuctionDraft {
         viewer_shards: 4,
         title: format!("Lot {id}"),
-        description: String::new(),
         starting_price: Money::new(1_000).unwrap(),
         increments: auction::domain::Ladder::fixed(Money::new(100).unwrap()),
         soft_close_ms: 0,
@@ -73,13 +72,60 @@ async fn raw_get(
         .item
 }
 
+/// The description is its own item: the META item every bid rewrites holds none of it, so a bid costs the
+/// same 1 WCU on the auction item with the longest description as with none (it was ≈ 5 WCU at 4,000 bytes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_description_lives_beside_the_auction_item_never_in_it() {
+    let store = fresh_table().await;
+    // GIVEN an auction with the longest title and description the API takes (300 and 4,000 bytes)
+    let mut a = auction("long", NOW + 60_000);
+    a.title = "T".repeat(auction::domain::MAX_TITLE_LEN);
+    let description = "🦀".repeat(auction::domain::MAX_DESCRIPTION_LEN / 4);
+    let details = auction::domain::AuctionDetails {
+        description: description.clone(),
+    };
+    store.create_auction(&a, &details).await.unwrap();
+    // WHEN a bid is accepted on it
+    let BidOutcome::Accepted(_) = store
+        .place_bid(&bid("long", "u1", 1_000, Some("k1")))
+        .await
+        .unwrap()
+    else {
+        panic!("accepted")
+    };
+    // THEN the auction item has no description and stays under 1 KB: the bid's write is 1 WCU
+    let meta = raw_get(&store, pk("long"), "META").await.expect("META");
+    assert!(!meta.contains_key("description"), "{:?}", meta.keys());
+    let size = auction_tests::item_size::item_size(&meta);
+    assert_eq!(
+        auction_tests::item_size::wcu(size),
+        1,
+        "META item {size} bytes after a bid"
+    );
+    // AND the DETAILS item holds the description, and the port reads it back whole
+    let item = raw_get(&store, pk("long"), "DETAILS")
+        .await
+        .expect("DETAILS");
+    assert_eq!(
+        item.get("description"),
+        Some(&AttributeValue::S(description.clone()))
+    );
+    assert_eq!(store.get_details(&a.auction_id).await.unwrap(), details);
+    // AND an auction without a description has no DETAILS item at all (no write spent on it)
+    store
+        .create_auction(&auction("plain", NOW + 60_000), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(raw_get(&store, pk("plain"), "DETAILS").await, None);
+}
+
 /// The bid, its history item and its idempotency record are one transaction: after an accepted keyed bid all
 /// three exist, and the record is small (the answer only, no auction snapshot).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_bid_commits_with_its_history_item_and_a_small_idempotency_record() {
     let store = fresh_table().await;
     store
-        .create_auction(&auction("a1", NOW + 60_000))
+        .create_auction(&auction("a1", NOW + 60_000), &Default::default())
         .await
         .unwrap();
     let BidOutcome::Accepted(first) = store
@@ -120,8 +166,14 @@ async fn close_due_and_finalize_move_through_the_sparse_index() {
     let store = fresh_table().await;
     let soon = auction("soon", NOW + 10_000);
     let later = auction("later", NOW + 20_000);
-    store.create_auction(&later).await.unwrap();
-    store.create_auction(&soon).await.unwrap();
+    store
+        .create_auction(&later, &Default::default())
+        .await
+        .unwrap();
+    store
+        .create_auction(&soon, &Default::default())
+        .await
+        .unwrap();
 
     assert_eq!(
         store

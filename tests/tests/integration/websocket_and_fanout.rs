@@ -264,11 +264,18 @@ struct EndsOnConnect(auction::store::sqlite::SqliteStore);
 
 #[async_trait::async_trait]
 impl AuctionStore for EndsOnConnect {
-    async fn create_auction(&self, a: &Auction) -> StoreResult<()> {
-        self.0.create_auction(a).await
+    async fn create_auction(
+        &self,
+        a: &Auction,
+        d: &auction::domain::AuctionDetails,
+    ) -> StoreResult<()> {
+        self.0.create_auction(a, d).await
     }
     async fn get_auction(&self, id: &AuctionId) -> StoreResult<Option<Auction>> {
         self.0.get_auction(id).await
+    }
+    async fn get_details(&self, id: &AuctionId) -> StoreResult<auction::domain::AuctionDetails> {
+        self.0.get_details(id).await
     }
     async fn list_active(&self, now: i64, limit: usize) -> StoreResult<Vec<Auction>> {
         self.0.list_active(now, limit).await
@@ -351,9 +358,10 @@ impl auction::ports::LimitStore for EndsOnConnect {
     async fn create_auction_within_quota(
         &self,
         a: &Auction,
+        d: &auction::domain::AuctionDetails,
         max: usize,
     ) -> StoreResult<auction::ports::Creation> {
-        self.0.create_auction_within_quota(a, max).await
+        self.0.create_auction_within_quota(a, d, max).await
     }
     async fn release_seller_slot(
         &self,

@@ -36,6 +36,15 @@ where
     }
 }
 
+/// A cancellation reason that means "try again later": another transaction held an item, or capacity ran
+/// out.
+pub(super) fn is_contention(reason_code: Option<&str>) -> bool {
+    matches!(
+        reason_code,
+        Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
+    )
+}
+
 pub(super) fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("cannot build request: {e}"))
 }

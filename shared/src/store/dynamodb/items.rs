@@ -1,9 +1,10 @@
 //! The stored items (serde types, camelCase attributes) and their mapping to and from the domain.
 
-use super::keys::{auction_pk, bid_sk, idem_sk, GSI_ACTIVE, GSI_ENDING, META};
+use super::keys::{auction_pk, bid_sk, idem_sk, DETAILS, GSI_ACTIVE, GSI_ENDING, META};
 use crate::domain::{
-    self, Auction, AuctionId, AuctionStatus, Bid, BidReceipt, Connection, ConnectionId, EndedBy,
-    IdempotencyKey, Ladder, Millis, Money, PlacedBid, ProxyMax, Publication, UserId,
+    self, Auction, AuctionDetails, AuctionId, AuctionStatus, Bid, BidReceipt, Connection,
+    ConnectionId, EndedBy, IdempotencyKey, Ladder, Millis, Money, PlacedBid, ProxyMax, Publication,
+    UserId,
 };
 use crate::ports::{StoreError, StoreResult};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -53,7 +54,33 @@ impl HighBidAttr {
     }
 }
 
-/// `AUCTION#<id>` / `META`.
+/// `AUCTION#<id>` / `DETAILS`: what only the auction's page reads, so that the META item every bid rewrites
+/// stays small (an item's write costs 1 WCU per KB). Absent for empty details.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DetailsItem {
+    pk: String,
+    sk: String,
+    description: String,
+}
+
+impl DetailsItem {
+    pub(super) fn from_domain(id: &AuctionId, d: &AuctionDetails) -> Self {
+        Self {
+            pk: auction_pk(id),
+            sk: DETAILS.to_owned(),
+            description: d.description.clone(),
+        }
+    }
+    pub(super) fn into_domain(self) -> AuctionDetails {
+        AuctionDetails {
+            description: self.description,
+        }
+    }
+}
+
+/// `AUCTION#<id>` / `META`. Items written before the details had their own item also hold a
+/// `description`, which nothing reads (serde ignores it).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct AuctionItem {
@@ -63,7 +90,6 @@ pub(super) struct AuctionItem {
     seller_id: UserId,
     seller_name: String,
     title: String,
-    description: String,
     starting_price: Money,
     increments: Ladder,
     #[serde(default)]
@@ -129,7 +155,6 @@ impl AuctionItem {
             seller_id: a.seller_id.clone(),
             seller_name: a.seller_name.clone(),
             title: a.title.clone(),
-            description: a.description.clone(),
             starting_price: a.starting_price,
             increments: a.increments.clone(),
             soft_close_ms: a.soft_close_ms,
@@ -175,7 +200,6 @@ impl AuctionItem {
             seller_id: self.seller_id,
             seller_name: self.seller_name,
             title: self.title,
-            description: self.description,
             starting_price: self.starting_price,
             increments: self.increments,
             soft_close_ms: self.soft_close_ms,
@@ -360,7 +384,6 @@ mod tests {
             seller_id: UserId::parse("seller").unwrap(),
             seller_name: "Sam".into(),
             title: "Lamp".into(),
-            description: String::new(),
             starting_price: Money::new(1000).unwrap(),
             increments: Ladder::standard(),
             soft_close_ms: 10_000,

@@ -12,6 +12,8 @@ pub const GSI1: &str = "gsi1";
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
 pub(super) const META: &str = "META";
+/// An auction's details (`domain::AuctionDetails`), beside its META item: written once, never by a bid.
+pub(super) const DETAILS: &str = "DETAILS";
 pub(super) const CONN_POINTER_SK: &str = "CONN";
 pub(super) const GSI_ACTIVE: &str = "ACTIVE";
 pub(super) const GSI_ENDING: &str = "ENDING";

@@ -18,19 +18,17 @@ use super::keys::{
     auction_pk, key, n, purge_sk, rate_pk, rate_sk, s, seller_pk, GSI1, GSI_ACTIVE, META, PURGE_PK,
     SELLER_ACTIVE_SK, TTL_ATTRIBUTE,
 };
-use super::requests::{pause, query_items};
+use super::requests::{pause, query_items, CreateRefused};
 use super::DynamoStore;
-use crate::domain::{Auction, AuctionId, AuctionStatus, Millis, UserId};
+use crate::domain::{Auction, AuctionDetails, AuctionId, AuctionStatus, Millis, UserId};
 use crate::ports::{
     ActivePage, AuctionStore, BidRate, Creation, LimitStore, ListCursor, RateVerdict, StoreError,
     StoreResult,
 };
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update, WriteRequest,
+    AttributeValue, DeleteRequest, ReturnValuesOnConditionCheckFailure, Update, WriteRequest,
 };
 use std::collections::HashMap;
 
@@ -147,17 +145,9 @@ impl LimitStore for DynamoStore {
     async fn create_auction_within_quota(
         &self,
         auction: &Auction,
+        details: &AuctionDetails,
         max_active: usize,
     ) -> StoreResult<Creation> {
-        let item =
-            super::items::encode("auction", &super::items::AuctionItem::from_domain(auction))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", "pk")
-            .build()
-            .map_err(build_err)?;
         // The seller's open auctions, as a string set: its size is the quota's condition, in the same
         // transaction as the auction itself (no read-then-write race between two creates).
         let slot = Update::builder()
@@ -174,41 +164,14 @@ impl LimitStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
             .build()
             .map_err(build_err)?;
-        let res = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(slot).build())
-            .send()
-            .await;
-        let err = match res {
-            Ok(_) => return Ok(Creation::Created),
-            Err(err) => err,
-        };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
-            err.as_service_error()
+        match self
+            .create_transaction(auction, details, Some(slot))
+            .await?
         {
-            let reasons = e.cancellation_reasons();
-            let failed =
-                |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
-            if failed(0) {
-                return Err(StoreError::AlreadyExists);
-            }
-            if failed(1) {
-                return Ok(Creation::SellerAtQuota);
-            }
-            if reasons.iter().any(|r| {
-                matches!(
-                    r.code(),
-                    Some(
-                        "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
-                    )
-                )
-            }) {
-                return Err(StoreError::Throttled);
-            }
+            Ok(()) => Ok(Creation::Created),
+            Err(CreateRefused::IdTaken) => Err(StoreError::AlreadyExists),
+            Err(CreateRefused::SlotTaken) => Ok(Creation::SellerAtQuota),
         }
-        Err(store_err("TransactWriteItems(create auction)", err))
     }
 
     async fn release_seller_slot(&self, seller: &UserId, auction: &AuctionId) -> StoreResult<()> {

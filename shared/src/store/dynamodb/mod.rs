@@ -27,7 +27,9 @@
 //!
 //! # Capacity
 //!
-//! Per bid: README, "The bid write". Create: `A` + 1 `gsi1` put. Close: `A` (conditional update) + 2 `gsi1`
+//! Per bid: README, "The bid write" (`A`, the META item's WCU, is 1 for every auction the API accepts: the
+//! description is in the `DETAILS` item, which no bid touches). Create: one transaction of the META put, the
+//! seller's quota slot and, with a description, the `DETAILS` put (2 WCU per KB of each), + 1 `gsi1` put. Close: `A` (conditional update) + 2 `gsi1`
 //! writes (`gsi1pk` changes: the index deletes the old entry and puts the new one; KEYS_ONLY entries are < 1 KB).
 //! `mark_finalized`: `A` + 1 `gsi1` delete. `add_connection`: 4 WCU (two items, and a transactional write costs
 //! 2 WCU per item); `remove_connection`: 2 WCU.
@@ -49,14 +51,14 @@ pub use keys::{GSI1, TTL_ATTRIBUTE};
 pub use schema::{create_table, IndexSpec, TableSpec, TABLE};
 
 use crate::domain::{
-    self, Admission, Auction, AuctionId, AuctionStatus, Bid, BidDecision, BidOutcome, BidRequest,
-    CloseOutcome, Closing, Connection, ConnectionId, Millis, Publication, SyncVerdict,
+    self, Admission, Auction, AuctionDetails, AuctionId, AuctionStatus, Bid, BidDecision,
+    BidOutcome, BidRequest, CloseOutcome, Closing, Connection, ConnectionId, Millis, Publication,
+    SyncVerdict,
 };
 use crate::ports::{AuctionStore, ConnectionStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -64,12 +66,13 @@ use aws_sdk_dynamodb::types::{
     Update,
 };
 use aws_sdk_dynamodb::Client;
-use errors::{build_err, store_err};
-use items::{decode, decode_auction, encode, AuctionItem, BidItem, ConnItem, Item};
+use errors::{build_err, is_contention, store_err};
+use items::{decode, decode_auction, encode, BidItem, ConnItem, DetailsItem, Item};
 use keys::{
     auction_pk, bid_sk, conn_pointer_pk, conn_sk, key, n, names, s, user_pk, viewers_pk,
-    viewing_sk, CONN_POINTER_SK, GSI_ACTIVE, GSI_ENDING, META,
+    viewing_sk, CONN_POINTER_SK, DETAILS, GSI_ACTIVE, GSI_ENDING, META,
 };
+use requests::CreateRefused;
 
 /// The DynamoDB implementation of [`AuctionStore`] and [`ConnectionStore`].
 #[derive(Debug, Clone)]
@@ -148,12 +151,7 @@ fn cancelled(err: &SdkError<TransactWriteItemsError, HttpResponse>) -> Option<Ca
     {
         return Some(Cancelled::KeyTaken);
     }
-    let contended = reasons.iter().any(|r| {
-        matches!(
-            r.code(),
-            Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
-        )
-    });
+    let contended = reasons.iter().any(|r| is_contention(r.code()));
     contended.then_some(Cancelled::Contended)
 }
 
@@ -162,27 +160,11 @@ fn cancelled(err: &SdkError<TransactWriteItemsError, HttpResponse>) -> Option<Ca
 
 #[async_trait]
 impl AuctionStore for DynamoStore {
-    async fn create_auction(&self, auction: &Auction) -> StoreResult<()> {
-        let item = encode("auction", &AuctionItem::from_domain(auction))?;
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", "pk")
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                if let Some(PutItemError::ConditionalCheckFailedException(_)) =
-                    err.as_service_error()
-                {
-                    Err(StoreError::AlreadyExists)
-                } else {
-                    Err(store_err("PutItem(auction)", err))
-                }
+    async fn create_auction(&self, auction: &Auction, details: &AuctionDetails) -> StoreResult<()> {
+        match self.create_transaction(auction, details, None).await? {
+            Ok(()) => Ok(()),
+            Err(CreateRefused::IdTaken | CreateRefused::SlotTaken) => {
+                Err(StoreError::AlreadyExists)
             }
         }
     }
@@ -192,6 +174,16 @@ impl AuctionStore for DynamoStore {
             .await?
             .map(decode_auction)
             .transpose()
+    }
+
+    async fn get_details(&self, id: &AuctionId) -> StoreResult<AuctionDetails> {
+        match self
+            .get_item("GetItem(details)", key(auction_pk(id), DETAILS))
+            .await?
+        {
+            Some(item) => Ok(decode::<DetailsItem>("details item", item)?.into_domain()),
+            None => Ok(AuctionDetails::default()),
+        }
     }
 
     async fn list_active(&self, now: Millis, limit: usize) -> StoreResult<Vec<Auction>> {

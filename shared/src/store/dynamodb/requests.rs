@@ -1,21 +1,23 @@
 //! The request helpers the adapter is built from: consistent reads, the bid's transaction, batch reads with
 //! their `UnprocessedKeys` retries, queries of a partition or of `gsi1` (paged by the SDK's paginator).
 
-use super::errors::{build_err, store_err};
+use super::errors::{build_err, is_contention, store_err};
 use super::items::{
-    auction_id_from_keys, decode, decode_auction, dynamo_limit, encode, BidItem, HighBidAttr,
-    IdemItem, Item,
+    auction_id_from_keys, decode, decode_auction, dynamo_limit, encode, AuctionItem, BidItem,
+    DetailsItem, HighBidAttr, IdemItem, Item,
 };
 use super::keys::{
     auction_pk, idem_sk, key, n, names, s, BATCH_ATTEMPTS, BATCH_GET_MAX, GSI1, META,
 };
 use super::DynamoStore;
 use crate::domain::{
-    Auction, AuctionId, BidReceipt, BidRequest, IdempotencyKey, Millis, PlacedBid, UserId,
+    Auction, AuctionDetails, AuctionId, BidReceipt, BidRequest, IdempotencyKey, Millis, PlacedBid,
+    UserId,
 };
 use crate::ports::{StoreError, StoreResult};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     Update,
@@ -23,7 +25,70 @@ use aws_sdk_dynamodb::types::{
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// Why a create's transaction was refused (nothing was written).
+pub(super) enum CreateRefused {
+    /// An auction with this id exists.
+    IdTaken,
+    /// The extra update's condition failed (the seller's quota is full).
+    SlotTaken,
+}
+
 impl DynamoStore {
+    /// Create an auction in ONE transaction: its META item (only if the id is free), then `slot` (the
+    /// seller's quota update, when given), then its DETAILS item unless the details are empty.
+    pub(super) async fn create_transaction(
+        &self,
+        auction: &Auction,
+        details: &AuctionDetails,
+        slot: Option<Update>,
+    ) -> StoreResult<Result<(), CreateRefused>> {
+        let put = |item: Item, conditional: bool| {
+            let p = Put::builder().table_name(&self.table).set_item(Some(item));
+            let p = if conditional {
+                p.condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", "pk")
+            } else {
+                p
+            };
+            p.build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(build_err)
+        };
+        let mut tx = self.client.transact_write_items().transact_items(put(
+            encode("auction", &AuctionItem::from_domain(auction))?,
+            true,
+        )?);
+        let has_slot = slot.is_some();
+        if let Some(update) = slot {
+            tx = tx.transact_items(TransactWriteItem::builder().update(update).build());
+        }
+        if !details.is_empty() {
+            let item = DetailsItem::from_domain(&auction.auction_id, details);
+            tx = tx.transact_items(put(encode("details", &item)?, false)?);
+        }
+        let err = match tx.send().await {
+            Ok(_) => return Ok(Ok(())),
+            Err(err) => err,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
+            err.as_service_error()
+        {
+            let reasons = e.cancellation_reasons();
+            let failed =
+                |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+            if failed(0) {
+                return Ok(Err(CreateRefused::IdTaken));
+            }
+            if has_slot && failed(1) {
+                return Ok(Err(CreateRefused::SlotTaken));
+            }
+            if reasons.iter().any(|r| is_contention(r.code())) {
+                return Err(StoreError::Throttled);
+            }
+        }
+        Err(store_err("TransactWriteItems(create auction)", err))
+    }
+
     pub(super) async fn get_item(&self, op: &'static str, key: Item) -> StoreResult<Option<Item>> {
         let out = self
             .client
