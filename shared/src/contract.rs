@@ -655,7 +655,8 @@ pub fn asyncapi() -> Value {
                 number `seq` (each accepted bid takes the next number, the close one more); a viewer receives \
                 one auction's frames in seq order, each range starting at most right after the previous frame \
                 (`fromSeq <= previous seq + 1`; more is a gap: fill it with `GET /auctions/{id}`). Seqs a viewer \
-                already has may repeat: drop them. After `auction.ended` the server closes every socket. \
+                already has may repeat: drop them. A standalone `auction.viewers` frame is delivered apart and may \
+                carry a lower seq than a frame already received: take its count, not its seq. After `auction.ended` the server closes every socket. \
                 Generated from the Rust types (`shared/src/contract.rs`); do not edit.",
         },
         "defaultContentType": "application/json",

@@ -275,8 +275,8 @@ pub trait Broadcaster: Send + Sync {
 #[error("publish hand-off failed: {0}")]
 pub struct HandOffError(pub String);
 
-/// The durable hand-off from a commit (a bid, a close) to the publisher: SQS FIFO (one message group per
-/// auction) on AWS, a SQLite queue in the local stack, a recorder in tests. Returns once the job is durable.
+/// The durable hand-off from a commit (a bid, a close) to the publisher: SQS FIFO (message group
+/// [`PublishJob::group`]: one per auction's changes, one per auction's viewer counts) on AWS, a SQLite queue in the local stack, a recorder in tests. Returns once the job is durable.
 #[async_trait]
 pub trait HandOff: Send + Sync {
     async fn enqueue(&self, job: &PublishJob) -> Result<(), HandOffError>;

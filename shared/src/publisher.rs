@@ -71,6 +71,19 @@ impl PublishJob {
         }
     }
 
+    /// Its SQS FIFO message group: an auction's changes in one (handed out one at a time, in order), its viewer
+    /// counts in another. A count waits out its interval ([`VIEWERS_INTERVAL_MS`]) inside its job, and a group
+    /// hands out nothing while a job of it is in flight: in the changes' group that wait held every bid
+    /// behind it (up to 2 s; bench-e2e measured p99 ≈ 1 s at 1,000 viewers joining before the bids).
+    pub fn group(&self) -> String {
+        if self.viewers {
+            // `#` is never in an id (`domain::AuctionId`), so no auction's group is another's counts'.
+            format!("{}#viewers", self.auction_id)
+        } else {
+            self.auction_id.to_string()
+        }
+    }
+
     /// A duplicate of this job has the same id (SQS FIFO drops duplicates within five minutes).
     pub fn dedup_id(&self) -> String {
         if self.viewers {
@@ -201,6 +214,20 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn viewer_counts_have_their_own_group_beside_the_changes_of_their_auction() {
+        let a = AuctionId::parse("a1").unwrap();
+        let changed = PublishJob::changed(&a, 3, 10);
+        // a bid's job and the schedule's status share the auction's group: delivered in order
+        assert_eq!(changed.group(), "a1");
+        assert_eq!(PublishJob::status(&a, 3, 20).group(), changed.group());
+        // a viewer count is apart: its wait never holds a bid back
+        let viewers = PublishJob::viewers(&a, 10);
+        assert_eq!(viewers.group(), "a1#viewers");
+        // and is no other auction's group (ids may hold `:` but never `#`)
+        assert!(AuctionId::parse("a1#viewers").is_err());
+    }
 
     #[test]
     fn the_window_widens_with_the_audience_to_stay_within_the_budget() {

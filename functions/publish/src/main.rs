@@ -1,4 +1,5 @@
-//! SQS FIFO (one message group per auction): deliver each auction's committed changes to its viewers.
+//! SQS FIFO (one message group per auction's changes, one per its viewer counts): deliver each auction's
+//! committed changes to its viewers.
 use auction::{telemetry, wiring};
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};

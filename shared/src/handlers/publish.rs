@@ -1,6 +1,7 @@
 //! The publisher: delivers an auction's committed changes to its viewers. One call per hand-off job; one
-//! auction is published by one call at a time (SQS FIFO message groups on AWS, the local stack's queue
-//! worker), so every viewer receives one auction's frames in seq order.
+//! auction's changes are published by one call at a time (SQS FIFO message groups on AWS, the local stack's
+//! queue worker), so every viewer receives one auction's frames in seq order; its viewer counts are a group of
+//! their own ([`PublishJob::group`]), so a count waiting out its interval never holds a bid back.
 //!
 //! 1. Read the auction. Nothing undelivered (and no status asked for): done — a duplicate job costs a read.
 //! 2. Coalescing: if the last delivery started less than a window ago (`publisher::window`: 250 ms, wider for a
@@ -69,8 +70,8 @@ impl From<PublishError> for lambda_runtime::Diagnostic {
 }
 
 impl<S: Store, B: Broadcaster> App<S, B> {
-    /// One SQS FIFO batch (possibly several auctions' message groups, each in order): each auction is
-    /// published once, for its newest job, auctions in parallel. A failed auction's messages are reported as
+    /// One SQS FIFO batch (possibly several message groups, each in order): each group (an auction's changes,
+    /// or its viewer counts: [`PublishJob::group`]) is published once, for its newest job, groups in parallel. A failed auction's messages are reported as
     /// failures (`ReportBatchItemFailures`) so SQS hands them out again, still in order; a message that is
     /// not a job is logged and dropped.
     pub async fn publish_batch(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -84,10 +85,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
                     continue;
                 }
             };
-            match groups
-                .iter_mut()
-                .find(|(g, _)| g.auction_id == job.auction_id)
-            {
+            match groups.iter_mut().find(|(g, _)| g.group() == job.group()) {
                 Some((merged, ids)) => {
                     merged.seq = merged.seq.max(job.seq);
                     merged.status |= job.status;

@@ -1,7 +1,8 @@
 //! The local stack's publish hand-off: a durable queue in its own SQLite file, with SQS FIFO's rules — a job
 //! is kept until it is acknowledged, a job being handled is invisible until its lease ends (then it is
-//! retried), a duplicate of a queued job is dropped, and one auction's jobs are handed out one at a time, in
-//! order. A job accepted before a crash is handed out after the restart.
+//! retried), a duplicate of a queued job is dropped, and one message group's jobs ([`PublishJob::group`]: an
+//! auction's changes, or its viewer counts) are handed out one at a time, in order. A job accepted before a
+//! crash is handed out after the restart.
 
 use crate::domain::Millis;
 use crate::ports::{HandOff, HandOffError, StoreError, StoreResult};
@@ -15,14 +16,21 @@ use tokio::sync::Notify;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    auction_id TEXT NOT NULL,
+    group_id   TEXT NOT NULL,
     dedup_id   TEXT NOT NULL UNIQUE,
     job        TEXT NOT NULL,
     visible_at INTEGER NOT NULL,
     attempts   INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS jobs_by_auction ON jobs (auction_id, id);
+CREATE INDEX IF NOT EXISTS jobs_by_group ON jobs (group_id, id);
 ";
+
+/// A queue file from before viewer counts had their own group keyed its groups by `auction_id`: the same
+/// values (an auction's id is its changes' group), under the new name.
+const MIGRATE_AUCTION_TO_GROUP: [&str; 2] = [
+    "ALTER TABLE jobs RENAME COLUMN auction_id TO group_id",
+    "DROP INDEX IF EXISTS jobs_by_auction",
+];
 
 /// A job handed out by [`EmbeddedHandOff::claim`].
 #[derive(Debug, Clone)]
@@ -70,6 +78,19 @@ impl EmbeddedHandOff {
     }
 
     fn init(conn: rusqlite::Connection) -> StoreResult<Self> {
+        let old: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'auction_id'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(map_err)?
+            > 0;
+        if old {
+            for sql in MIGRATE_AUCTION_TO_GROUP {
+                conn.execute(sql, []).map_err(map_err)?;
+            }
+        }
         conn.execute_batch(SCHEMA).map_err(map_err)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -82,7 +103,7 @@ impl EmbeddedHandOff {
         self.wake.notified().await;
     }
 
-    /// Hand out at most `limit` jobs visible at `now`: the oldest job of each auction that has no job being
+    /// Hand out at most `limit` jobs visible at `now`: the oldest job of each group that has no job being
     /// handled. Each is invisible for `lease_ms` (then handed out again unless acknowledged).
     pub async fn claim(
         &self,
@@ -98,7 +119,7 @@ impl EmbeddedHandOff {
                 let mut st = tx
                     .prepare_cached(
                         "SELECT j.id, j.job, j.attempts FROM jobs j
-                         WHERE j.id = (SELECT MIN(f.id) FROM jobs f WHERE f.auction_id = j.auction_id)
+                         WHERE j.id = (SELECT MIN(f.id) FROM jobs f WHERE f.group_id = j.group_id)
                            AND j.visible_at <= ?1
                          ORDER BY j.id LIMIT ?2",
                     )
@@ -194,12 +215,12 @@ impl EmbeddedHandOff {
 impl HandOff for EmbeddedHandOff {
     async fn enqueue(&self, job: &PublishJob) -> Result<(), HandOffError> {
         let text = serde_json::to_string(job).map_err(|e| HandOffError(e.to_string()))?;
-        let (auction, dedup) = (job.auction_id.to_string(), job.dedup_id());
+        let (group, dedup) = (job.group(), job.dedup_id());
         self.run(move |conn| {
             conn.prepare_cached(
-                "INSERT OR IGNORE INTO jobs (auction_id, dedup_id, job, visible_at) VALUES (?1, ?2, ?3, 0)",
+                "INSERT OR IGNORE INTO jobs (group_id, dedup_id, job, visible_at) VALUES (?1, ?2, ?3, 0)",
             )
-            .and_then(|mut st| st.execute(params![auction, dedup, text]))
+            .and_then(|mut st| st.execute(params![group, dedup, text]))
             .map_err(map_err)?;
             Ok(())
         })
@@ -257,5 +278,62 @@ mod tests {
         // An unacknowledged job comes back when its lease ends.
         assert!(q.claim(1_000, 1_000, 10).await.unwrap().is_empty());
         assert_eq!(q.claim(1_500, 1_000, 10).await.unwrap()[0].job.seq, 2);
+    }
+
+    #[tokio::test]
+    async fn a_viewer_count_in_flight_never_holds_back_its_auctions_bids() {
+        // GIVEN a viewer-count job of auction a handed out (its publisher may wait out the 2 s interval)
+        let q = EmbeddedHandOff::in_memory().unwrap();
+        let a = AuctionId::parse("a").unwrap();
+        q.enqueue(&PublishJob::viewers(&a, 1)).await.unwrap();
+        let counting = q.claim(100, 60_000, 10).await.unwrap();
+        assert!(counting.len() == 1 && counting[0].job.viewers);
+        // WHEN a bid of a is handed off meanwhile, and a later viewer count
+        q.enqueue(&job("a", 1)).await.unwrap();
+        q.enqueue(&PublishJob::viewers(&a, 5_000)).await.unwrap();
+        // THEN the bid is handed out at once; the second count waits for the first
+        let next = q.claim(200, 60_000, 10).await.unwrap();
+        let got: Vec<(bool, u64)> = next.iter().map(|c| (c.job.viewers, c.job.seq)).collect();
+        assert_eq!(got, [(false, 1)]);
+        q.ack(counting[0].id).await.unwrap();
+        let after = q.claim(300, 60_000, 10).await.unwrap();
+        assert!(after.len() == 1 && after[0].job.viewers);
+    }
+
+    #[tokio::test]
+    async fn a_queue_file_keyed_by_auction_is_migrated_with_its_jobs() {
+        // GIVEN a queue file of the previous layout holding a job
+        let dir = std::env::temp_dir().join(format!("auction-handoff-{}", ulid::Ulid::generate()));
+        let path = dir.join("handoff.db");
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, auction_id TEXT NOT NULL,
+                     dedup_id TEXT NOT NULL UNIQUE, job TEXT NOT NULL, visible_at INTEGER NOT NULL,
+                     attempts INTEGER NOT NULL DEFAULT 0);
+                 CREATE INDEX jobs_by_auction ON jobs (auction_id, id);",
+            )
+            .unwrap();
+            let text = serde_json::to_string(&job("a", 7)).unwrap();
+            conn.execute(
+                "INSERT INTO jobs (auction_id, dedup_id, job, visible_at) VALUES ('a', 'a:7', ?1, 0)",
+                params![text],
+            )
+            .unwrap();
+        }
+        // WHEN this build opens it THEN the job is still handed out, and new jobs queue beside it
+        let q = EmbeddedHandOff::open(&path).unwrap();
+        q.enqueue(&job("b", 1)).await.unwrap();
+        let got: Vec<u64> = q
+            .claim(1, 1_000, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.job.seq)
+            .collect();
+        assert_eq!(got, [7, 1]);
+        drop(q);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

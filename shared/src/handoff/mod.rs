@@ -1,6 +1,7 @@
-//! Adapters of the publish hand-off ([`crate::ports::HandOff`]): SQS FIFO on AWS (`sqs`, one message group
-//! per auction, so one auction's jobs are handled one at a time and in order), a SQLite queue in the local
-//! stack (`embedded`, durable across restarts, the same one-at-a-time-per-auction rule), and a recorder for
+//! Adapters of the publish hand-off ([`crate::ports::HandOff`]): SQS FIFO on AWS (`sqs`, message group
+//! [`crate::publisher::PublishJob::group`]: one auction's changes are handled one at a time and in order, its
+//! viewer counts apart), a SQLite queue in the local stack (`embedded`, durable across restarts, the same
+//! one-at-a-time-per-group rule), and a recorder for
 //! tests (`memory`).
 
 #[cfg(feature = "embedded")]

@@ -1,5 +1,6 @@
-//! The publish hand-off on AWS: an SQS FIFO queue, one message group per auction (its jobs are handed to the
-//! publisher one batch at a time, in order), the job's [`PublishJob::dedup_id`] as deduplication id.
+//! The publish hand-off on AWS: an SQS FIFO queue, the job's [`PublishJob::group`] as message group (an
+//! auction's changes are handed to the publisher one batch at a time, in order; its viewer counts in a group of
+//! their own), the job's [`PublishJob::dedup_id`] as deduplication id.
 
 use crate::ports::{HandOff, HandOffError};
 use crate::publisher::PublishJob;
@@ -28,7 +29,7 @@ impl HandOff for SqsHandOff {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_group_id(job.auction_id.as_str())
+            .message_group_id(job.group())
             .message_deduplication_id(job.dedup_id())
             .message_body(body)
             .send()
