@@ -121,10 +121,15 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         let Some(mut auction) = self.store.get_auction(&job.auction_id).await? else {
             return Ok(report);
         };
-        if !auction.needs_publishing() && !job.status {
-            if job.viewers && auction.status == AuctionStatus::Active {
+        if job.viewers {
+            // A count runs beside the auction's deliveries (its own message group): it never delivers bids
+            // itself, or two publishers of one auction's frames would break the order viewers rely on.
+            if auction.status == AuctionStatus::Active {
                 return self.publish_viewers(auction).await;
             }
+            return Ok(report);
+        }
+        if !auction.needs_publishing() && !job.status {
             return Ok(report);
         }
         if auction.status == AuctionStatus::Active && auction.needs_publishing() {

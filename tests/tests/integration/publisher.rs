@@ -29,7 +29,7 @@ scenario! {
         for v in ["v1=", "v2="] {
             assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
         }
-        // The viewer counts the connects asked for go out first (any job delivers what is undelivered).
+        // The viewer count the connects asked for goes out first (its own job: it never carries bids).
         t.publish_pending().await;
         t.handoff.fail_next(1);
         assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201, "the bid stands");
@@ -73,6 +73,45 @@ scenario! {
             seqs.dedup();
             assert_eq!(seqs, vec![1], "{v}: the bid, possibly twice");
         }
+        assert!(!t.auction_state(&id).await.needs_publishing());
+    }
+}
+
+scenario! {
+    /// A viewer count runs beside the auction's deliveries (its own message group), so it never delivers the
+    /// bids the auction's own job will: two publishers of one auction's bids at once would break their order.
+    async fn a_viewer_count_never_delivers_bids_its_auctions_own_job_does(t) {
+        let id = t.auction().await;
+        assert_eq!(t.connect("v1=", &id, &t.viewer("v1=")).await, 200);
+        t.publish_pending().await;
+        t.auto_publish.store(false, Ordering::SeqCst);
+        // GIVEN a committed bid whose job has not run yet, and a viewer joining after the count's interval
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+        t.clock.advance(3_000);
+        assert_eq!(t.connect("v2=", &id, &t.viewer("v2=")).await, 200);
+        let (counts, changes): (Vec<PublishJob>, Vec<PublishJob>) =
+            t.handoff.take().into_iter().partition(|j| j.viewers);
+        assert_eq!((counts.len(), changes.len()), (1, 1));
+        assert_ne!(counts[0].group(), changes[0].group());
+
+        // WHEN the count's job runs first
+        t.app.publish(&counts[0]).await.unwrap();
+
+        // THEN the viewers got the count, not the bid, which is still to be delivered
+        let heard: Vec<u64> = t
+            .all_frames("v1=")
+            .iter()
+            .filter_map(|f| match &f.event {
+                Event::AuctionViewers(v) => Some(v.count),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(heard.last(), Some(&2), "{heard:?}");
+        assert!(t.bid_seqs("v1=").is_empty(), "the count delivered a bid");
+        assert!(t.auction_state(&id).await.needs_publishing());
+        // AND the bid's own job delivers it
+        t.app.publish(&changes[0]).await.unwrap();
+        assert_eq!(t.bid_seqs("v1="), vec![1]);
         assert!(!t.auction_state(&id).await.needs_publishing());
     }
 }
@@ -130,24 +169,25 @@ scenario! {
             t.viewers(&id).await.iter().map(|c| c.shard).collect();
         assert!(shards.len() > 1, "the viewers span several shards: {shards:?}");
 
-        // The first delivery counts the audience (one slice, in this process).
-        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
+        // The viewer count of the joins (one job, one slice in this process: nothing was counted before)
+        // counts the audience.
+        t.publish_pending().await;
         assert_eq!(deliver.calls.load(Ordering::SeqCst), 0);
         assert_eq!(t.auction_state(&id).await.publication.audience, 12);
 
-        // The second is sliced (12 viewers, 2 per slice: 6 slices), and one slice dies.
+        // The bid is then sliced (12 viewers, 2 per slice: 6 slices), and one slice dies.
         t.auto_publish.store(false, Ordering::SeqCst);
-        assert_eq!(t.bid(&t.bidder(2), &id, 10_100).await.status, 201);
+        assert_eq!(t.bid(&t.bidder(1), &id, 10_000).await.status, 201);
         let job = t.handoff.take().pop().unwrap();
         assert!(t.app.publish(&job).await.is_err(), "a dead slice fails the job");
         assert_eq!(deliver.calls.load(Ordering::SeqCst), 6);
-        assert_eq!(t.auction_state(&id).await.publication.seq, 1, "not recorded");
+        assert_eq!(t.auction_state(&id).await.publication.seq, 0, "not recorded");
         t.app.publish(&job).await.unwrap();
         assert_eq!(deliver.calls.load(Ordering::SeqCst), 12);
         for v in &viewers {
             let mut seqs = t.bid_seqs(v);
             seqs.dedup();
-            assert_eq!(seqs, vec![1, 2], "{v}");
+            assert_eq!(seqs, vec![1], "{v}");
         }
     }
 }
