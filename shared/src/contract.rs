@@ -48,7 +48,8 @@ pub struct CreateAuctionRequest {
     /// 1–300 bytes of UTF-8 (surrounding whitespace trimmed; JSON Schema counts characters, the server bytes).
     #[schemars(length(min = 1, max = MAX_TITLE_LEN))]
     pub title: String,
-    /// Up to 4,000 bytes of UTF-8.
+    /// Up to 4,000 bytes of UTF-8 (JSON Schema counts characters, the server bytes: 1,000 four-byte emoji at
+    /// most). Shown on the auction's page only, never in the listing.
     #[schemars(length(max = MAX_DESCRIPTION_LEN))]
     pub description: Option<String>,
     /// Integer cents.
