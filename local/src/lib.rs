@@ -10,7 +10,8 @@
 //!   stack's per-run credentials, 410 for unknown ids, API Gateway's 128 KB message and 32 KB frame limits. The production broadcaster
 //!   (aws-sdk-apigatewaymanagement) posts here unchanged.
 //! - [`publisher`] — **SQS FIFO → the `publish` function**: the durable hand-off queue consumed by the same
-//!   publisher code, one job per auction at a time; slices of large audiences are delivered in process.
+//!   publisher code, one job per auction (and one per its viewer counts) at a time; slices of large audiences
+//!   are delivered in process.
 //! - [`close_timer`] — **Step Functions** (the close on the second): a timer per auction until its end, then
 //!   the same `close_at_end` handler the state machine's task invokes.
 //! - [`schedule`] — **EventBridge schedule**: the close run on a timer (the safety net).

@@ -1,6 +1,6 @@
 //! SQS FIFO → Lambda emulation for the publisher: the hand-off queue (`EmbeddedHandOff`, durable in
-//! `<data-dir>/handoff.db`) handed to the same `App::publish` the `publish` function runs, one job per auction
-//! at a time and auctions in parallel, a failed job retried with backoff. Jobs accepted before a stop or a
+//! `<data-dir>/handoff.db`) handed to the same `App::publish` the `publish` function runs, one job per message
+//! group at a time (an auction's changes; its viewer counts apart) and groups in parallel, a failed job retried with backoff. Jobs accepted before a stop or a
 //! crash are delivered after the restart.
 
 use crate::Stack;
