@@ -41,10 +41,11 @@ fuzz_target!(|data: &[u8]| {
         // POST /auctions: body → draft.
         1 => {
             if let Ok(obj) = json_object(&request(rest, selector & 0x80 != 0)) {
-                if let Ok(draft) = parse_draft(&obj, NOW) {
+                if let Ok((draft, details)) = parse_draft(&obj, NOW) {
                     assert!(draft.starting_price.cents() >= 1);
                     assert!(!draft.title.trim().is_empty());
                     assert!(draft.ends_at - NOW >= 10_000);
+                    assert!(details.description.len() <= auction::domain::MAX_DESCRIPTION_LEN);
                 }
             }
         }
