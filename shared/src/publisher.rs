@@ -84,6 +84,14 @@ impl PublishJob {
         }
     }
 
+    /// When a viewer-count job counts: at the end of the [`VIEWERS_INTERVAL_MS`] interval it was asked for in.
+    /// Every join and leave of that interval asks for the same job (one deduplication id), and SQS drops a
+    /// duplicate for five minutes even after the first ran: a count taken before the interval's end would miss
+    /// the joins after it.
+    pub fn viewers_due(&self) -> Millis {
+        (self.requested_at.div_euclid(VIEWERS_INTERVAL_MS) + 1) * VIEWERS_INTERVAL_MS
+    }
+
     /// A duplicate of this job has the same id (SQS FIFO drops duplicates within five minutes).
     pub fn dedup_id(&self) -> String {
         if self.viewers {
@@ -225,6 +233,13 @@ mod tests {
         // a viewer count is apart: its wait never holds a bid back
         let viewers = PublishJob::viewers(&a, 10);
         assert_eq!(viewers.group(), "a1#viewers");
+        // it counts when its interval has ended, so the later joins of the interval (the same job) are in it
+        assert_eq!(PublishJob::viewers(&a, 1_999).viewers_due(), 2_000);
+        assert_eq!(PublishJob::viewers(&a, 2_000).viewers_due(), 4_000);
+        assert_eq!(
+            PublishJob::viewers(&a, 10).dedup_id(),
+            PublishJob::viewers(&a, 1_999).dedup_id()
+        );
         // and is no other auction's group (ids may hold `:` but never `#`)
         assert!(AuctionId::parse("a1#viewers").is_err());
     }

@@ -125,7 +125,7 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             // A count runs beside the auction's deliveries (its own message group): it never delivers bids
             // itself, or two publishers of one auction's frames would break the order viewers rely on.
             if auction.status == AuctionStatus::Active {
-                return self.publish_viewers(auction).await;
+                return self.publish_viewers(auction, job).await;
             }
             return Ok(report);
         }
@@ -212,20 +212,23 @@ impl<S: Store, B: Broadcaster> App<S, B> {
         Ok(report)
     }
 
-    /// `auction.viewers` after viewers joined or left, at most every [`VIEWERS_INTERVAL_MS`], when the count
-    /// changed. Only for an audience one slice can reach: telling a larger one costs a post per viewer, so its
-    /// count rides on the bid deliveries instead (`next_frame`).
-    async fn publish_viewers(&self, mut auction: Auction) -> Result<PublishReport, PublishError> {
+    /// `auction.viewers` after viewers joined or left: one count per [`VIEWERS_INTERVAL_MS`] with joins or
+    /// leaves, taken when that interval has ended ([`PublishJob::viewers_due`]), so every join and leave of it
+    /// is counted (its jobs are one job: they share a deduplication id). Only for an audience one slice can
+    /// reach: telling a larger one costs a post per viewer, so its count rides on the bid deliveries instead
+    /// (`next_frame`).
+    async fn publish_viewers(
+        &self,
+        mut auction: Auction,
+        job: &PublishJob,
+    ) -> Result<PublishReport, PublishError> {
         let mut report = PublishReport::default();
         if auction.publication.audience > self.settings.slice_viewers {
             return Ok(report);
         }
-        let since = self.now() - auction.publication.status_at;
-        if since < VIEWERS_INTERVAL_MS {
-            tokio::time::sleep(std::time::Duration::from_millis(
-                (VIEWERS_INTERVAL_MS - since) as u64,
-            ))
-            .await;
+        let wait = job.viewers_due() - self.now();
+        if wait > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
             match self.store.get_auction(&auction.auction_id).await? {
                 Some(a) if a.status == AuctionStatus::Active => auction = a,
                 _ => return Ok(report),
@@ -237,9 +240,6 @@ impl<S: Store, B: Broadcaster> App<S, B> {
             .connections_in_shards(&auction.auction_id, &shards)
             .await?;
         let count = viewers.len() as u64;
-        if count == auction.publication.audience && auction.publication.status_at > 0 {
-            return Ok(report);
-        }
         let frame = Frame::viewers(&auction, count).at(self.now());
         let pacer = Pacer::new(self.settings.publish_posts_per_second, viewers.len());
         report.posts = self.fanout.publish_paced(&viewers, &frame, &pacer).await;

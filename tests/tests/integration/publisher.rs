@@ -116,6 +116,42 @@ scenario! {
     }
 }
 
+scenario! {
+    /// SQS drops a duplicate for five minutes even after the first job ran, so the joins of one interval are
+    /// one job: it counts at the interval's end, and a join after it started is in its count.
+    async fn a_viewer_count_counts_the_joins_of_its_whole_interval(t) {
+        let t = std::sync::Arc::new(t);
+        let id = t.auction().await;
+        t.auto_publish.store(false, Ordering::SeqCst);
+        t.clock.advance(10);
+        // GIVEN a first viewer's join, its count job already running
+        assert_eq!(t.connect("v1=", &id, &t.viewer("v1=")).await, 200);
+        let first = t.handoff.take();
+        assert!(first.len() == 1 && first[0].viewers);
+        let running = {
+            let (t, job) = (t.clone(), first[0].clone());
+            tokio::spawn(async move { t.app.publish(&job).await.unwrap() })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // WHEN a second viewer joins in the same interval: the same job, which the queue drops
+        assert_eq!(t.connect("v2=", &id, &t.viewer("v2=")).await, 200);
+        let second = t.handoff.take();
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].dedup_id(), first[0].dedup_id(), "one job per interval");
+        running.await.unwrap();
+        // THEN the count that went out is 2: taken at the interval's end, not at the job's start
+        let counts: Vec<u64> = t
+            .all_frames("v1=")
+            .iter()
+            .filter_map(|f| match &f.event {
+                Event::AuctionViewers(v) => Some(v.count),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(counts, vec![2]);
+    }
+}
+
 /// The `deliver` function, as another invocation: an App of its own over the same store and Management API.
 /// Its first `fail` calls fail (the invocation died).
 struct FlakyDeliver<S: Store> {
