@@ -276,6 +276,22 @@ impl<S: Store> TestApp<S> {
             .collect()
     }
 
+    /// The counts of the `auction.viewers` events a viewer received (alone or inside a delivery), in order.
+    pub fn viewer_counts(&self, connection_id: &str) -> Vec<u64> {
+        self.all_frames(connection_id)
+            .iter()
+            .flat_map(|f| {
+                f.events()
+                    .into_iter()
+                    .filter_map(|(_, e)| match e {
+                        Event::AuctionViewers(v) => Some(v.count),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// The `auction.ended` events a viewer received, with their seq.
     pub fn ended(&self, connection_id: &str) -> Vec<(u64, AuctionEndedEvent)> {
         self.events(connection_id)

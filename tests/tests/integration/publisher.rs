@@ -98,14 +98,7 @@ scenario! {
         t.app.publish(&counts[0]).await.unwrap();
 
         // THEN the viewers got the count, not the bid, which is still to be delivered
-        let heard: Vec<u64> = t
-            .all_frames("v1=")
-            .iter()
-            .filter_map(|f| match &f.event {
-                Event::AuctionViewers(v) => Some(v.count),
-                _ => None,
-            })
-            .collect();
+        let heard = t.viewer_counts("v1=");
         assert_eq!(heard.last(), Some(&2), "{heard:?}");
         assert!(t.bid_seqs("v1=").is_empty(), "the count delivered a bid");
         assert!(t.auction_state(&id).await.needs_publishing());
@@ -140,15 +133,7 @@ scenario! {
         assert_eq!(second[0].dedup_id(), first[0].dedup_id(), "one job per interval");
         running.await.unwrap();
         // THEN the count that went out is 2: taken at the interval's end, not at the job's start
-        let counts: Vec<u64> = t
-            .all_frames("v1=")
-            .iter()
-            .filter_map(|f| match &f.event {
-                Event::AuctionViewers(v) => Some(v.count),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(counts, vec![2]);
+        assert_eq!(t.viewer_counts("v1="), vec![2]);
     }
 }
 

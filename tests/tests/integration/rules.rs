@@ -220,15 +220,7 @@ async fn new_create_and_bid_fields_are_validated() {
 scenario! {
     async fn viewers_hear_the_viewer_count_as_viewers_come_and_go(t) {
         let id = t.auction().await;
-        let counts = |conn: &str| -> Vec<u64> {
-            t.all_frames(conn)
-                .iter()
-                .flat_map(|f| f.events().into_iter().filter_map(|(_, e)| match e {
-                    Event::AuctionViewers(v) => Some(v.count),
-                    _ => None,
-                }).collect::<Vec<_>>())
-                .collect()
-        };
+        let counts = |conn: &str| t.viewer_counts(conn);
         for v in ["v1=", "v2=", "v3="] {
             assert_eq!(t.connect(v, &id, &t.viewer(v)).await, 200);
         }
